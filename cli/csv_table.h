@@ -1,0 +1,45 @@
+// Reading tables of runs from CSV files (RFC 4180: a header row, commas,
+// "quoted" fields).
+
+#ifndef MOESWEEP_CLI_CSV_TABLE_H_
+#define MOESWEEP_CLI_CSV_TABLE_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "fitter/fitter.h"
+
+namespace moesweep::cli {
+
+struct CsvTable {
+  std::string path;
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;  // each has header.size() fields
+  std::vector<int> lines;  // the file line each row starts on (1 = header)
+};
+
+// Reads and splits `path`. NOT_FOUND when it cannot be opened;
+// INVALID_ARGUMENT, naming the file and line, for an empty file, an
+// unterminated quote, a duplicate header name, or a row whose field count
+// differs from the header's.
+StatusOr<CsvTable> ReadCsv(const std::string& path);
+
+// Which CSV column holds each feature a family reads: logical name ("N", "D",
+// "loss") -> header. Names not in the map are looked up as themselves.
+using ColumnMap = std::map<std::string, std::string>;
+
+// Parses "N=Model Size" into the map. INVALID_ARGUMENT when there is no '=' or
+// a side is empty.
+Status AddColumnMapping(const std::string& spec, ColumnMap* map);
+
+// The runs of a table with columns N, D and loss (after mapping); other columns
+// are ignored. INVALID_ARGUMENT naming file, line and column for a missing
+// column or a value that is not a finite number > 0.
+StatusOr<std::vector<fitter::Observation>> ReadChinchillaRuns(
+    const CsvTable& table, const ColumnMap& columns);
+
+}  // namespace moesweep::cli
+
+#endif  // MOESWEEP_CLI_CSV_TABLE_H_

@@ -1,0 +1,27 @@
+// moesweep: the command-line tool.
+
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "moesweep: measure the scaling laws of Mixture-of-Experts models"};
+  app.require_subcommand(1);
+  moesweep::cli::FitCommandOptions fit;
+  moesweep::cli::SynthCommandOptions synth;
+  moesweep::cli::AddFitCommand(&app, &fit);
+  moesweep::cli::AddSynthCommand(&app, &synth);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (app.got_subcommand("fit"))
+    return moesweep::cli::RunFitCommand(fit, std::cout, std::cerr);
+  if (app.got_subcommand("synth")) {
+    return moesweep::cli::RunSynthCommand(synth, std::cout, std::cerr);
+  }
+  return 2;
+}

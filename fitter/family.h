@@ -1,0 +1,68 @@
+// Internal: what a law family declares (LAWS.md §9). Not part of the public API
+// (fitter.h).
+
+#ifndef MOESWEEP_FITTER_FAMILY_H_
+#define MOESWEEP_FITTER_FAMILY_H_
+
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "fitter/fitter.h"
+
+namespace ceres {
+class CostFunction;
+class FirstOrderFunction;
+}  // namespace ceres
+
+namespace moesweep::fitter {
+
+// One coordinate of θ.
+struct ParamSpec {
+  std::string_view name;          // optimiser coordinate, e.g. "a"
+  std::string_view natural_name;  // e.g. "A"
+  bool log_scale;                 // natural = exp(θ); otherwise natural = θ
+  bool exponent;  // compared by the multi-start disagreement check
+  double lower;   // box bounds on θ
+  double upper;
+};
+
+// A law family. Implementations are immutable singletons. Thread-safe.
+class Family {
+ public:
+  virtual ~Family() = default;
+
+  virtual std::string_view name() const = 0;
+  virtual std::span<const ParamSpec> params() const = 0;
+  // The family's default starting points (θ coordinates).
+  virtual std::vector<std::vector<double>> StartGrid() const = 0;
+  // OK when every feature the family reads is finite and > 0; otherwise names
+  // the feature.
+  virtual Status CheckFeatures(const Observation& run) const = 0;
+  // log L̂(x; θ). REQUIRES: CheckFeatures(run).ok(), theta has params().size()
+  // values.
+  virtual double LogPredict(const double* theta,
+                            const Observation& run) const = 0;
+  // Σ w·Huber_δ(log L̂ − log L) over `runs` with its gradient; evaluation fails
+  // outside the bounds. The caller owns the result. REQUIRES: every run passes
+  // CheckFeatures.
+  virtual ceres::FirstOrderFunction* NewHuberSum(
+      std::span<const Observation> runs, double delta) const = 0;
+  // The same objective as least squares, ½Σ s_i², one residual per run over one
+  // parameter block of params().size() values (huber_objective.h). The caller
+  // owns the result.
+  virtual ceres::CostFunction* NewSqrtHuberResiduals(
+      std::span<const Observation> runs, double delta) const = 0;
+};
+
+// nullptr when no family has that name.
+const Family* FindFamily(std::string_view name);
+// NOT_FOUND naming the known families.
+StatusOr<const Family*> LookupFamily(std::string_view name);
+
+const Family& ChinchillaFamily();
+
+}  // namespace moesweep::fitter
+
+#endif  // MOESWEEP_FITTER_FAMILY_H_

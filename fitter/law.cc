@@ -1,0 +1,201 @@
+// Family lookup, evaluation of a law, and conversions between θ and natural
+// parameters.
+
+#include <cmath>
+#include <string>
+
+#include "fitter/family.h"
+#include "fitter/fitter.h"
+
+namespace moesweep::fitter {
+namespace {
+
+const Family* const kFamilies[] = {&ChinchillaFamily()};
+
+Status CheckTheta(const Family& family, const Law& law) {
+  if (law.theta.size() != family.params().size()) {
+    return InvalidArgumentError("law '" + law.family + "' needs " +
+                                std::to_string(family.params().size()) +
+                                " parameters, got " +
+                                std::to_string(law.theta.size()));
+  }
+  for (std::size_t i = 0; i < law.theta.size(); ++i) {
+    if (!std::isfinite(law.theta[i])) {
+      return InvalidArgumentError("law parameter " +
+                                  std::string(family.params()[i].name) +
+                                  " is not finite");
+    }
+  }
+  return OkStatus();
+}
+
+struct Preset {
+  std::string_view family;
+  std::string_view name;
+  NamedValue values[5];
+};
+
+// LAWS.md §1b.
+const Preset kPresets[] = {
+    {"chinchilla",
+     "hoffmann_tex",
+     {{"A", std::exp(6.0073404)},
+      {"B", std::exp(6.0179186)},
+      {"E", std::exp(0.5267228)},
+      {"alpha", 0.33917084},
+      {"beta", 0.2849083}}},
+    {"chinchilla",
+     "hoffmann_rounded",
+     {{"A", 406.4},
+      {"B", 410.7},
+      {"E", 1.69},
+      {"alpha", 0.34},
+      {"beta", 0.28}}},
+    // Epoch AI's headline fit (Besiroglu et al. 2024).
+    {"chinchilla",
+     "epoch",
+     {{"A", 482.01},
+      {"B", 2085.43},
+      {"E", 1.8172},
+      {"alpha", 0.3478},
+      {"beta", 0.3658}}},
+    // Epoch AI's plain-Huber optimum on the 240 digitised runs.
+    {"chinchilla",
+     "epoch_huber",
+     {{"A", std::exp(6.16927953)},
+      {"B", std::exp(7.67036499)},
+      {"E", std::exp(0.59731639)},
+      {"alpha", 0.34731266},
+      {"beta", 0.36718262}}},
+};
+
+}  // namespace
+
+const Family* FindFamily(std::string_view name) {
+  for (const Family* family : kFamilies) {
+    if (family->name() == name) return family;
+  }
+  return nullptr;
+}
+
+StatusOr<const Family*> LookupFamily(std::string_view name) {
+  if (const Family* family = FindFamily(name)) return family;
+  std::string known;
+  for (std::string_view n : FamilyNames())
+    known += (known.empty() ? "" : ", ") + std::string(n);
+  return NotFoundError("unknown law family '" + std::string(name) +
+                       "' (known: " + known + ")");
+}
+
+std::vector<std::string_view> FamilyNames() {
+  std::vector<std::string_view> names;
+  for (const Family* family : kFamilies) names.push_back(family->name());
+  return names;
+}
+
+StatusOr<std::vector<std::string_view>> ThetaNames(
+    std::string_view family_name) {
+  MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(family_name));
+  std::vector<std::string_view> names;
+  for (const ParamSpec& p : family->params()) names.push_back(p.name);
+  return names;
+}
+
+double Huber(double r, double delta) {
+  const double abs_r = std::abs(r);
+  return abs_r <= delta ? 0.5 * r * r : delta * (abs_r - 0.5 * delta);
+}
+
+StatusOr<double> Objective(const Law& law, std::span<const Observation> runs,
+                           double huber_delta) {
+  MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(law.family));
+  MOESWEEP_RETURN_IF_ERROR(CheckTheta(*family, law));
+  if (!(huber_delta > 0))
+    return InvalidArgumentError("huber_delta must be > 0");
+  double sum = 0;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (Status s = family->CheckFeatures(runs[i]); !s.ok()) {
+      return InvalidArgumentError("run " + std::to_string(i) + ": " +
+                                  std::string(s.message()));
+    }
+    if (!(runs[i].loss > 0)) {
+      return InvalidArgumentError("run " + std::to_string(i) +
+                                  ": loss must be > 0");
+    }
+    const double r =
+        family->LogPredict(law.theta.data(), runs[i]) - std::log(runs[i].loss);
+    sum += runs[i].weight * Huber(r, huber_delta);
+  }
+  return sum;
+}
+
+StatusOr<double> PredictLoss(const Law& law, const Observation& at) {
+  MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(law.family));
+  MOESWEEP_RETURN_IF_ERROR(CheckTheta(*family, law));
+  MOESWEEP_RETURN_IF_ERROR(family->CheckFeatures(at));
+  return std::exp(family->LogPredict(law.theta.data(), at));
+}
+
+StatusOr<std::vector<NamedValue>> NaturalParams(const Law& law) {
+  MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(law.family));
+  MOESWEEP_RETURN_IF_ERROR(CheckTheta(*family, law));
+  std::vector<NamedValue> out;
+  for (std::size_t i = 0; i < law.theta.size(); ++i) {
+    const ParamSpec& p = family->params()[i];
+    out.push_back({std::string(p.natural_name),
+                   p.log_scale ? std::exp(law.theta[i]) : law.theta[i]});
+  }
+  return out;
+}
+
+StatusOr<Law> LawFromNatural(std::string_view family_name,
+                             std::span<const NamedValue> params) {
+  MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(family_name));
+  Law law{std::string(family_name), {}};
+  for (const ParamSpec& spec : family->params()) {
+    const NamedValue* found = nullptr;
+    for (const NamedValue& v : params) {
+      if (v.name != spec.natural_name) continue;
+      if (found)
+        return InvalidArgumentError("parameter " + v.name + " given twice");
+      found = &v;
+    }
+    if (!found) {
+      return InvalidArgumentError("law '" + law.family +
+                                  "' is missing parameter " +
+                                  std::string(spec.natural_name));
+    }
+    if (!std::isfinite(found->value) ||
+        (spec.log_scale && !(found->value > 0))) {
+      return InvalidArgumentError(
+          "parameter " + found->name + " must be " +
+          (spec.log_scale ? "a finite number > 0" : "finite") + ", got " +
+          std::to_string(found->value));
+    }
+    law.theta.push_back(spec.log_scale ? std::log(found->value) : found->value);
+  }
+  for (const NamedValue& v : params) {
+    bool known = false;
+    for (const ParamSpec& spec : family->params())
+      known |= v.name == spec.natural_name;
+    if (!known) {
+      return InvalidArgumentError("law '" + law.family + "' has no parameter " +
+                                  v.name);
+    }
+  }
+  return law;
+}
+
+StatusOr<Law> PublishedLaw(std::string_view family, std::string_view preset) {
+  std::string known;
+  for (const Preset& p : kPresets) {
+    if (p.family != family) continue;
+    if (p.name == preset) return LawFromNatural(family, p.values);
+    known += (known.empty() ? "" : ", ") + std::string(p.name);
+  }
+  return NotFoundError("no published coefficients '" + std::string(preset) +
+                       "' for family '" + std::string(family) +
+                       "' (known: " + known + ")");
+}
+
+}  // namespace moesweep::fitter

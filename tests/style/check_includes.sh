@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# STYLE.md H1: from another folder, include only its public header (<folder>/<folder>.h), generated
+# proto headers or common/. The fitter and kernels never include gRPC or RocksDB headers.
+set -u
+root=${1:?usage: check_includes.sh ROOT}
+cd "$root" || exit 2
+folders="common proto fitter coordinator worker kernels cli bench"
+bad=0
+for src in $(git ls-files '*.h' '*.cc' '*.cu' '*.cuh' 2>/dev/null || find . -name '*.h' -o -name '*.cc'); do
+  own=${src%%/*}
+  while IFS= read -r line; do
+    inc=$(sed -E 's/^#include "([^"]+)".*/\1/' <<<"$line")
+    dir=${inc%%/*}
+    [[ "$inc" == */* ]] || continue
+    [[ " $folders " == *" $dir "* ]] || continue
+    [[ "$dir" == "$own" || "$dir" == common || "$own" == tests ]] && continue
+    [[ "$inc" == "$dir/$dir.h" ]] && continue
+    echo "$src: includes $inc (only $dir/$dir.h may be included from $own/)"
+    bad=1
+  done < <(grep -E '^#include "' "$src")
+done
+for src in $(git ls-files 'fitter/*' 'kernels/*' 2>/dev/null); do
+  if grep -nE '^#include [<"](grpc|grpcpp|rocksdb)/' "$src"; then
+    echo "$src: the fitter and kernels must not include gRPC or RocksDB headers"
+    bad=1
+  fi
+done
+exit $bad
