@@ -80,7 +80,7 @@ bool HaveScipy() {
 
 void PrintLine(const std::string& metric, double value, double ref,
                double goal) {
-  std::cout << "bench fit " << metric << std::setprecision(6)
+  std::cout << "bench fit " << metric << std::setprecision(10)
             << " value=" << value << " ref=" << ref << " ratio=" << value / ref
             << " goal=" << goal << "\n";
 }
