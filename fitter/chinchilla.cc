@@ -15,6 +15,8 @@
 namespace moesweep::fitter {
 namespace {
 
+constexpr Feature kFeatures[] = {Feature::kParams, Feature::kTokens};
+
 // θ order: a, b, e, alpha, beta.
 constexpr ParamSpec kParams[] = {
     {"a", "A", true, false, -5, 40},
@@ -62,19 +64,7 @@ class Chinchilla final : public Family {
     return grid;
   }
 
-  Status CheckFeatures(const Observation& run) const override {
-    if (!(run.params > 0) || !std::isfinite(run.params)) {
-      return InvalidArgumentError(
-          "N (params) must be a finite number > 0, got " +
-          std::to_string(run.params));
-    }
-    if (!(run.tokens > 0) || !std::isfinite(run.tokens)) {
-      return InvalidArgumentError(
-          "D (tokens) must be a finite number > 0, got " +
-          std::to_string(run.tokens));
-    }
-    return OkStatus();
-  }
+  std::span<const Feature> features() const override { return kFeatures; }
 
   double LogPredict(const double* theta,
                     const Observation& run) const override {

@@ -4,6 +4,7 @@
 #ifndef MOESWEEP_FITTER_FAMILY_H_
 #define MOESWEEP_FITTER_FAMILY_H_
 
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -37,11 +38,10 @@ class Family {
   virtual std::span<const ParamSpec> params() const = 0;
   // The family's default starting points (θ coordinates).
   virtual std::vector<std::vector<double>> StartGrid() const = 0;
-  // OK when every feature the family reads is finite and > 0; otherwise names
-  // the feature.
-  virtual Status CheckFeatures(const Observation& run) const = 0;
-  // log L̂(x; θ). REQUIRES: CheckFeatures(run).ok(), theta has params().size()
-  // values.
+  // The features LogPredict reads.
+  virtual std::span<const Feature> features() const = 0;
+  // log L̂(x; θ). REQUIRES: CheckFeatures(*this, run).ok(), theta has
+  // params().size() values.
   virtual double LogPredict(const double* theta,
                             const Observation& run) const = 0;
   // Σ w·Huber_δ(log L̂ − log L) over `runs` with its gradient; evaluation fails
@@ -55,6 +55,30 @@ class Family {
   virtual ceres::CostFunction* NewSqrtHuberResiduals(
       std::span<const Observation> runs, double delta) const = 0;
 };
+
+// OK when every feature `family` reads is finite and > 0 (num_shared and
+// shared_ratio: >= 0, shared_ratio < 1); otherwise names the feature.
+Status CheckFeatures(const Family& family, const Observation& run);
+
+// A user law's family. INVALID_ARGUMENT for a bad expression or parameters.
+StatusOr<std::unique_ptr<const Family>> NewExprFamily(const ExprSpec& spec);
+
+// The family of a law: a built-in singleton, or an owned expr family.
+class FamilyHandle {
+ public:
+  explicit FamilyHandle(const Family* builtin) : family_(builtin) {}
+  explicit FamilyHandle(std::unique_ptr<const Family> owned)
+      : owned_(std::move(owned)), family_(owned_.get()) {}
+  const Family& operator*() const { return *family_; }
+  const Family* operator->() const { return family_; }
+
+ private:
+  std::unique_ptr<const Family> owned_;
+  const Family* family_;
+};
+
+// The family of `law` (built-in by name, or law.expr for "expr").
+StatusOr<FamilyHandle> ResolveFamily(const Law& law);
 
 // nullptr when no family has that name.
 const Family* FindFamily(std::string_view name);

@@ -24,22 +24,73 @@
 
 namespace moesweep::fitter {
 
-// One finished training run. A family reads only the features it declares; each
-// must be > 0.
+// The run features a law may read (LAWS.md §9 names, chosen so that no letter
+// means two things). Stored in law files by name: never rename.
+enum class Feature : int {
+  kParams = 0,      // "params": total parameters, embeddings included
+  kActiveParams,    // "active_params": active parameters, embeddings included
+  kTotalNonEmbed,   // "n_total_ne": total non-embedding parameters
+  kActiveNonEmbed,  // "n_active_ne": active non-embedding parameters
+  kTokens,          // "tokens": D, training tokens
+  kUniqueTokens,    // "unique_tokens": distinct tokens when data repeats
+  kGranularity,     // "granularity": Krajewski's G = d_ff / d_expert
+  kNumExperts,      // "num_experts": routed experts
+  kTopK,            // "top_k": routed experts per token
+  kNumShared,       // "num_shared": shared experts
+  kActiveExperts,   // "active_experts": top_k + num_shared (Zhao's G)
+  kSharedRatio,     // "shared_ratio": num_shared / active_experts (Zhao's S)
+  kCount
+};
+inline constexpr int kNumFeatures = static_cast<int>(Feature::kCount);
+
+// "params", ...; and back. NOT_FOUND names the known features.
+std::string_view FeatureName(Feature feature);
+StatusOr<Feature> FeatureFromName(std::string_view name);
+
+// One finished training run. A family reads only the features it declares;
+// each must be finite and > 0 (num_shared and shared_ratio may be 0).
 struct Observation {
-  double params =
-      0;  // N: total parameters, embeddings included (Chinchilla's N)
-  double tokens = 0;  // D: training tokens
-  double loss = 0;    // final loss, nats per token; > 0
-  double weight = 1;  // multiplies the run's Huber term; > 0
+  double params = 0;          // N: total parameters, embeddings included
+  double tokens = 0;          // D: training tokens
+  double loss = 0;            // final loss, nats per token; > 0
+  double weight = 1;          // multiplies the run's Huber term; > 0
+  double active_params = 0;   // active parameters, embeddings included
+  double n_total_ne = 0;      // total non-embedding parameters
+  double n_active_ne = 0;     // active non-embedding parameters
+  double unique_tokens = 0;   // distinct training tokens
+  double granularity = 1;     // d_ff / d_expert
+  double num_experts = 1;     // routed experts; 1 is dense
+  double top_k = 1;           // routed experts per token
+  double num_shared = 0;      // shared experts
+  double active_experts = 1;  // top_k + num_shared
+  double shared_ratio = 0;    // num_shared / active_experts
+
+  double Get(Feature feature) const;
+  void Set(Feature feature, double value);
 };
 
-// A law: a family and its parameters in the optimiser's coordinates (θ, in the
-// family's order; logarithms for scale constants, e.g. chinchilla θ = (a = ln
-// A, b = ln B, e = ln E, alpha, beta)).
+// A law the user writes (family "expr"), e.g.
+// "E + A / params^alpha + B / tokens^beta", over the features above and the
+// parameters declared here: + - * / ^, log, exp, min, max, parentheses and
+// numbers. Parameters are fitted as written (natural units).
+struct ExprParam {
+  std::string name;
+  double lower = -1e300;  // box bounds
+  double upper = 1e300;
+  std::vector<double> starts;  // grid values; the start grid is their product
+};
+struct ExprSpec {
+  std::string expression;
+  std::vector<ExprParam> params;
+};
+
+// A law: a family and its parameters in the optimiser's coordinates (θ, in
+// the family's order; logarithms for scale constants, e.g. chinchilla
+// θ = (a = ln A, b = ln B, e = ln E, alpha, beta)).
 struct Law {
   std::string family;
   std::vector<double> theta;
+  ExprSpec expr;  // the law's text when family == "expr"; empty otherwise
 };
 
 // A parameter in natural units (A, not ln A).
@@ -94,6 +145,12 @@ StatusOr<std::vector<std::string_view>> ThetaNames(std::string_view family);
 // thread count.
 StatusOr<FitResult> Fit(std::string_view family,
                         std::span<const Observation> runs,
+                        const FitOptions& options);
+
+// Fits a user law (family "expr"); as Fit() above, and INVALID_ARGUMENT for an
+// expression that does not parse (naming the position and what was
+// expected), an unknown name, or bad bounds or starts.
+StatusOr<FitResult> Fit(const ExprSpec& expr, std::span<const Observation> runs,
                         const FitOptions& options);
 
 // Σ w·Huber_δ(log L̂ − log L) over `runs`: the quantity Fit() minimises.

@@ -71,11 +71,35 @@ const Preset kPresets[] = {
 
 }  // namespace
 
+Status CheckFeatures(const Family& family, const Observation& run) {
+  for (Feature f : family.features()) {
+    const double v = run.Get(f);
+    const bool may_be_zero =
+        f == Feature::kNumShared || f == Feature::kSharedRatio;
+    const bool ok = std::isfinite(v) && (may_be_zero ? v >= 0 : v > 0) &&
+                    (f != Feature::kSharedRatio || v < 1);
+    if (!ok) {
+      return InvalidArgumentError(std::string(FeatureName(f)) +
+                                  " must be a finite number " +
+                                  (f == Feature::kSharedRatio ? "in [0, 1)"
+                                   : may_be_zero              ? ">= 0"
+                                                              : "> 0") +
+                                  ", got " + std::to_string(v));
+    }
+  }
+  return OkStatus();
+}
+
 const Family* FindFamily(std::string_view name) {
   for (const Family* family : kFamilies) {
     if (family->name() == name) return family;
   }
   return nullptr;
+}
+
+StatusOr<FamilyHandle> ResolveFamily(const Law& law) {
+  MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(law.family));
+  return FamilyHandle(family);
 }
 
 StatusOr<const Family*> LookupFamily(std::string_view name) {
@@ -108,13 +132,13 @@ double Huber(double r, double delta) {
 
 StatusOr<double> Objective(const Law& law, std::span<const Observation> runs,
                            double huber_delta) {
-  MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(law.family));
+  MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
   MOESWEEP_RETURN_IF_ERROR(CheckTheta(*family, law));
   if (!(huber_delta > 0))
     return InvalidArgumentError("huber_delta must be > 0");
   double sum = 0;
   for (std::size_t i = 0; i < runs.size(); ++i) {
-    if (Status s = family->CheckFeatures(runs[i]); !s.ok()) {
+    if (Status s = CheckFeatures(*family, runs[i]); !s.ok()) {
       return InvalidArgumentError("run " + std::to_string(i) + ": " +
                                   std::string(s.message()));
     }
@@ -130,14 +154,14 @@ StatusOr<double> Objective(const Law& law, std::span<const Observation> runs,
 }
 
 StatusOr<double> PredictLoss(const Law& law, const Observation& at) {
-  MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(law.family));
+  MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
   MOESWEEP_RETURN_IF_ERROR(CheckTheta(*family, law));
-  MOESWEEP_RETURN_IF_ERROR(family->CheckFeatures(at));
+  MOESWEEP_RETURN_IF_ERROR(CheckFeatures(*family, at));
   return std::exp(family->LogPredict(law.theta.data(), at));
 }
 
 StatusOr<std::vector<NamedValue>> NaturalParams(const Law& law) {
-  MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(law.family));
+  MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
   MOESWEEP_RETURN_IF_ERROR(CheckTheta(*family, law));
   std::vector<NamedValue> out;
   for (std::size_t i = 0; i < law.theta.size(); ++i) {
@@ -151,7 +175,8 @@ StatusOr<std::vector<NamedValue>> NaturalParams(const Law& law) {
 StatusOr<Law> LawFromNatural(std::string_view family_name,
                              std::span<const NamedValue> params) {
   MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(family_name));
-  Law law{std::string(family_name), {}};
+  Law law;
+  law.family = std::string(family_name);
   for (const ParamSpec& spec : family->params()) {
     const NamedValue* found = nullptr;
     for (const NamedValue& v : params) {

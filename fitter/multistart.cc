@@ -127,7 +127,7 @@ StartResult Polish(const Family& family, std::span<const Observation> runs,
 Status CheckRuns(const Family& family, std::span<const Observation> runs) {
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const Observation& run = runs[i];
-    if (Status s = family.CheckFeatures(run); !s.ok()) {
+    if (Status s = CheckFeatures(family, run); !s.ok()) {
       return InvalidArgumentError("run " + std::to_string(i) + ": " +
                                   std::string(s.message()));
     }
@@ -197,12 +197,15 @@ Status FitOptions::Validate() const {
   return OkStatus();
 }
 
-StatusOr<FitResult> Fit(std::string_view family_name,
-                        std::span<const Observation> runs,
-                        const FitOptions& options) {
+namespace {
+
+// The multi-start fit of any family; `law` names the family (and holds the
+// expression of an expr law) and receives θ.
+StatusOr<FitResult> FitFamily(const Family* family, Law law,
+                              std::span<const Observation> runs,
+                              const FitOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   MOESWEEP_RETURN_IF_ERROR(options.Validate());
-  MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(family_name));
   MOESWEEP_RETURN_IF_ERROR(CheckRuns(*family, runs));
 
   std::vector<std::vector<double>> starts;
@@ -250,7 +253,8 @@ StatusOr<FitResult> Fit(std::string_view family_name,
   std::sort(results.begin(), results.end(), ByCost);
 
   FitResult fit;
-  fit.law = Law{std::string(family->name()), results.front().theta};
+  law.theta = results.front().theta;
+  fit.law = std::move(law);
   MOESWEEP_ASSIGN_OR_RETURN(fit.objective,
                             Objective(fit.law, runs, options.huber_delta));
   fit.runs = static_cast<int>(runs.size());
@@ -260,6 +264,17 @@ StatusOr<FitResult> Fit(std::string_view family_name,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
   return fit;
+}
+
+}  // namespace
+
+StatusOr<FitResult> Fit(std::string_view family_name,
+                        std::span<const Observation> runs,
+                        const FitOptions& options) {
+  MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(family_name));
+  Law law;
+  law.family = std::string(family->name());
+  return FitFamily(family, std::move(law), runs, options);
 }
 
 }  // namespace moesweep::fitter
