@@ -86,6 +86,10 @@ const Family* FindFamily(std::string_view name);
 StatusOr<const Family*> LookupFamily(std::string_view name);
 
 const Family& ChinchillaFamily();
+const Family& FinegrainedFamily();
+const Family& JointFamily();
+const Family& DatablationsFamily();
+const Family& ComprehensiveFamily();
 
 }  // namespace moesweep::fitter
 

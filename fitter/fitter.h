@@ -168,8 +168,22 @@ StatusOr<std::vector<NamedValue>> NaturalParams(const Law& law);
 StatusOr<Law> LawFromNatural(std::string_view family,
                              std::span<const NamedValue> params);
 
-// Published coefficients (LAWS.md): chinchilla "hoffmann_tex",
-// "hoffmann_rounded", "epoch".
+// Clark et al.'s expert transform Ê(E) with Ludziejewski et al. 2025's fitted
+// E_start and E_max (the `joint` family's defaults).
+double JointEHat(double num_experts, double e_start = 2.0732,
+                 double e_max = 290.4521);
+
+// A `joint` law at a fixed expert count is Chinchilla's in (N_act, D):
+// L = m·N^mu + n·D^nu + c (Ludziejewski et al. 2025, Table 4), mu, nu < 0.
+struct JointReduction {
+  double m = 0, mu = 0, n = 0, nu = 0, c = 0;
+};
+// INVALID_ARGUMENT unless `law` is a joint law and num_experts >= 1.
+StatusOr<JointReduction> ReduceJoint(const Law& law, double num_experts);
+
+// Published coefficients (LAWS.md): finegrained "krajewski2024", joint
+// "ludziejewski2025", datablations "muennighoff2023", chinchilla
+// "hoffmann_tex", "hoffmann_rounded", "epoch".
 StatusOr<Law> PublishedLaw(std::string_view family, std::string_view preset);
 
 // How to draw synthetic runs from a known law (tests, demos, planning).

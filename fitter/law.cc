@@ -10,7 +10,9 @@
 namespace moesweep::fitter {
 namespace {
 
-const Family* const kFamilies[] = {&ChinchillaFamily()};
+const Family* const kFamilies[] = {&ChinchillaFamily(), &FinegrainedFamily(),
+                                   &JointFamily(), &DatablationsFamily(),
+                                   &ComprehensiveFamily()};
 
 Status CheckTheta(const Family& family, const Law& law) {
   if (law.theta.size() != family.params().size()) {
@@ -32,7 +34,7 @@ Status CheckTheta(const Family& family, const Law& law) {
 struct Preset {
   std::string_view family;
   std::string_view name;
-  NamedValue values[5];
+  std::vector<NamedValue> values;
 };
 
 // LAWS.md §1b.
@@ -67,6 +69,38 @@ const Preset kPresets[] = {
       {"E", std::exp(0.59731639)},
       {"alpha", 0.34731266},
       {"beta", 0.36718262}}},
+    // Krajewski et al. 2024, Table 1 (MoE, Eq. 9).
+    {"finegrained",
+     "krajewski2024",
+     {{"a", 18.1},
+      {"alpha", 0.115},
+      {"b", 30.8},
+      {"beta", 0.147},
+      {"g", 2.1},
+      {"gamma", 0.58},
+      {"c", 0.47}}},
+    // Ludziejewski et al. 2025, Table 3, signs as printed in §4.
+    {"joint",
+     "ludziejewski2025",
+     {{"a", 35.91},
+      {"alpha", -0.1889},
+      {"delta", -0.2285},
+      {"gamma", 0.0098},
+      {"b", 35.98},
+      {"beta", -0.1775},
+      {"omega", 0.5529},
+      {"zeta", -0.0259},
+      {"c", 1.3637}}},
+    // Muennighoff et al. 2023 reuse Hoffmann's rounded law; R_D* = 15.387
+    // [recall, LAWS.md has no entry for this paper].
+    {"datablations",
+     "muennighoff2023",
+     {{"A", 406.4},
+      {"B", 410.7},
+      {"E", 1.69},
+      {"alpha", 0.34},
+      {"beta", 0.28},
+      {"R_star", 15.387}}},
 };
 
 }  // namespace

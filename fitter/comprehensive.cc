@@ -1,0 +1,123 @@
+// The `comprehensive` family: PROVISIONAL, after Zhao et al. 2025 (arXiv
+// 2509.23678), whose Eq. 11 and coefficients have not been read (LAWS.md §5).
+// Only the published qualitative structure is encoded, and no coefficients
+// ship:
+//   1. a Chinchilla core in N (total parameters) and D;
+//   2. a term in N_a/N with an interior minimum whose position moves with N
+//      ("hook-like"; the optimal ratio falls as N grows);
+//   3. terms quadratic in log G (G: active experts, shared included) and in S
+//      (shared ratio), whose minima do not depend on N or D.
+//   L = E + A/N^α + B/D^β + H·(ln(N_a/N) − ρ0 − ρ1·ln(N/1e9))²
+//         + Q_G·(ln G − ln G*)² + Q_S·(S − S*)²          (12 parameters)
+
+#include <cmath>
+
+#include "ceres/ceres.h"
+#include "fitter/family.h"
+#include "fitter/huber_objective.h"
+
+namespace moesweep::fitter {
+namespace {
+
+constexpr Feature kFeatures[] = {
+    Feature::kParams, Feature::kTokens, Feature::kActiveParams,
+    Feature::kActiveExperts, Feature::kSharedRatio};
+
+// θ order: a, b, e, alpha, beta, log_h, rho0, rho1, log_qg, log_g_star,
+// log_qs, s_star.
+constexpr ParamSpec kParams[] = {
+    {"a", "A", true, false, -5, 40},
+    {"b", "B", true, false, -5, 40},
+    {"e", "E", true, false, -3, 3},
+    {"alpha", "alpha", false, true, 0, 2.5},
+    {"beta", "beta", false, true, 0, 2.5},
+    {"log_h", "H", true, false, -12, 3},
+    {"rho0", "rho0", false, false, -6, 0},
+    {"rho1", "rho1", false, true, -1, 1},
+    {"log_qg", "Q_G", true, false, -14, 1},
+    {"log_g_star", "G_star", true, false, 0, 4.2},
+    {"log_qs", "Q_S", true, false, -14, 2},
+    {"s_star", "S_star", false, false, 0, 0.9},
+};
+
+struct ComprehensiveResidual {
+  explicit ComprehensiveResidual(const Observation& run)
+      : log_n(std::log(run.params)),
+        log_d(std::log(run.tokens)),
+        log_ratio(std::log(run.active_params / run.params)),
+        log_g(std::log(run.active_experts)),
+        s(run.shared_ratio),
+        log_loss(std::log(run.loss)) {}
+
+  double log_n, log_d, log_ratio, log_g, s, log_loss;
+
+  template <typename T>
+  bool operator()(const T* th, T* residual) const {
+    using std::exp;
+    using std::log;
+    const T hook = log_ratio - th[6] - th[7] * (log_n - std::log(1e9));
+    const T g_off = log_g - th[9];
+    const T s_off = s - th[11];
+    const T loss = exp(th[2]) + exp(th[0] - th[3] * log_n) +
+                   exp(th[1] - th[4] * log_d) + exp(th[5]) * hook * hook +
+                   exp(th[8]) * g_off * g_off + exp(th[10]) * s_off * s_off;
+    residual[0] = log(loss) - log_loss;
+    return true;
+  }
+};
+
+class Comprehensive final : public Family {
+ public:
+  std::string_view name() const override { return "comprehensive"; }
+  std::span<const ParamSpec> params() const override { return kParams; }
+  std::span<const Feature> features() const override { return kFeatures; }
+
+  std::vector<std::vector<double>> StartGrid() const override {
+    std::vector<std::vector<double>> grid;
+    for (double a : {2, 6, 10})
+      for (double b : {2, 6, 10})
+        for (double e : {0.0, 0.5})
+          for (double alpha : {0.2, 0.4})
+            for (double beta : {0.2, 0.4})
+              for (double log_h : {-4, -1})
+                for (double rho0 : {-2.0, -0.5})
+                  for (double log_qg : {-5, -2})
+                    for (double g_star : {4, 8})
+                      for (double log_qs : {-4, -1})
+                        for (double s_star : {0.2, 0.4})
+                          grid.push_back({a, b, e, alpha, beta, log_h, rho0, 0,
+                                          log_qg, std::log(g_star), log_qs,
+                                          s_star});
+    return grid;
+  }
+
+  double LogPredict(const double* theta,
+                    const Observation& run) const override {
+    Observation unit_loss = run;
+    unit_loss.loss = 1;
+    double log_loss = 0;
+    const ComprehensiveResidual residual(unit_loss);
+    residual(theta, &log_loss);
+    return log_loss;
+  }
+
+  ceres::FirstOrderFunction* NewHuberSum(std::span<const Observation> runs,
+                                         double delta) const override {
+    return fitter::NewHuberSum<ComprehensiveResidual, 12>(kParams, runs, delta);
+  }
+
+  ceres::CostFunction* NewSqrtHuberResiduals(std::span<const Observation> runs,
+                                             double delta) const override {
+    return fitter::NewSqrtHuberResiduals<ComprehensiveResidual, 12>(
+        kParams, runs, delta);
+  }
+};
+
+}  // namespace
+
+const Family& ComprehensiveFamily() {
+  static const Comprehensive family;
+  return family;
+}
+
+}  // namespace moesweep::fitter

@@ -1,0 +1,98 @@
+// The `finegrained` family (Krajewski et al. 2024, Eq. 9; LAWS.md §2):
+//   L(N, D, G) = c + (g/G^gamma + a)/N^alpha + b/D^beta,
+// with N the total non-embedding parameters (routing excluded) and G the
+// granularity d_ff/d_expert. Bounds and the 3,888-point grid: LAWS.md §9.
+
+#include <cmath>
+
+#include "ceres/ceres.h"
+#include "fitter/family.h"
+#include "fitter/huber_objective.h"
+#include "fitter/log_sum_exp.h"
+
+namespace moesweep::fitter {
+namespace {
+
+constexpr Feature kFeatures[] = {Feature::kTotalNonEmbed, Feature::kTokens,
+                                 Feature::kGranularity};
+
+// θ order: ln a, alpha, ln b, beta, ln g, gamma, ln c.
+constexpr ParamSpec kParams[] = {
+    {"log_a", "a", true, false, -5, 15},
+    {"alpha", "alpha", false, true, 0.01, 1.0},
+    {"log_b", "b", true, false, -5, 15},
+    {"beta", "beta", false, true, 0.01, 1.0},
+    {"log_g", "g", true, false, -5, 15},
+    {"gamma", "gamma", false, true, 0, 3},
+    {"log_c", "c", true, false, -3, 2},
+};
+
+struct FinegrainedResidual {
+  explicit FinegrainedResidual(const Observation& run)
+      : log_n(std::log(run.n_total_ne)),
+        log_d(std::log(run.tokens)),
+        log_g(std::log(run.granularity)),
+        log_loss(std::log(run.loss)) {}
+
+  double log_n, log_d, log_g, log_loss;
+
+  // log L = LSE(ln c, ln a − α ln N, ln g − γ ln G − α ln N, ln b − β ln D).
+  template <typename T>
+  bool operator()(const T* th, T* residual) const {
+    const T terms[4] = {th[6], th[0] - th[1] * log_n,
+                        th[4] - th[5] * log_g - th[1] * log_n,
+                        th[2] - th[3] * log_d};
+    residual[0] = LogSumExp(terms) - log_loss;
+    return true;
+  }
+};
+
+class Finegrained final : public Family {
+ public:
+  std::string_view name() const override { return "finegrained"; }
+  std::span<const ParamSpec> params() const override { return kParams; }
+  std::span<const Feature> features() const override { return kFeatures; }
+
+  std::vector<std::vector<double>> StartGrid() const override {
+    std::vector<std::vector<double>> grid;
+    for (double la : {1, 3, 5})
+      for (double alpha : {0.05, 0.1, 0.2, 0.4})
+        for (double lb : {1, 3, 5})
+          for (double beta : {0.05, 0.1, 0.2, 0.4})
+            for (double lg : {-1, 1, 3})
+              for (double gamma : {0.25, 0.5, 1.0})
+                for (double c : {0.3, 0.8, 1.5})
+                  grid.push_back({la, alpha, lb, beta, lg, gamma, std::log(c)});
+    return grid;
+  }
+
+  double LogPredict(const double* theta,
+                    const Observation& run) const override {
+    Observation unit_loss = run;
+    unit_loss.loss = 1;
+    double log_loss = 0;
+    const FinegrainedResidual residual(unit_loss);
+    residual(theta, &log_loss);
+    return log_loss;
+  }
+
+  ceres::FirstOrderFunction* NewHuberSum(std::span<const Observation> runs,
+                                         double delta) const override {
+    return fitter::NewHuberSum<FinegrainedResidual, 7>(kParams, runs, delta);
+  }
+
+  ceres::CostFunction* NewSqrtHuberResiduals(std::span<const Observation> runs,
+                                             double delta) const override {
+    return fitter::NewSqrtHuberResiduals<FinegrainedResidual, 7>(kParams, runs,
+                                                                 delta);
+  }
+};
+
+}  // namespace
+
+const Family& FinegrainedFamily() {
+  static const Finegrained family;
+  return family;
+}
+
+}  // namespace moesweep::fitter
