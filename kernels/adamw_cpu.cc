@@ -1,0 +1,46 @@
+// Fast AdamW and gradient norm. The norm sums each thread's chunk in double
+// and adds the chunks in thread order: the same sum every run.
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "kernels/parallel.h"
+
+namespace moesweep::kernels::cpu {
+
+void adamw_update(const Context& ctx, float* params, const float* grads,
+                  float* m, float* v, size_t n, float lr, float beta1,
+                  float beta2, float eps, float weight_decay, float grad_scale,
+                  int step) {
+  float correction1 = 1.0f - std::pow(beta1, float(step));
+  float correction2 = 1.0f - std::pow(beta2, float(step));
+  ParallelFor(ctx, n, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      float g = grads[i] * grad_scale;
+      m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+      v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+      float m_hat = m[i] / correction1;
+      float v_hat = v[i] / correction2;
+      params[i] -=
+          lr * (m_hat / (std::sqrt(v_hat) + eps) + weight_decay * params[i]);
+    }
+  });
+}
+
+double grad_norm_squared(const Context& ctx, const float* grads, size_t n) {
+  int parts = Threads(ctx);
+  std::vector<double> partial(parts, 0.0);
+  ParallelTasks(ctx, parts, [&](int part) {
+    size_t begin, end;
+    Chunk(n, part, parts, &begin, &end);
+    double sum = 0;
+    for (size_t i = begin; i < end; ++i) sum += double(grads[i]) * grads[i];
+    partial[part] = sum;
+  });
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
+}
+
+}  // namespace moesweep::kernels::cpu

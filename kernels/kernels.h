@@ -1,0 +1,92 @@
+// Every compute op of the MoE transformer, twice with one parameter list
+// (STYLE.md H9): a plain C++ reference in namespace `ref` (<op>_ref.cc, loops
+// that read like the maths; a template on the element type so tests can run
+// it in fp64) and a fast CPU version in namespace `cpu` (threaded, GEMMs
+// through OpenBLAS when the build found it). ref<float> and cpu take the same
+// arguments, so the same call runs through both.
+//
+// Shape letters, used in every signature:
+//   B batch, T sequence, C model width, NH attention heads (head width C/NH),
+//   E experts, K top-k, H expert hidden width, V vocabulary,
+//   N rows = tokens (B*T), M routed rows (N*K), I/O in/out features of a
+//   matmul. Gradients start with `d`. Matrices are row-major.
+//
+// Backward contracts: parameter gradients (dweight, dwte) are always
+// accumulated (+=), so grads are zeroed once per step. Input gradients are
+// accumulated where an input can feed several ops (matmul dinp, rmsnorm
+// dinp, moe_permute_backward dx) and overwritten (=) elsewhere; each
+// function says which.
+//
+// Thread-safety: the functions are reentrant; concurrent calls must not share
+// output buffers or a ThreadPool.
+
+#ifndef MOESWEEP_KERNELS_KERNELS_H_
+#define MOESWEEP_KERNELS_KERNELS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace moesweep::kernels {
+
+class ThreadPool;
+
+// What the fast ops run on. The reference ignores it. `pool` is borrowed and
+// must outlive every call; null runs on the calling thread alone.
+struct Context {
+  ThreadPool* pool = nullptr;
+};
+
+// A fixed set of worker threads. Run(n, f) calls f(i) for every i in [0, n)
+// and returns when all are done; task i always runs on thread i % threads(),
+// so any sum a task computes has a fixed order and results repeat bit for bit.
+// Creating a pool also sets OpenBLAS to one thread: the pool owns the cores,
+// and two thread teams on two cores fight. Not thread-safe: one caller at a
+// time.
+class ThreadPool {
+ public:
+  // REQUIRES: threads >= 1.
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int threads() const { return threads_; }
+
+  template <typename F>
+  void Run(int n, F&& f) {
+    using Fn = std::remove_reference_t<F>;
+    RunTasks(
+        n, [](void* fn, int i) { (*static_cast<Fn*>(fn))(i); },
+        const_cast<void*>(static_cast<const void*>(&f)));
+  }
+
+ private:
+  void RunTasks(int n, void (*task)(void*, int), void* arg);
+  struct State;
+  static void WorkerLoop(State* s, int index, int threads);
+  int threads_;
+  State* state_;
+};
+
+// The threads the machine offers (at least 1).
+int HardwareThreads();
+// "openblas" or "builtin": which GEMM the fast ops use.
+const char* GemmBackend();
+
+namespace ref {
+#define MOESWEEP_KERNEL template <typename Float>
+#include "kernels/ops.inc"
+#undef MOESWEEP_KERNEL
+}  // namespace ref
+
+namespace cpu {
+using Float = float;
+#define MOESWEEP_KERNEL
+#include "kernels/ops.inc"
+#undef MOESWEEP_KERNEL
+}  // namespace cpu
+
+}  // namespace moesweep::kernels
+
+#endif  // MOESWEEP_KERNELS_KERNELS_H_

@@ -1,0 +1,51 @@
+// Static work splitting for the fast ops: each thread of the pool takes one
+// contiguous chunk, fixed by the sizes alone, so results repeat bit for bit.
+// Internal to kernels/.
+
+#ifndef MOESWEEP_KERNELS_PARALLEL_H_
+#define MOESWEEP_KERNELS_PARALLEL_H_
+
+#include <cstddef>
+
+#include "kernels/kernels.h"
+
+namespace moesweep::kernels {
+
+inline int Threads(const Context& ctx) {
+  return ctx.pool == nullptr ? 1 : ctx.pool->threads();
+}
+
+// Chunk `part` of `parts` of [0, n): [*begin, *end).
+inline void Chunk(size_t n, int part, int parts, size_t* begin, size_t* end) {
+  *begin = n * part / parts;
+  *end = n * (part + 1) / parts;
+}
+
+// Calls f(begin, end) on one chunk of [0, n) per thread.
+template <typename F>
+void ParallelFor(const Context& ctx, size_t n, F&& f) {
+  int parts = Threads(ctx);
+  if (parts == 1) {
+    f(size_t(0), n);
+    return;
+  }
+  ctx.pool->Run(parts, [&](int part) {
+    size_t begin, end;
+    Chunk(n, part, parts, &begin, &end);
+    if (begin < end) f(begin, end);
+  });
+}
+
+// Calls f(task) for task in [0, n) across the pool.
+template <typename F>
+void ParallelTasks(const Context& ctx, int n, F&& f) {
+  if (Threads(ctx) == 1) {
+    for (int i = 0; i < n; ++i) f(i);
+    return;
+  }
+  ctx.pool->Run(n, f);
+}
+
+}  // namespace moesweep::kernels
+
+#endif  // MOESWEEP_KERNELS_PARALLEL_H_
