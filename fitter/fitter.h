@@ -209,4 +209,7 @@ double Huber(double r, double delta);
 
 }  // namespace moesweep::fitter
 
+#include "fitter/optimal.h"      // IWYU pragma: export
+#include "fitter/uncertainty.h"  // IWYU pragma: export
+
 #endif  // MOESWEEP_FITTER_FITTER_H_

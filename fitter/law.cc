@@ -132,6 +132,11 @@ const Family* FindFamily(std::string_view name) {
 }
 
 StatusOr<FamilyHandle> ResolveFamily(const Law& law) {
+  if (law.family == "expr") {
+    MOESWEEP_ASSIGN_OR_RETURN(std::unique_ptr<const Family> owned,
+                              NewExprFamily(law.expr));
+    return FamilyHandle(std::move(owned));
+  }
   MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(law.family));
   return FamilyHandle(family);
 }

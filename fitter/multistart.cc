@@ -277,4 +277,14 @@ StatusOr<FitResult> Fit(std::string_view family_name,
   return FitFamily(family, std::move(law), runs, options);
 }
 
+StatusOr<FitResult> Fit(const ExprSpec& expr, std::span<const Observation> runs,
+                        const FitOptions& options) {
+  MOESWEEP_ASSIGN_OR_RETURN(std::unique_ptr<const Family> family,
+                            NewExprFamily(expr));
+  Law law;
+  law.family = "expr";
+  law.expr = expr;
+  return FitFamily(family.get(), std::move(law), runs, options);
+}
+
 }  // namespace moesweep::fitter

@@ -1,0 +1,77 @@
+// The compute-optimal solver: the architecture and token count that minimise
+// a law's predicted loss at a FLOPs budget, under optional caps (Wan et al.'s
+// triad: FLOPs per token, active parameters, total parameters; and memory).
+// Included by fitter/fitter.h; other folders include that.
+//
+// Cost models, as each family was fitted (LAWS.md §7):
+//   chinchilla, datablations, expr (params, tokens): C = 6·N·D;
+//   joint: C = 6·N_act·D, with Ludziejewski's shapes (n_blocks = d/64, SwiGLU
+//     hidden 3d, vocab 50,257) for N_total, memory and the KV cache;
+//   finegrained: Krajewski's F = (12d²·c_f + d·E·G·c_r)·D·n_blocks with
+//     d = 64·n_blocks, c_f = 6, c_r = 14, expansion E = 64 by default;
+//   comprehensive: C = 6·N_a·D, searching N_a/N, active experts and shared
+//     ratio as well.
+//
+// Thread-safety: thread-safe.
+
+#ifndef MOESWEEP_FITTER_OPTIMAL_H_
+#define MOESWEEP_FITTER_OPTIMAL_H_
+
+#include <limits>
+#include <vector>
+
+#include "common/status.h"
+
+namespace moesweep::fitter {
+
+struct Law;
+
+struct OptimalOptions {
+  double flops = 0;  // the training budget C, > 0
+  // Caps; infinity means none.
+  double max_total_params = std::numeric_limits<double>::infinity();
+  double max_active_params = std::numeric_limits<double>::infinity();
+  double max_flops_per_token = std::numeric_limits<double>::infinity();
+  // Bytes of bf16 weights (2 per total parameter) plus the KV cache below.
+  double max_memory_bytes = std::numeric_limits<double>::infinity();
+  double kv_cache_tokens = 0;  // tokens of KV cache counted in memory (joint)
+  // Discrete choices searched; empty takes each family's default set.
+  std::vector<double> allowed_experts;         // joint: E; finegrained: none
+  std::vector<double> allowed_granularity;     // finegrained: G
+  std::vector<double> allowed_active_experts;  // comprehensive: G (Zhao)
+  std::vector<double> allowed_shared_ratio;    // comprehensive: S
+  double expansion = 64;     // finegrained: Krajewski's E (fixed in the paper)
+  double unique_tokens = 0;  // datablations: distinct tokens; 0 = unlimited
+  int profile_points = 41;   // isoFLOP profile resolution
+
+  Status Validate() const;
+};
+
+// One point of an isoFLOP profile; `at` holds every feature the law reads
+// (and tokens), `flops_per_token` the cost model's.
+struct OptimalPoint {
+  double loss = 0;
+  double tokens = 0;
+  double params = 0;         // total parameters (the family's convention)
+  double active_params = 0;  // active parameters (the family's convention)
+  double flops_per_token = 0;
+  double memory_bytes = 0;
+  double num_experts = 1, granularity = 1, active_experts = 1;
+  double shared_ratio = 0;
+};
+
+struct OptimalResult {
+  OptimalPoint best;
+  // The loss along model size at the budget, for the best discrete choice.
+  std::vector<OptimalPoint> isoflop;
+};
+
+// INVALID_ARGUMENT for bad options; FAILED_PRECONDITION when no point meets
+// the caps, or the law's family has no cost model (an expr law that reads
+// more than params and tokens).
+StatusOr<OptimalResult> SolveOptimal(const Law& law,
+                                     const OptimalOptions& options);
+
+}  // namespace moesweep::fitter
+
+#endif  // MOESWEEP_FITTER_OPTIMAL_H_

@@ -1,0 +1,252 @@
+// Covariance, intervals and the bootstrap (uncertainty.h).
+
+#include "fitter/uncertainty.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <random>
+#include <thread>
+
+#include "ceres/ceres.h"
+#include "fitter/family.h"
+#include "fitter/fitter.h"
+
+namespace moesweep::fitter {
+namespace {
+
+// Large enough that ψ_δ(r) = r for every residual: the raw log residuals.
+constexpr double kNoHuber = 1e12;
+
+double NormalPdf(double z) {
+  return std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
+}
+
+// ∂ log L̂(at)/∂θ.
+StatusOr<std::vector<double>> LogPredictGradient(
+    const Family& family, const std::vector<double>& theta,
+    const Observation& at) {
+  Observation unit_loss = at;
+  unit_loss.loss = 1;
+  std::unique_ptr<ceres::CostFunction> cost(
+      family.NewSqrtHuberResiduals({&unit_loss, 1}, kNoHuber));
+  std::vector<double> gradient(theta.size());
+  double residual = 0;
+  const double* parameters[] = {theta.data()};
+  double* jacobians[] = {gradient.data()};
+  if (!cost->Evaluate(parameters, &residual, jacobians)) {
+    return InvalidArgumentError("the law cannot be evaluated at this point");
+  }
+  return gradient;
+}
+
+double Quadratic(const std::vector<double>& g, const std::vector<double>& cov) {
+  const std::size_t p = g.size();
+  double v = 0;
+  for (std::size_t i = 0; i < p; ++i)
+    for (std::size_t j = 0; j < p; ++j) v += g[i] * cov[i * p + j] * g[j];
+  return std::max(v, 0.0);
+}
+
+}  // namespace
+
+double TwoSidedZ(double level) {
+  // Bisection on erf: P(|Z| <= z) = erf(z/√2).
+  double lo = 0, hi = 40;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (std::erf(mid / std::sqrt(2.0)) < level ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
+                                            std::span<const Observation> runs,
+                                            double huber_delta) {
+  MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
+  const std::size_t p = family->params().size();
+  if (law.theta.size() != p)
+    return InvalidArgumentError("law has the wrong parameter count");
+  if (!(huber_delta > 0))
+    return InvalidArgumentError("huber_delta must be > 0");
+
+  std::vector<double> residuals;
+  for (const Observation& run : runs) {
+    MOESWEEP_RETURN_IF_ERROR(CheckFeatures(*family, run));
+    residuals.push_back(family->LogPredict(law.theta.data(), run) -
+                        std::log(run.loss));
+  }
+  if (residuals.size() <= p) {
+    return FailedPreconditionError("need more runs than the law's " +
+                                   std::to_string(p) + " parameters");
+  }
+  std::vector<double> abs_dev(residuals.size());
+  std::vector<double> sorted = residuals;
+  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2,
+                   sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  for (std::size_t i = 0; i < residuals.size(); ++i)
+    abs_dev[i] = std::abs(residuals[i] - median);
+  std::nth_element(abs_dev.begin(), abs_dev.begin() + abs_dev.size() / 2,
+                   abs_dev.end());
+  // A floor keeps a noiseless fit's covariance finite and tiny.
+  const double sigma = std::max(1.4826 * abs_dev[abs_dev.size() / 2], 1e-12);
+
+  std::vector<Observation> inliers;
+  for (std::size_t i = 0; i < residuals.size(); ++i) {
+    if (std::abs(residuals[i]) <= 3 * sigma) inliers.push_back(runs[i]);
+  }
+  const std::size_t n = inliers.size();
+  if (n <= p) {
+    return FailedPreconditionError(
+        "only " + std::to_string(n) +
+        " runs lie within 3 sigma of the law; need more than " +
+        std::to_string(p));
+  }
+
+  std::vector<double> theta = law.theta;
+  ceres::Problem problem;
+  problem.AddResidualBlock(family->NewSqrtHuberResiduals(inliers, kNoHuber),
+                           nullptr, theta.data());
+  ceres::Covariance::Options options;
+  options.algorithm_type = ceres::DENSE_SVD;
+  options.num_threads = 1;
+  ceres::Covariance covariance(options);
+  std::vector<std::pair<const double*, const double*>> blocks = {
+      {theta.data(), theta.data()}};
+  if (!covariance.Compute(blocks, &problem)) {
+    return FailedPreconditionError(
+        "law '" + law.family +
+        "' is not identifiable from these runs (JᵀJ is singular)");
+  }
+  LawUncertainty out;
+  out.covariance.resize(p * p);
+  if (!covariance.GetCovarianceBlock(theta.data(), theta.data(),
+                                     out.covariance.data())) {
+    return InternalError("covariance block unavailable");
+  }
+
+  // κ = E[ψ²]/E[ψ']² for r ~ N(0, σ²), ψ the Huber_δ derivative, c = δ/σ.
+  const double c = huber_delta / sigma;
+  const double inside = std::erf(c / std::sqrt(2.0));  // P(|z| <= c)
+  const double e_psi2 = sigma * sigma * (inside - 2 * c * NormalPdf(c)) +
+                        huber_delta * huber_delta * (1 - inside);
+  const double kappa = e_psi2 / (inside * inside);
+  const double scale = kappa * double(n) / double(n - p);
+  for (double& v : out.covariance) v *= scale;
+  out.residual_sigma = sigma;
+  out.inliers = static_cast<int>(n);
+  return out;
+}
+
+StatusOr<Interval> PredictionInterval(const Law& law,
+                                      const LawUncertainty& uncertainty,
+                                      const Observation& at, double level,
+                                      bool include_noise) {
+  if (!(level > 0 && level < 1))
+    return InvalidArgumentError("level must be in (0, 1)");
+  MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
+  MOESWEEP_RETURN_IF_ERROR(CheckFeatures(*family, at));
+  const std::size_t p = family->params().size();
+  if (uncertainty.covariance.size() != p * p || law.theta.size() != p) {
+    return InvalidArgumentError("covariance does not match the law");
+  }
+  MOESWEEP_ASSIGN_OR_RETURN(std::vector<double> g,
+                            LogPredictGradient(*family, law.theta, at));
+  double variance = Quadratic(g, uncertainty.covariance);
+  if (include_noise)
+    variance += uncertainty.residual_sigma * uncertainty.residual_sigma;
+  const double log_value = family->LogPredict(law.theta.data(), at);
+  const double half = TwoSidedZ(level) * std::sqrt(variance);
+  return Interval{std::exp(log_value), std::exp(log_value - half),
+                  std::exp(log_value + half)};
+}
+
+StatusOr<Interval> DeltaMethodInterval(const Law& law,
+                                       const LawUncertainty& uncertainty,
+                                       const Quantity& quantity, double level) {
+  if (!(level > 0 && level < 1))
+    return InvalidArgumentError("level must be in (0, 1)");
+  const std::size_t p = law.theta.size();
+  if (uncertainty.covariance.size() != p * p) {
+    return InvalidArgumentError("covariance does not match the law");
+  }
+  MOESWEEP_ASSIGN_OR_RETURN(const double value, quantity(law));
+  std::vector<double> g(p);
+  for (std::size_t i = 0; i < p; ++i) {
+    // A step of a thousandth of θ_i's own standard error: small against the
+    // curvature that matters, large against the quantity's solver tolerance.
+    const double h =
+        std::max(1e-3 * std::sqrt(uncertainty.covariance[i * p + i]), 1e-9);
+    Law plus = law, minus = law;
+    plus.theta[i] += h;
+    minus.theta[i] -= h;
+    MOESWEEP_ASSIGN_OR_RETURN(const double q_plus, quantity(plus));
+    MOESWEEP_ASSIGN_OR_RETURN(const double q_minus, quantity(minus));
+    g[i] = (q_plus - q_minus) / (2 * h);
+  }
+  const double half =
+      TwoSidedZ(level) * std::sqrt(Quadratic(g, uncertainty.covariance));
+  return Interval{value, value - half, value + half};
+}
+
+StatusOr<std::vector<std::vector<double>>> BootstrapThetas(
+    const Law& law, std::span<const Observation> runs,
+    const BootstrapOptions& options) {
+  if (options.resamples < 1)
+    return InvalidArgumentError("resamples must be >= 1");
+  if (runs.empty()) return InvalidArgumentError("no runs to resample");
+  // Draw every resample up front so the result does not depend on threads.
+  std::mt19937_64 rng(options.seed);
+  std::uniform_int_distribution<std::size_t> pick(0, runs.size() - 1);
+  std::vector<std::vector<std::size_t>> draws(options.resamples);
+  for (auto& draw : draws) {
+    draw.resize(runs.size());
+    for (std::size_t& i : draw) i = pick(rng);
+  }
+  FitOptions fit;
+  fit.huber_delta = options.huber_delta;
+  fit.use_grid = false;
+  fit.num_threads = 1;
+  fit.extra_starts = {law.theta};
+  std::vector<std::vector<double>> thetas(draws.size());
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    std::vector<Observation> sample(runs.size());
+    for (std::size_t k = next++; k < draws.size(); k = next++) {
+      for (std::size_t i = 0; i < sample.size(); ++i)
+        sample[i] = runs[draws[k][i]];
+      StatusOr<FitResult> result = law.family == "expr"
+                                       ? Fit(law.expr, sample, fit)
+                                       : Fit(law.family, sample, fit);
+      if (result.ok()) thetas[k] = result->law.theta;
+    }
+  };
+  int threads = options.num_threads > 0
+                    ? options.num_threads
+                    : static_cast<int>(std::thread::hardware_concurrency());
+  threads = std::clamp(threads, 1, options.resamples);
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  std::erase_if(thetas, [](const std::vector<double>& t) { return t.empty(); });
+  if (thetas.empty()) return InternalError("every bootstrap refit failed");
+  return thetas;
+}
+
+Interval PercentileInterval(std::vector<double> samples, double value,
+                            double level) {
+  std::sort(samples.begin(), samples.end());
+  auto quantile = [&](double q) {
+    const double pos = q * (samples.size() - 1);
+    const std::size_t i = static_cast<std::size_t>(pos);
+    const double frac = pos - i;
+    return i + 1 < samples.size()
+               ? samples[i] * (1 - frac) + samples[i + 1] * frac
+               : samples[i];
+  };
+  return Interval{value, quantile(0.5 - level / 2), quantile(0.5 + level / 2)};
+}
+
+}  // namespace moesweep::fitter

@@ -1,0 +1,84 @@
+// How sure a fitted law is: parameter covariance, intervals for predictions
+// and for any derived quantity (delta method), and the bootstrap. Included by
+// fitter/fitter.h; other folders include that.
+//
+// Thread-safety: every function here is thread-safe.
+
+#ifndef MOESWEEP_FITTER_UNCERTAINTY_H_
+#define MOESWEEP_FITTER_UNCERTAINTY_H_
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "common/status.h"
+
+namespace moesweep::fitter {
+
+struct Law;
+struct Observation;
+
+struct LawUncertainty {
+  // Covariance of θ (the law's optimiser coordinates), p×p row-major.
+  std::vector<double> covariance;
+  // Robust scale of the log-loss residuals (1.4826·MAD).
+  double residual_sigma = 0;
+  // Runs within 3 residual_sigma, the ones the covariance is computed on.
+  int inliers = 0;
+};
+
+// The asymptotic covariance of the Huber_δ M-estimator at `law` (fitted to
+// `runs`): κ·(JᵀJ)⁻¹·n/(n − p) with J = ∂(log L̂)/∂θ over the inliers and
+// κ = E[ψ²]/E[ψ']² under normal residuals of the robust scale (κ → σ² for
+// large δ, least squares; → πσ²/2 for small δ, least absolute deviations).
+// FAILED_PRECONDITION when the law is not identifiable from the runs (JᵀJ
+// singular) or there are no more inliers than parameters.
+StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
+                                            std::span<const Observation> runs,
+                                            double huber_delta);
+
+struct Interval {
+  double value = 0;
+  double lower = 0;
+  double upper = 0;
+};
+
+// z such that P(|Z| <= z) = level for a standard normal Z; level in (0, 1).
+double TwoSidedZ(double level);
+
+// The predicted loss at `at` with its interval: from the parameter
+// covariance alone (where the mean loss lies), or with the run-to-run noise
+// added (where a new run's loss lies). Computed on log L̂, so positive.
+StatusOr<Interval> PredictionInterval(const Law& law,
+                                      const LawUncertainty& uncertainty,
+                                      const Observation& at, double level,
+                                      bool include_noise);
+
+// A derived quantity Q(law) (e.g. a compute-optimal loss) with its delta-method
+// interval; ∇Q by central differences in θ.
+using Quantity = std::function<StatusOr<double>(const Law&)>;
+StatusOr<Interval> DeltaMethodInterval(const Law& law,
+                                       const LawUncertainty& uncertainty,
+                                       const Quantity& quantity, double level);
+
+struct BootstrapOptions {
+  int resamples = 200;     // refits; each costs one warm-started fit
+  std::uint64_t seed = 1;  // resampling is deterministic for a seed
+  int num_threads = 0;     // 0: every hardware thread
+  double huber_delta = 1e-3;
+};
+
+// θ of `resamples` refits of `law` to runs resampled with replacement, each
+// warm-started from law.theta. Resamples whose fit fails are skipped.
+StatusOr<std::vector<std::vector<double>>> BootstrapThetas(
+    const Law& law, std::span<const Observation> runs,
+    const BootstrapOptions& options);
+
+// The percentile interval of `samples` around `value`.
+Interval PercentileInterval(std::vector<double> samples, double value,
+                            double level);
+
+}  // namespace moesweep::fitter
+
+#endif  // MOESWEEP_FITTER_UNCERTAINTY_H_
