@@ -1,0 +1,151 @@
+// Validation and accounting of the trainer's configs, and the learning-rate
+// schedules.
+
+#include <cmath>
+#include <numbers>
+#include <string>
+
+#include "worker/worker.h"
+
+namespace moesweep::worker {
+
+namespace {
+
+Status Bad(const std::string& field, const std::string& reason, double value) {
+  std::string v = value == std::floor(value) ? std::to_string(int64_t(value))
+                                             : std::to_string(value);
+  return InvalidArgumentError(field + ": " + reason + ", got " + v);
+}
+
+}  // namespace
+
+Status ModelConfig::Validate() const {
+  if (vocab_size < 2 || vocab_size > 65536) {
+    return Bad("model.vocab_size", "must be in [2, 65536]", vocab_size);
+  }
+  if (d_model < 2) return Bad("model.d_model", "must be >= 2", d_model);
+  if (n_layers < 1) return Bad("model.n_layers", "must be >= 1", n_layers);
+  if (n_heads < 1 || d_model % n_heads != 0) {
+    return Bad("model.n_heads", "must divide d_model", n_heads);
+  }
+  if ((d_model / n_heads) % 2 != 0) {
+    return Bad("model.n_heads", "head width d_model/n_heads must be even",
+               n_heads);
+  }
+  if (seq_len < 1) return Bad("model.seq_len", "must be >= 1", seq_len);
+  if (n_experts < 1) return Bad("model.n_experts", "must be >= 1", n_experts);
+  if (top_k < 1 || top_k > n_experts) {
+    return Bad("model.top_k", "must be in [1, n_experts]", top_k);
+  }
+  if (ffn_hidden < 1)
+    return Bad("model.ffn_hidden", "must be >= 1", ffn_hidden);
+  if (granularity < 1 || ffn_hidden % granularity != 0) {
+    return Bad("model.granularity", "must divide ffn_hidden", granularity);
+  }
+  if (n_shared_experts < 0) {
+    return Bad("model.n_shared_experts", "must be >= 0", n_shared_experts);
+  }
+  if (!(rope_theta > 1))
+    return Bad("model.rope_theta", "must be > 1", rope_theta);
+  if (!(aux_loss_coef >= 0)) {
+    return Bad("model.aux_loss_coef", "must be >= 0", aux_loss_coef);
+  }
+  if (!(z_loss_coef >= 0)) {
+    return Bad("model.z_loss_coef", "must be >= 0", z_loss_coef);
+  }
+  if (!(init_std > 0)) return Bad("model.init_std", "must be > 0", init_std);
+  return OkStatus();
+}
+
+int64_t ModelConfig::TotalParameters() const {
+  int64_t C = d_model, H = expert_hidden(), E = n_experts;
+  int64_t per_layer = 4 * C * C + 2 * C + (E > 1 ? E * C : 0) +
+                      (E + n_shared_experts) * 3 * C * H;
+  return int64_t(vocab_size) * C * (tied_embeddings ? 1 : 2) + C +
+         n_layers * per_layer;
+}
+
+int64_t ModelConfig::ActiveParameters() const {
+  int64_t C = d_model, H = expert_hidden(), E = n_experts;
+  int64_t per_layer = 4 * C * C + 2 * C + (E > 1 ? E * C : 0) +
+                      (top_k + n_shared_experts) * 3 * C * H;
+  return int64_t(vocab_size) * C * (tied_embeddings ? 1 : 2) + C +
+         n_layers * per_layer;
+}
+
+double ModelConfig::TrainingFlopsPerToken() const {
+  double C = d_model, H = expert_hidden(), E = n_experts;
+  double matmul_params = n_layers * (4 * C * C + (E > 1 ? E * C : 0) +
+                                     (top_k + n_shared_experts) * 3 * C * H) +
+                         double(vocab_size) * C;
+  double attention = n_layers * 2.0 * 2.0 * seq_len * C;  // scores + values
+  return 3.0 * (2.0 * matmul_params + attention);
+}
+
+Status OptimizerConfig::Validate() const {
+  if (!(lr > 0)) return Bad("optimizer.lr", "must be > 0", lr);
+  if (!(min_lr_ratio >= 0 && min_lr_ratio <= 1)) {
+    return Bad("optimizer.min_lr_ratio", "must be in [0, 1]", min_lr_ratio);
+  }
+  if (warmup_steps < 0) {
+    return Bad("optimizer.warmup_steps", "must be >= 0", warmup_steps);
+  }
+  if (!(decay_fraction >= 0 && decay_fraction <= 1)) {
+    return Bad("optimizer.decay_fraction", "must be in [0, 1]", decay_fraction);
+  }
+  if (!(weight_decay >= 0)) {
+    return Bad("optimizer.weight_decay", "must be >= 0", weight_decay);
+  }
+  if (!(beta1 >= 0 && beta1 < 1))
+    return Bad("optimizer.beta1", "must be in [0, 1)", beta1);
+  if (!(beta2 >= 0 && beta2 < 1))
+    return Bad("optimizer.beta2", "must be in [0, 1)", beta2);
+  if (!(eps > 0)) return Bad("optimizer.eps", "must be > 0", eps);
+  if (!(grad_clip >= 0))
+    return Bad("optimizer.grad_clip", "must be >= 0", grad_clip);
+  return OkStatus();
+}
+
+Status TrainOptions::Validate() const {
+  MOESWEEP_RETURN_IF_ERROR(model.Validate());
+  MOESWEEP_RETURN_IF_ERROR(optimizer.Validate());
+  if (batch_size < 1) return Bad("batch_size", "must be >= 1", batch_size);
+  if (steps < 1) return Bad("steps", "must be >= 1", double(steps));
+  if (eval_every_tokens < 0) {
+    return Bad("eval_every_tokens", "must be >= 0", double(eval_every_tokens));
+  }
+  if (eval_tokens < model.seq_len + 1) {
+    return Bad("eval_tokens", "must be at least seq_len + 1",
+               double(eval_tokens));
+  }
+  for (size_t i = 0; i < eval_at_tokens.size(); ++i) {
+    if (eval_at_tokens[i] < 1) {
+      return Bad("eval_at_tokens[" + std::to_string(i) + "]", "must be >= 1",
+                 double(eval_at_tokens[i]));
+    }
+  }
+  if (threads < 0) return Bad("threads", "must be >= 0", threads);
+  return OkStatus();
+}
+
+float LearningRate(const OptimizerConfig& c, int64_t step,
+                   int64_t total_steps) {
+  if (step < c.warmup_steps) return c.lr * float(step + 1) / c.warmup_steps;
+  float min_lr = c.lr * c.min_lr_ratio;
+  if (c.schedule == Schedule::kCosine) {
+    int64_t span = total_steps - c.warmup_steps;
+    if (span <= 1) return c.lr;
+    double progress = double(step - c.warmup_steps) / double(span - 1);
+    return min_lr + (c.lr - min_lr) * 0.5f *
+                        float(1 + std::cos(std::numbers::pi * progress));
+  }
+  // Warmup-stable-decay (Hu et al. 2024, MiniCPM): hold the peak, then decay
+  // linearly to min_lr over the last decay_fraction of the steps.
+  int64_t decay_steps = int64_t(std::ceil(c.decay_fraction * total_steps));
+  int64_t decay_start = total_steps - decay_steps;
+  if (step < decay_start || decay_steps == 0) return c.lr;
+  double progress = double(step - decay_start + 1) / double(decay_steps);
+  return c.lr + (min_lr - c.lr) * float(progress);
+}
+
+}  // namespace moesweep::worker

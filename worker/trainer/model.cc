@@ -1,0 +1,305 @@
+// Model: parameter layout, init, the arena, and the layer-by-layer forward
+// and backward passes (the MoE FFN is in moe_ffn.cc).
+
+#include "worker/trainer/model.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "worker/trainer/activations.h"
+
+namespace moesweep::worker {
+
+namespace k = kernels::cpu;
+
+namespace {
+
+// Standard normal draws by Box-Muller on raw 64-bit draws: the same numbers
+// on every platform, unlike std::normal_distribution.
+class Normal {
+ public:
+  explicit Normal(uint64_t seed) : rng_(seed) {}
+  float Next() {
+    double u1 = (double(rng_() >> 11) + 0.5) * 0x1.0p-53;
+    double u2 = double(rng_() >> 11) * 0x1.0p-53;
+    return float(std::sqrt(-2 * std::log(u1)) *
+                 std::cos(2 * 3.14159265358979323846 * u2));
+  }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+// Hands out consecutive slices of an arena being sized (base == null) or
+// filled.
+template <typename T>
+struct Bump {
+  T* base = nullptr;
+  size_t used = 0;
+  T* Take(size_t n) {
+    T* p = base == nullptr ? nullptr : base + used;
+    used += n;
+    return p;
+  }
+};
+
+void LayoutActivations(const ModelConfig& c, int B, Bump<float>* f,
+                       Bump<int32_t>* i, Model::Activations* a);
+
+}  // namespace
+
+Model::Model(const ModelConfig& config, int max_batch, int threads)
+    : config_(config), max_batch_(max_batch), pool_(threads), ctx_{&pool_} {
+  const size_t C = config.d_model, V = config.vocab_size, E = config.n_experts;
+  const size_t H = config.expert_hidden();
+  const size_t Hs = size_t(config.n_shared_experts) * H;
+  size_t offset = 0;
+  auto add = [&](const std::string& name, size_t size) {
+    if (size > 0) tensors_.push_back({name, offset, size});
+    offset += size;
+  };
+  // Matrices first (weight decay applies to them), then the norm weights.
+  add("wte", V * C);
+  if (!config.tied_embeddings) add("lm_head", V * C);
+  for (int l = 0; l < config.n_layers; ++l) {
+    std::string p = "layers." + std::to_string(l) + ".";
+    add(p + "wqkv", 3 * C * C);
+    add(p + "wo", C * C);
+    if (E > 1) add(p + "wrouter", E * C);
+    add(p + "w13", E * 2 * H * C);
+    add(p + "w2", E * C * H);
+    add(p + "shared_w13", 2 * Hs * C);
+    add(p + "shared_w2", C * Hs);
+  }
+  num_decayed_ = offset;
+  for (int l = 0; l < config.n_layers; ++l) {
+    std::string p = "layers." + std::to_string(l) + ".";
+    add(p + "ln1", C);
+    add(p + "ln2", C);
+  }
+  add("lnf", C);
+  params_.assign(offset, 0.0f);
+  grads_.assign(offset, 0.0f);
+  adam_m_.assign(offset, 0.0f);
+  adam_v_.assign(offset, 0.0f);
+  auto views = [&](float* base) {
+    ModelViews v;
+    size_t at = 0;
+    auto take = [&](size_t n) {
+      float* ptr = n == 0 ? nullptr : base + at;
+      at += n;
+      return ptr;
+    };
+    v.wte = take(V * C);
+    v.lm_head = config.tied_embeddings ? v.wte : take(V * C);
+    v.layers.resize(config.n_layers);
+    for (LayerViews& lv : v.layers) {
+      lv.wqkv = take(3 * C * C);
+      lv.wo = take(C * C);
+      lv.wrouter = E > 1 ? take(E * C) : nullptr;
+      lv.w13 = take(E * 2 * H * C);
+      lv.w2 = take(E * C * H);
+      lv.shared_w13 = take(2 * Hs * C);
+      lv.shared_w2 = take(C * Hs);
+    }
+    for (LayerViews& lv : v.layers) {
+      lv.ln1 = take(C);
+      lv.ln2 = take(C);
+    }
+    v.lnf = take(C);
+    return v;
+  };
+  p_ = views(params_.data());
+  g_ = views(grads_.data());
+
+  a_ = std::make_unique<Activations>();
+  Bump<float> f;
+  Bump<int32_t> i;
+  LayoutActivations(config, max_batch, &f, &i, a_.get());  // sizes only
+  a_->floats.assign(f.used, 0.0f);
+  a_->ints.assign(i.used, 0);
+  f = {a_->floats.data(), 0};
+  i = {a_->ints.data(), 0};
+  LayoutActivations(config, max_batch, &f, &i, a_.get());
+}
+
+Model::~Model() = default;
+
+void Model::Init(uint64_t seed) {
+  Normal normal(seed);
+  float out_std = config_.init_std / std::sqrt(2.0f * config_.n_layers);
+  for (const ParamTensor& t : tensors_) {
+    float* p = params_.data() + t.offset;
+    bool norm = t.offset >= num_decayed_;
+    bool output = t.name.ends_with(".wo") || t.name.ends_with("w2");
+    for (size_t j = 0; j < t.size; ++j) {
+      p[j] =
+          norm ? 1.0f : (output ? out_std : config_.init_std) * normal.Next();
+    }
+  }
+  std::fill(adam_m_.begin(), adam_m_.end(), 0.0f);
+  std::fill(adam_v_.begin(), adam_v_.end(), 0.0f);
+}
+
+Losses Model::Forward(const int32_t* tokens, const int32_t* targets, int B) {
+  const ModelConfig& c = config_;
+  const int N = B * c.seq_len, C = c.d_model, V = c.vocab_size;
+  Activations& a = *a_;
+  a.B = B;
+  std::memcpy(a.tokens, tokens, sizeof(int32_t) * N);
+  std::memcpy(a.targets, targets, sizeof(int32_t) * N);
+  last_ = Losses{};
+  k::embedding_forward(ctx_, a.resid[0], a.tokens, p_.wte, N, C);
+  for (int l = 0; l < c.n_layers; ++l) LayerForward(l, B);
+  k::rmsnorm_forward(ctx_, a.lnf, a.rstdf, a.resid[c.n_layers], p_.lnf, N, C);
+  k::matmul_forward(ctx_, a.logits, a.lnf, p_.lm_head, N, C, V);
+  k::crossentropy_forward(ctx_, a.losses, a.probs, a.logits, a.targets, N, V);
+  double sum = 0;
+  for (int n = 0; n < N; ++n) sum += a.losses[n];
+  last_.ce = float(sum / N);
+  last_.total = sum / N + double(c.aux_loss_coef) * last_.aux +
+                double(c.z_loss_coef) * last_.z;
+  return last_;
+}
+
+void Model::LayerForward(int l, int B) {
+  const ModelConfig& c = config_;
+  const int T = c.seq_len, N = B * T, C = c.d_model;
+  const LayerViews& w = p_.layers[l];
+  LayerActivations& x = a_->layers[l];
+  const float* in = a_->resid[l];
+  k::rmsnorm_forward(ctx_, x.ln1, x.rstd1, in, w.ln1, N, C);
+  k::matmul_forward(ctx_, x.qkv, x.ln1, w.wqkv, N, C, 3 * C);
+  k::attention_forward(ctx_, x.atty, x.qkvr, x.att, x.qkv, B, T, C, c.n_heads,
+                       c.rope_theta);
+  k::matmul_forward(ctx_, a_->tmp, x.atty, w.wo, N, C, C);
+  k::add_forward(ctx_, x.mid, in, a_->tmp, size_t(N) * C);
+  k::rmsnorm_forward(ctx_, x.ln2, x.rstd2, x.mid, w.ln2, N, C);
+  MoeForward(l, B);  // resid[l + 1] = mid + MoE(ln2)
+}
+
+std::vector<int32_t> Model::Routing() const {
+  size_t nk = size_t(a_->B) * config_.seq_len * config_.top_k;
+  std::vector<int32_t> routing;
+  for (const LayerActivations& x : a_->layers) {
+    routing.insert(routing.end(), x.expert, x.expert + nk);
+  }
+  return routing;
+}
+
+void Model::ZeroGrad() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+
+void Model::Backward() {
+  const ModelConfig& c = config_;
+  Activations& a = *a_;
+  const int N = a.B * c.seq_len, C = c.d_model, V = c.vocab_size;
+  k::crossentropy_backward(ctx_, a.dlogits, a.probs, a.targets, 1.0f / N, N, V);
+  std::fill_n(a.dln, size_t(N) * C, 0.0f);
+  k::matmul_backward(ctx_, a.dln, g_.lm_head, a.dlogits, a.lnf, p_.lm_head, N,
+                     C, V);
+  std::fill_n(a.dres, size_t(N) * C, 0.0f);
+  k::rmsnorm_backward(ctx_, a.dres, g_.lnf, a.dln, a.resid[c.n_layers], p_.lnf,
+                      a.rstdf, N, C);
+  for (int l = c.n_layers - 1; l >= 0; --l) LayerBackward(l, a.B);
+  k::embedding_backward(ctx_, g_.wte, a.dres, a.tokens, N, C);
+}
+
+// On entry a_->dres holds d resid[l + 1]; on exit d resid[l].
+void Model::LayerBackward(int l, int B) {
+  const ModelConfig& c = config_;
+  const int T = c.seq_len, N = B * T, C = c.d_model;
+  const LayerViews& w = p_.layers[l];
+  const LayerViews& dw = g_.layers[l];
+  LayerActivations& x = a_->layers[l];
+  Activations& a = *a_;
+  MoeBackward(l, B);  // a.dln = d ln2; weights' grads accumulated
+  k::rmsnorm_backward(ctx_, a.dres, dw.ln2, a.dln, x.mid, w.ln2, x.rstd2, N, C);
+  std::fill_n(a.datty, size_t(N) * C, 0.0f);
+  k::matmul_backward(ctx_, a.datty, dw.wo, a.dres, x.atty, w.wo, N, C, C);
+  k::attention_backward(ctx_, a.dqkv, a.datt, a.datty, x.qkvr, x.att, B, T, C,
+                        c.n_heads, c.rope_theta);
+  std::fill_n(a.dln, size_t(N) * C, 0.0f);
+  k::matmul_backward(ctx_, a.dln, dw.wqkv, a.dqkv, x.ln1, w.wqkv, N, C, 3 * C);
+  k::rmsnorm_backward(ctx_, a.dres, dw.ln1, a.dln, a.resid[l], w.ln1, x.rstd1,
+                      N, C);
+}
+
+float Model::Update(const OptimizerConfig& opt, float lr, int step) {
+  float norm = float(
+      std::sqrt(k::grad_norm_squared(ctx_, grads_.data(), grads_.size())));
+  float scale =
+      opt.grad_clip > 0 && norm > opt.grad_clip ? opt.grad_clip / norm : 1.0f;
+  size_t rest = params_.size() - num_decayed_;
+  k::adamw_update(ctx_, params_.data(), grads_.data(), adam_m_.data(),
+                  adam_v_.data(), num_decayed_, lr, opt.beta1, opt.beta2,
+                  opt.eps, opt.weight_decay, scale, step);
+  k::adamw_update(ctx_, params_.data() + num_decayed_,
+                  grads_.data() + num_decayed_, adam_m_.data() + num_decayed_,
+                  adam_v_.data() + num_decayed_, rest, lr, opt.beta1, opt.beta2,
+                  opt.eps, 0.0f, scale, step);
+  return norm;
+}
+
+namespace {
+
+void LayoutActivations(const ModelConfig& c, int B, Bump<float>* f,
+                       Bump<int32_t>* i, Model::Activations* a) {
+  const size_t T = c.seq_len, N = B * T, C = c.d_model, V = c.vocab_size;
+  const size_t E = c.n_experts, K = c.top_k, M = N * K, NH = c.n_heads;
+  const size_t H = c.expert_hidden(), Hs = size_t(c.n_shared_experts) * H;
+  a->resid.resize(c.n_layers + 1);
+  for (float*& r : a->resid) r = f->Take(N * C);
+  a->layers.resize(c.n_layers);
+  for (LayerActivations& x : a->layers) {
+    x.ln1 = f->Take(N * C);
+    x.rstd1 = f->Take(N);
+    x.qkv = f->Take(N * 3 * C);
+    x.qkvr = f->Take(N * 3 * C);
+    x.att = f->Take(B * NH * T * T);
+    x.atty = f->Take(N * C);
+    x.mid = f->Take(N * C);
+    x.ln2 = f->Take(N * C);
+    x.rstd2 = f->Take(N);
+    x.rlogits = f->Take(N * E);
+    x.probs = f->Take(N * E);
+    x.lse = f->Take(N);
+    x.gate = f->Take(M);
+    x.expert = i->Take(M);
+    x.counts = i->Take(E);
+    x.offsets = i->Take(E + 1);
+    x.slot = i->Take(M);
+    x.xp = f->Take(M * C);
+    x.h13 = f->Take(M * 2 * H);
+    x.act = f->Take(M * H);
+    x.yp = f->Take(M * C);
+    x.sh13 = f->Take(N * 2 * Hs);
+    x.sact = f->Take(N * Hs);
+  }
+  a->tokens = i->Take(N);
+  a->targets = i->Take(N);
+  a->lnf = f->Take(N * C);
+  a->rstdf = f->Take(N);
+  a->logits = f->Take(N * V);
+  a->probs = f->Take(N * V);
+  a->losses = f->Take(N);
+  a->tmp = f->Take(N * C);
+  a->dres = f->Take(N * C);
+  a->dln = f->Take(N * C);
+  a->datty = f->Take(N * C);
+  a->dqkv = f->Take(N * 3 * C);
+  a->datt = f->Take(B * NH * T * T);
+  a->drlogits = f->Take(N * E);
+  a->dgate = f->Take(M);
+  a->dyp = f->Take(M * C);
+  a->dact = f->Take(M * H);
+  a->dh13 = f->Take(M * 2 * H);
+  a->dxp = f->Take(M * C);
+  a->dsact = f->Take(N * Hs);
+  a->dsh13 = f->Take(N * 2 * Hs);
+  a->dlogits = f->Take(N * V);
+}
+
+}  // namespace
+
+}  // namespace moesweep::worker

@@ -1,0 +1,178 @@
+// The worker's public surface: the MoE transformer trainer (config, one
+// training run step by step, eval on held-out tokens) and the token-shard
+// data pipeline. Depends only on kernels/ and common/: no gRPC, no YAML.
+
+#ifndef MOESWEEP_WORKER_WORKER_H_
+#define MOESWEEP_WORKER_WORKER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace moesweep::worker {
+
+// ---- Data -----------------------------------------------------------------
+
+// A shard of uint16 tokens (format: worker/data/token_shard.cc).
+struct TokenShard {
+  int vocab_size = 256;
+  std::vector<uint16_t> tokens;
+};
+
+// Writes `shard` to `path` (replacing it). INVALID_ARGUMENT for a vocabulary
+// that does not fit uint16 or a token outside it; UNAVAILABLE when the file
+// cannot be written.
+Status WriteTokenShard(const std::string& path, const TokenShard& shard);
+// NOT_FOUND when the file is missing; DATA_LOSS for a bad magic, an unknown
+// version, a count that disagrees with the file size, or a token outside the
+// vocabulary.
+StatusOr<TokenShard> ReadTokenShard(const std::string& path);
+
+// The byte-level tokenizer: one token per byte, vocabulary 256.
+inline constexpr int kByteVocabSize = 256;
+std::vector<uint16_t> ByteTokenize(std::string_view text);
+
+struct PrepareOptions {
+  std::vector<std::string> inputs;  // text files, concatenated in order
+  std::string out_dir;              // gets train.bin and val.bin
+  double val_fraction = 0.05;       // the tail of the text held out for eval
+};
+struct PrepareReport {
+  int64_t train_tokens = 0;
+  int64_t val_tokens = 0;
+};
+// Tokenizes the inputs and writes out_dir/train.bin and out_dir/val.bin,
+// creating out_dir. INVALID_ARGUMENT for no inputs or a fraction outside
+// (0, 1) or too little text for both splits; NOT_FOUND for a missing input;
+// UNAVAILABLE when a file cannot be written.
+StatusOr<PrepareReport> PrepareData(const PrepareOptions& options);
+
+// ---- Trainer --------------------------------------------------------------
+
+struct ModelConfig {
+  int vocab_size = kByteVocabSize;  // V
+  int d_model = 128;                // C
+  int n_layers = 4;
+  int n_heads = 4;    // C must divide by it; head width must be even (RoPE)
+  int seq_len = 256;  // T
+  int n_experts = 8;  // E; 1 is a dense model (no router)
+  int top_k = 2;      // K <= E
+  // Width of the dense SwiGLU FFN the experts are cut from; each expert's
+  // hidden width is ffn_hidden / granularity (Krajewski et al. 2024).
+  int ffn_hidden = 256;
+  int granularity = 1;
+  // Experts every token passes through, each as wide as a routed expert.
+  int n_shared_experts = 0;
+  bool tied_embeddings = false;  // LM head reuses the token embedding
+  float rope_theta = 10000.0f;
+  float aux_loss_coef = 0.01f;  // load balancing, summed over layers
+  float z_loss_coef = 0.001f;   // router z-loss, summed over layers
+  float init_std = 0.02f;
+
+  int expert_hidden() const { return ffn_hidden / granularity; }  // H
+  // INVALID_ARGUMENT naming the field and the reason.
+  Status Validate() const;
+  int64_t TotalParameters() const;
+  // Parameters one token passes through (K of E experts), embeddings in.
+  int64_t ActiveParameters() const;
+  // Training FLOPs per token: 6 x active matmul parameters plus attention
+  // (forward 2 T C per layer for scores and as much for values, times 3).
+  double TrainingFlopsPerToken() const;
+};
+
+enum class Schedule : int { kCosine = 0, kWarmupStableDecay = 1 };
+
+struct OptimizerConfig {
+  float lr = 3e-3f;           // peak learning rate
+  float min_lr_ratio = 0.1f;  // final lr = lr * min_lr_ratio
+  int warmup_steps = 10;      // linear from lr / warmup_steps
+  Schedule schedule = Schedule::kCosine;
+  float decay_fraction = 0.2f;  // WSD: last fraction of steps decays linearly
+  float weight_decay = 0.1f;    // on matrices, not on norm weights
+  float beta1 = 0.9f;
+  float beta2 = 0.95f;
+  float eps = 1e-8f;
+  float grad_clip = 1.0f;  // global L2 norm; 0 disables
+  Status Validate() const;
+};
+
+// The learning rate of 0-based `step` of `total_steps`.
+float LearningRate(const OptimizerConfig& config, int64_t step,
+                   int64_t total_steps);
+
+struct TrainOptions {
+  ModelConfig model;
+  OptimizerConfig optimizer;
+  std::string data_dir;  // holds train.bin and val.bin (PrepareData)
+  int batch_size = 8;    // B sequences of seq_len tokens a step
+  int64_t steps = 100;
+  uint64_t seed = 1;
+  // Eval on the held-out split after the step that reaches each of these
+  // token counts, every eval_every_tokens, and after the last step.
+  std::vector<int64_t> eval_at_tokens;
+  int64_t eval_every_tokens = 0;  // 0: none but the listed and the last
+  int64_t eval_tokens = 32768;    // held-out tokens read per eval
+  int threads = 0;                // 0: every hardware thread
+  Status Validate() const;
+};
+
+struct StepReport {
+  int64_t step = 0;    // 1-based, steps done
+  int64_t tokens = 0;  // training tokens seen so far
+  float loss = 0;      // mean cross-entropy of this batch, nats/token
+  float aux_loss = 0;  // load-balancing loss, summed over layers
+  float z_loss = 0;
+  float lr = 0;
+  float grad_norm = 0;             // before clipping
+  double seconds = 0;              // wall time of this step
+  std::optional<float> eval_loss;  // nats/token, when this step evaluated
+};
+
+class Model;
+class BatchLoader;
+
+// One training run. Same options and data give bit-identical reports.
+// Not thread-safe: one caller drives it; it owns a pool of worker threads.
+class Trainer {
+ public:
+  // Reads data_dir/train.bin and val.bin. Errors: Validate()'s, the shard
+  // readers', INVALID_ARGUMENT for a shard vocabulary larger than the
+  // model's or a shard shorter than one sequence.
+  static StatusOr<std::unique_ptr<Trainer>> Create(const TrainOptions& options);
+  // The same over shards already in memory.
+  static StatusOr<std::unique_ptr<Trainer>> Create(const TrainOptions& options,
+                                                   TokenShard train,
+                                                   TokenShard val);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // One step: batch, forward, zero grad, backward, clip, AdamW, report.
+  // FAILED_PRECONDITION after the last step.
+  StatusOr<StepReport> Step();
+  // Mean cross-entropy (nats/token) over the first eval_tokens held-out
+  // tokens; no parameter changes.
+  float Evaluate();
+  bool Done() const { return step_ >= options_.steps; }
+  const TrainOptions& options() const { return options_; }
+
+ private:
+  Trainer(const TrainOptions& options, TokenShard train, TokenShard val);
+  bool EvalDue(int64_t tokens_before, int64_t tokens_after) const;
+
+  const TrainOptions options_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<BatchLoader> loader_;
+  TokenShard val_;
+  std::vector<int32_t> tokens_, targets_;
+  int64_t step_ = 0;
+};
+
+}  // namespace moesweep::worker
+
+#endif  // MOESWEEP_WORKER_WORKER_H_
