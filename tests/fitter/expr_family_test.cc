@@ -71,7 +71,8 @@ TEST(ExprFamilyTest, RefusesBadParameters) {
   bad_name.params[0].name = "2E";
   ExpectRefused(bad_name, "parameter name '2E' must be a letter");
 
-  ExpectRefused({.expression = "params"}, "declare at least one parameter");
+  ExpectRefused({.expression = "params", .params = {}},
+                "declare at least one parameter");
 
   ExprSpec parse_error = ChinchillaSpec();
   parse_error.expression = "E + A/params^alpha + B/(tokens^beta";
@@ -81,8 +82,9 @@ TEST(ExprFamilyTest, RefusesBadParameters) {
 TEST(ExprFamilyTest, RefusesMoreThanSixteenParameters) {
   ExprSpec spec;
   for (int i = 0; i < 17; ++i) {
-    const std::string name = "p" + std::to_string(i);
-    spec.expression += (i ? " + " : "") + name;
+    std::string name = "p";
+    name.append(std::to_string(i));
+    spec.expression.append(i ? " + " : "").append(name);
     spec.params.push_back({name, 0, 1, {0.5}});
   }
   ExpectRefused(spec, "at most 16 parameters, got 17");
@@ -265,8 +267,9 @@ TEST(ExprFamilyTest, EveryParameterCountFromOneToSixteen) {
     ExprSpec spec;
     std::vector<double> theta;
     for (int i = 0; i < n; ++i) {
-      const std::string name = "p" + std::to_string(i);
-      spec.expression += (i ? " + " : "") + name;
+      std::string name = "p";
+      name.append(std::to_string(i));
+      spec.expression.append(i ? " + " : "").append(name);
       spec.params.push_back({name, 0, 10, {1}});
       theta.push_back(3.0 / n);
     }
