@@ -209,6 +209,7 @@ double Huber(double r, double delta);
 
 }  // namespace moesweep::fitter
 
+#include "fitter/arch.h"         // IWYU pragma: export
 #include "fitter/optimal.h"      // IWYU pragma: export
 #include "fitter/uncertainty.h"  // IWYU pragma: export
 
