@@ -22,7 +22,8 @@ namespace moesweep::cli {
 // moesweep fit --law NAME --data runs.csv [--column N=HEADER]... [--json]
 // [--out law.json]
 struct FitCommandOptions {
-  std::string law = "chinchilla";
+  std::string law = "chinchilla";    // a family, or "expr" with expr_file
+  std::string expr_file;             // YAML of an expr law (cli/expr_yaml.h)
   std::string data;                  // CSV path
   std::vector<std::string> columns;  // "N=Model Size" mappings
   bool json = false;  // one JSON object on stdout instead of text
@@ -33,6 +34,36 @@ struct FitCommandOptions {
 void AddFitCommand(CLI::App* app, FitCommandOptions* options);
 int RunFitCommand(const FitCommandOptions& options, std::ostream& out,
                   std::ostream& err);
+
+// moesweep predict --law-file law.json --at params=1e9,tokens=2e10 [--json]
+struct PredictCommandOptions {
+  std::string law_file;
+  std::vector<std::string>
+      at;  // "feature=value" (N, D accepted for params, tokens)
+  double level = 0.95;
+  bool json = false;
+};
+void AddPredictCommand(CLI::App* app, PredictCommandOptions* options);
+int RunPredictCommand(const PredictCommandOptions& options, std::ostream& out,
+                      std::ostream& err);
+
+// moesweep optimal --law-file law.json --flops 1e21 [caps] [--json]
+struct OptimalCommandOptions {
+  std::string law_file;
+  double flops = 0;
+  double max_total_params = 0;     // 0: no cap
+  double max_active_params = 0;    // 0: no cap
+  double max_memory_bytes = 0;     // 0: no cap
+  double max_flops_per_token = 0;  // 0: no cap
+  double kv_cache_tokens = 0;
+  std::vector<double> experts;      // allowed expert counts
+  std::vector<double> granularity;  // allowed granularities
+  double level = 0.95;
+  bool json = false;
+};
+void AddOptimalCommand(CLI::App* app, OptimalCommandOptions* options);
+int RunOptimalCommand(const OptimalCommandOptions& options, std::ostream& out,
+                      std::ostream& err);
 
 // moesweep synth --law NAME --preset NAME --out runs.csv: a table of runs drawn
 // from a published law with log-normal noise, for demos and for planning how
@@ -51,6 +82,28 @@ struct SynthCommandOptions {
 };
 void AddSynthCommand(CLI::App* app, SynthCommandOptions* options);
 int RunSynthCommand(const SynthCommandOptions& options, std::ostream& out,
+                    std::ostream& err);
+
+// moesweep data prepare --input FILE... --out DIR [--val-fraction F]: text
+// bytes -> token shards DIR/train.bin and DIR/val.bin (worker/worker.h).
+struct DataCommandOptions {
+  std::vector<std::string> inputs;  // text files, concatenated in order
+  std::string out_dir;
+  double val_fraction = 0.05;  // tail of the text held out for eval
+};
+void AddDataCommand(CLI::App* app, DataCommandOptions* options);
+int RunDataCommand(const DataCommandOptions& options, std::ostream& out,
+                   std::ostream& err);
+
+// moesweep train --config run.yaml: trains one run locally and prints its
+// curve (format of run.yaml: cli/train_config.h). Exits 1 when the loss
+// diverges.
+struct TrainCommandOptions {
+  std::string config;    // run.yaml
+  int print_every = 10;  // steps between curve lines (evals always print)
+};
+void AddTrainCommand(CLI::App* app, TrainCommandOptions* options);
+int RunTrainCommand(const TrainCommandOptions& options, std::ostream& out,
                     std::ostream& err);
 
 }  // namespace moesweep::cli

@@ -126,46 +126,109 @@ Status AddColumnMapping(const std::string& spec, ColumnMap* map) {
   return OkStatus();
 }
 
-StatusOr<std::vector<fitter::Observation>> ReadChinchillaRuns(
-    const CsvTable& table, const ColumnMap& columns) {
-  const char* const kNeeded[] = {"N", "D", "loss"};
-  std::size_t index[3];
-  for (int k = 0; k < 3; ++k) {
-    const auto mapped = columns.find(kNeeded[k]);
-    const std::string header =
-        mapped == columns.end() ? kNeeded[k] : mapped->second;
+namespace {
+
+std::string_view Alias(fitter::Feature feature) {
+  switch (feature) {
+    case fitter::Feature::kParams:
+      return "N";
+    case fitter::Feature::kTokens:
+      return "D";
+    default:
+      return "";
+  }
+}
+
+// The column index of `name` (after mapping), trying `alias` last.
+StatusOr<std::size_t> FindColumn(const CsvTable& table,
+                                 const ColumnMap& columns,
+                                 const std::string& name,
+                                 std::string_view alias) {
+  auto index_of = [&](const std::string& header) {
     std::size_t i = 0;
     while (i < table.header.size() && table.header[i] != header) ++i;
-    if (i == table.header.size()) {
-      std::string msg =
-          Where(table.path, 1) + "missing column '" + header + "'";
-      if (mapped == columns.end())
-        msg +=
-            " (map another with --column " + std::string(kNeeded[k]) + "=NAME)";
-      return InvalidArgumentError(msg);
-    }
-    index[k] = i;
+    return i;
+  };
+  std::string mapped_from = name;
+  auto mapped = columns.find(name);
+  if (mapped == columns.end() && !alias.empty()) {
+    mapped = columns.find(std::string(alias));
+    mapped_from = alias;
   }
+  if (mapped != columns.end()) {
+    const std::size_t i = index_of(mapped->second);
+    if (i == table.header.size()) {
+      return InvalidArgumentError(Where(table.path, 1) + "missing column '" +
+                                  mapped->second + "' (mapped to " +
+                                  mapped_from + ")");
+    }
+    return i;
+  }
+  std::size_t i = index_of(name);
+  if (i == table.header.size() && !alias.empty())
+    i = index_of(std::string(alias));
+  if (i == table.header.size()) {
+    std::string msg = Where(table.path, 1) + "missing column '" +
+                      (alias.empty() ? name : std::string(alias)) + "'";
+    if (!alias.empty()) msg += " (or '" + name + "')";
+    return InvalidArgumentError(msg + "; map another with --column " + name +
+                                "=HEADER");
+  }
+  return i;
+}
+
+}  // namespace
+
+StatusOr<std::vector<fitter::Observation>> ReadRuns(
+    const CsvTable& table, const ColumnMap& columns,
+    std::span<const fitter::Feature> features) {
+  struct Column {
+    std::size_t index;
+    bool is_loss;
+    fitter::Feature feature;
+    bool may_be_zero;
+  };
+  std::vector<Column> wanted;
+  for (fitter::Feature f : features) {
+    MOESWEEP_ASSIGN_OR_RETURN(
+        std::size_t i,
+        FindColumn(table, columns, std::string(fitter::FeatureName(f)),
+                   Alias(f)));
+    wanted.push_back({i, false, f,
+                      f == fitter::Feature::kNumShared ||
+                          f == fitter::Feature::kSharedRatio});
+  }
+  MOESWEEP_ASSIGN_OR_RETURN(std::size_t loss_index,
+                            FindColumn(table, columns, "loss", ""));
+  wanted.push_back({loss_index, true, fitter::Feature::kParams, false});
+
   std::vector<fitter::Observation> runs;
   for (std::size_t r = 0; r < table.rows.size(); ++r) {
-    double value[3];
-    for (int k = 0; k < 3; ++k) {
-      const std::string text = Trim(table.rows[r][index[k]]);
+    fitter::Observation run;
+    for (const Column& column : wanted) {
+      const std::string text = Trim(table.rows[r][column.index]);
       const std::string where = Where(table.path, table.lines[r]) + "column '" +
-                                table.header[index[k]] + "': ";
+                                table.header[column.index] + "': ";
       char* end = nullptr;
       errno = 0;
-      value[k] = std::strtod(text.c_str(), &end);
+      const double value = std::strtod(text.c_str(), &end);
       if (text.empty() || end != text.c_str() + text.size() ||
-          errno == ERANGE || !std::isfinite(value[k])) {
+          errno == ERANGE || !std::isfinite(value)) {
         return InvalidArgumentError(where + "not a finite number: '" + text +
                                     "'");
       }
-      if (!(value[k] > 0)) {
-        return InvalidArgumentError(where + "must be > 0, got " + text);
+      if (column.may_be_zero ? value < 0 : !(value > 0)) {
+        return InvalidArgumentError(where + "must be " +
+                                    (column.may_be_zero ? ">= 0" : "> 0") +
+                                    ", got " + text);
+      }
+      if (column.is_loss) {
+        run.loss = value;
+      } else {
+        run.Set(column.feature, value);
       }
     }
-    runs.push_back({.params = value[0], .tokens = value[1], .loss = value[2]});
+    runs.push_back(run);
   }
   return runs;
 }

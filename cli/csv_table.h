@@ -5,6 +5,7 @@
 #define MOESWEEP_CLI_CSV_TABLE_H_
 
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,11 +35,15 @@ using ColumnMap = std::map<std::string, std::string>;
 // a side is empty.
 Status AddColumnMapping(const std::string& spec, ColumnMap* map);
 
-// The runs of a table with columns N, D and loss (after mapping); other columns
-// are ignored. INVALID_ARGUMENT naming file, line and column for a missing
-// column or a value that is not a finite number > 0.
-StatusOr<std::vector<fitter::Observation>> ReadChinchillaRuns(
-    const CsvTable& table, const ColumnMap& columns);
+// The runs of a table: the loss and each of `features`, other columns
+// ignored. A feature's column is the one mapped to it (--column params=...),
+// else the one named after it ("params", "tokens", ...), else its short alias
+// (N for params, D for tokens). INVALID_ARGUMENT naming file, line and column
+// for a missing column or a value that is not a finite number > 0 (>= 0 for
+// num_shared and shared_ratio).
+StatusOr<std::vector<fitter::Observation>> ReadRuns(
+    const CsvTable& table, const ColumnMap& columns,
+    std::span<const fitter::Feature> features);
 
 }  // namespace moesweep::cli
 

@@ -11,8 +11,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   moesweep::cli::FitCommandOptions fit;
   moesweep::cli::SynthCommandOptions synth;
+  moesweep::cli::PredictCommandOptions predict;
+  moesweep::cli::OptimalCommandOptions optimal;
   moesweep::cli::AddFitCommand(&app, &fit);
+  moesweep::cli::AddPredictCommand(&app, &predict);
+  moesweep::cli::AddOptimalCommand(&app, &optimal);
   moesweep::cli::AddSynthCommand(&app, &synth);
+  moesweep::cli::DataCommandOptions data;
+  moesweep::cli::TrainCommandOptions train;
+  moesweep::cli::AddDataCommand(&app, &data);
+  moesweep::cli::AddTrainCommand(&app, &train);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -20,8 +28,20 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("fit"))
     return moesweep::cli::RunFitCommand(fit, std::cout, std::cerr);
+  if (app.got_subcommand("predict")) {
+    return moesweep::cli::RunPredictCommand(predict, std::cout, std::cerr);
+  }
+  if (app.got_subcommand("optimal")) {
+    return moesweep::cli::RunOptimalCommand(optimal, std::cout, std::cerr);
+  }
   if (app.got_subcommand("synth")) {
     return moesweep::cli::RunSynthCommand(synth, std::cout, std::cerr);
+  }
+  if (app.got_subcommand("data")) {
+    return moesweep::cli::RunDataCommand(data, std::cout, std::cerr);
+  }
+  if (app.got_subcommand("train")) {
+    return moesweep::cli::RunTrainCommand(train, std::cout, std::cerr);
   }
   return 2;
 }

@@ -6,6 +6,7 @@
 #include "CLI/CLI.hpp"
 #include "cli/atomic_file.h"
 #include "cli/commands.h"
+#include "cli/exit_code.h"
 #include "fitter/fitter.h"
 
 namespace moesweep::cli {
@@ -37,13 +38,7 @@ void AddSynthCommand(CLI::App* app, SynthCommandOptions* o) {
 
 int RunSynthCommand(const SynthCommandOptions& o, std::ostream& out,
                     std::ostream& err) {
-  auto fail = [&](const Status& status) {
-    err << "moesweep synth: " << status.message() << "\n";
-    return status.code() == StatusCode::kInvalidArgument ||
-                   status.code() == StatusCode::kNotFound
-               ? 2
-               : 1;
-  };
+  auto fail = [&](const Status& status) { return Fail("synth", status, err); };
   StatusOr<fitter::Law> truth = fitter::PublishedLaw(o.law, o.preset);
   if (!truth.ok()) return fail(truth.status());
   fitter::SimulationOptions sim;

@@ -134,9 +134,11 @@ struct FitResult {
 // Names of the families Fit() accepts.
 std::vector<std::string_view> FamilyNames();
 
-// Names of θ's coordinates ("a", "b", ...) and of the natural parameters ("A",
-// "B", ...). NOT_FOUND for an unknown family.
-StatusOr<std::vector<std::string_view>> ThetaNames(std::string_view family);
+// The features a law reads (for an expr law, those its expression names).
+StatusOr<std::vector<Feature>> LawFeatures(const Law& law);
+
+// Names of θ's coordinates ("a", "b", ...), in order.
+StatusOr<std::vector<std::string>> ThetaNames(const Law& law);
 
 // Fits `family` to `runs`. INVALID_ARGUMENT when the family is unknown, the
 // options are bad, a run lacks a positive feature the family needs (the message
@@ -210,6 +212,7 @@ double Huber(double r, double delta);
 }  // namespace moesweep::fitter
 
 #include "fitter/arch.h"         // IWYU pragma: export
+#include "fitter/incremental.h"  // IWYU pragma: export
 #include "fitter/optimal.h"      // IWYU pragma: export
 #include "fitter/uncertainty.h"  // IWYU pragma: export
 

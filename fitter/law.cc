@@ -156,11 +156,16 @@ std::vector<std::string_view> FamilyNames() {
   return names;
 }
 
-StatusOr<std::vector<std::string_view>> ThetaNames(
-    std::string_view family_name) {
-  MOESWEEP_ASSIGN_OR_RETURN(const Family* family, LookupFamily(family_name));
-  std::vector<std::string_view> names;
-  for (const ParamSpec& p : family->params()) names.push_back(p.name);
+StatusOr<std::vector<Feature>> LawFeatures(const Law& law) {
+  MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
+  const auto features = family->features();
+  return std::vector<Feature>(features.begin(), features.end());
+}
+
+StatusOr<std::vector<std::string>> ThetaNames(const Law& law) {
+  MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
+  std::vector<std::string> names;
+  for (const ParamSpec& p : family->params()) names.emplace_back(p.name);
   return names;
 }
 

@@ -8,6 +8,9 @@
 namespace moesweep::cli {
 namespace {
 
+constexpr fitter::Feature kChinchilla[] = {fitter::Feature::kParams,
+                                           fitter::Feature::kTokens};
+
 TEST(CsvTableTest, ReadsQuotedFieldsAndCrlf) {
   testing::TempDir dir;
   const std::string path =
@@ -34,7 +37,7 @@ TEST(CsvTableTest, MapsColumnsAndIgnoresOthers) {
   ASSERT_OK(AddColumnMapping("N=Model Size", &columns));
   ASSERT_OK(AddColumnMapping("D = tokens", &columns));
   StatusOr<std::vector<fitter::Observation>> runs =
-      ReadChinchillaRuns(*table, columns);
+      ReadRuns(*table, columns, kChinchilla);
   ASSERT_OK(runs);
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ((*runs)[0].params, 1e8);
@@ -67,7 +70,7 @@ TEST(CsvTableTest, BadValuesNameFileLineAndColumn) {
     StatusOr<CsvTable> table = ReadCsv(path);
     ASSERT_OK(table);
     StatusOr<std::vector<fitter::Observation>> runs =
-        ReadChinchillaRuns(*table, {});
+        ReadRuns(*table, {}, kChinchilla);
     EXPECT_EQ(runs.status().code(), StatusCode::kInvalidArgument) << c.text;
     EXPECT_NE(runs.status().message().find(c.expected), std::string_view::npos)
         << runs.status().message();

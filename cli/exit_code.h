@@ -1,0 +1,30 @@
+// One mapping from a Status to a command's exit code and message.
+
+#ifndef MOESWEEP_CLI_EXIT_CODE_H_
+#define MOESWEEP_CLI_EXIT_CODE_H_
+
+#include <ostream>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace moesweep::cli {
+
+// Prints "moesweep <command>: <message>" to `err`; returns 2 for bad input
+// (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION), 1 otherwise.
+inline int Fail(std::string_view command, const Status& status,
+                std::ostream& err) {
+  err << "moesweep " << command << ": " << status.message() << "\n";
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kFailedPrecondition:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace moesweep::cli
+
+#endif  // MOESWEEP_CLI_EXIT_CODE_H_

@@ -1,0 +1,103 @@
+// moesweep predict: a law's predicted loss at given features, with intervals.
+
+#include <algorithm>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "cli/commands.h"
+#include "cli/exit_code.h"
+#include "cli/law_json.h"
+#include "fitter/fitter.h"
+
+namespace moesweep::cli {
+namespace {
+
+StatusOr<fitter::Observation> ParseAt(const std::vector<std::string>& at,
+                                      std::span<const fitter::Feature> needed) {
+  fitter::Observation point;
+  std::vector<fitter::Feature> given;
+  for (const std::string& item : at) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) {
+      return InvalidArgumentError("--at expects feature=value, got '" + item +
+                                  "'");
+    }
+    std::string name = item.substr(0, eq);
+    if (name == "N") name = "params";
+    if (name == "D") name = "tokens";
+    MOESWEEP_ASSIGN_OR_RETURN(fitter::Feature f, fitter::FeatureFromName(name));
+    char* end = nullptr;
+    const std::string text = item.substr(eq + 1);
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0') {
+      return InvalidArgumentError("--at " + name + ": not a number: '" + text +
+                                  "'");
+    }
+    point.Set(f, v);
+    given.push_back(f);
+  }
+  for (fitter::Feature f : needed) {
+    if (std::find(given.begin(), given.end(), f) == given.end()) {
+      return InvalidArgumentError("--at lacks " +
+                                  std::string(fitter::FeatureName(f)) +
+                                  ", which this law reads");
+    }
+  }
+  return point;
+}
+
+}  // namespace
+
+void AddPredictCommand(CLI::App* app, PredictCommandOptions* o) {
+  CLI::App* cmd = app->add_subcommand(
+      "predict", "Predict the loss of a run from a law file");
+  cmd->add_option("--law-file", o->law_file, "Law file written by fit --out")
+      ->required();
+  cmd->add_option("--at", o->at, "Features, e.g. N=1e9,D=2e10")
+      ->delimiter(',')
+      ->required();
+  cmd->add_option("--level", o->level, "Interval level")->capture_default_str();
+  cmd->add_flag("--json", o->json, "Print one JSON object");
+}
+
+int RunPredictCommand(const PredictCommandOptions& o, std::ostream& out,
+                      std::ostream& err) {
+  auto fail = [&](const Status& s) { return Fail("predict", s, err); };
+  StatusOr<LawFile> file = ReadLawFile(o.law_file);
+  if (!file.ok()) return fail(file.status());
+  StatusOr<std::vector<fitter::Feature>> features =
+      fitter::LawFeatures(file->law);
+  if (!features.ok()) return fail(features.status());
+  StatusOr<fitter::Observation> at = ParseAt(o.at, *features);
+  if (!at.ok()) return fail(at.status());
+  StatusOr<double> loss = fitter::PredictLoss(file->law, *at);
+  if (!loss.ok()) return fail(loss.status());
+
+  nlohmann::ordered_json j;
+  j["law"] = file->law.family;
+  for (fitter::Feature f : *features)
+    j["at"][std::string(fitter::FeatureName(f))] = at->Get(f);
+  j["loss"] = *loss;
+  std::ostringstream text;
+  text << std::setprecision(6) << "loss " << *loss;
+  if (file->uncertainty) {
+    auto mean = fitter::PredictionInterval(file->law, *file->uncertainty, *at,
+                                           o.level, false);
+    auto run = fitter::PredictionInterval(file->law, *file->uncertainty, *at,
+                                          o.level, true);
+    if (!mean.ok()) return fail(mean.status());
+    if (!run.ok()) return fail(run.status());
+    j["level"] = o.level;
+    j["interval"] = {mean->lower, mean->upper};
+    j["run_interval"] = {run->lower, run->upper};
+    text << "  " << 100 * o.level << "% interval [" << mean->lower << ", "
+         << mean->upper << "]; a new run: [" << run->lower << ", " << run->upper
+         << "]";
+  }
+  out << (o.json ? j.dump() : text.str()) << "\n";
+  return 0;
+}
+
+}  // namespace moesweep::cli

@@ -1,0 +1,178 @@
+#include "fitter/incremental.h"
+
+#include <cmath>
+
+#include "fitter/family.h"
+
+namespace moesweep::fitter {
+
+Status IncrementalOptions::Validate() const {
+  if (!(huber_delta > 0))
+    return InvalidArgumentError("huber_delta must be > 0");
+  if (num_threads < 0) return InvalidArgumentError("num_threads must be >= 0");
+  if (full_refit_every < 1)
+    return InvalidArgumentError("full_refit_every must be >= 1");
+  if (!(surprise_sigmas > 0))
+    return InvalidArgumentError("surprise_sigmas must be > 0");
+  return OkStatus();
+}
+
+StatusOr<std::unique_ptr<IncrementalFitter>> IncrementalFitter::Create(
+    const std::string& family, const IncrementalOptions& options) {
+  MOESWEEP_RETURN_IF_ERROR(options.Validate());
+  MOESWEEP_ASSIGN_OR_RETURN(const Family* f, LookupFamily(family));
+  Law shape;
+  shape.family = family;
+  return std::unique_ptr<IncrementalFitter>(new IncrementalFitter(
+      shape, options, static_cast<int>(f->params().size())));
+}
+
+StatusOr<std::unique_ptr<IncrementalFitter>> IncrementalFitter::Create(
+    const ExprSpec& expr, const IncrementalOptions& options) {
+  MOESWEEP_RETURN_IF_ERROR(options.Validate());
+  MOESWEEP_ASSIGN_OR_RETURN(std::unique_ptr<const Family> f,
+                            NewExprFamily(expr));
+  Law shape;
+  shape.family = "expr";
+  shape.expr = expr;
+  return std::unique_ptr<IncrementalFitter>(new IncrementalFitter(
+      shape, options, static_cast<int>(f->params().size())));
+}
+
+IncrementalFitter::IncrementalFitter(Law shape,
+                                     const IncrementalOptions& options,
+                                     int num_params)
+    : shape_(std::move(shape)), options_(options), num_params_(num_params) {}
+
+IncrementalFitter::~IncrementalFitter() {
+  WaitForRefits();
+  if (refit_thread_.joinable()) refit_thread_.join();
+}
+
+StatusOr<FitResult> IncrementalFitter::FitRuns(
+    const std::vector<Observation>& runs,
+    const std::vector<double>* warm) const {
+  FitOptions fit;
+  fit.huber_delta = options_.huber_delta;
+  fit.num_threads = warm ? 1 : options_.num_threads;
+  if (warm) {
+    fit.use_grid = false;
+    fit.extra_starts = {*warm};
+  }
+  return shape_.family == "expr" ? Fit(shape_.expr, runs, fit)
+                                 : Fit(shape_.family, runs, fit);
+}
+
+Status IncrementalFitter::Add(const Observation& run) {
+  MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(shape_));
+  MOESWEEP_RETURN_IF_ERROR(CheckFeatures(*family, run));
+  if (!(run.loss > 0) || !std::isfinite(run.loss)) {
+    return InvalidArgumentError("loss must be a finite number > 0");
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  const int index = static_cast<int>(runs_.size());
+  bool surprising = false;
+  if (current_) {
+    // Out of sample: the law has not seen this run.
+    const double log_predicted =
+        family->LogPredict(current_->law.theta.data(), run);
+    const double log_error = log_predicted - std::log(run.loss);
+    out_of_sample_.push_back({index, current_->version, std::exp(log_predicted),
+                              run.loss, log_error});
+    // The typical in-sample |residual|, read off the Huber objective: about
+    // √(2·obj/n) where residuals sit inside δ, obj/(n·δ) where beyond.
+    const double n = std::max<double>(runs_.size(), 1);
+    const double scale =
+        std::max(std::sqrt(2 * current_->objective / n),
+                 current_->objective / (n * options_.huber_delta));
+    surprising =
+        std::abs(log_error) > options_.surprise_sigmas * std::max(scale, 1e-4);
+  }
+  runs_.push_back(run);
+  if (static_cast<int>(runs_.size()) <= num_params_) return OkStatus();
+
+  if (!current_) {
+    // The first law: nothing to warm-start from, so a full fit now.
+    MOESWEEP_ASSIGN_OR_RETURN(FitResult fit, FitRuns(runs_, nullptr));
+    current_ = LawSnapshot{fit.law, fit.objective, 1,
+                           static_cast<int>(runs_.size()), 1};
+    runs_at_last_refit_ = static_cast<int>(runs_.size());
+    return OkStatus();
+  }
+  // The warm refit is milliseconds, so it runs under the lock: Add() calls and
+  // readers see one law per set of runs.
+  MOESWEEP_ASSIGN_OR_RETURN(FitResult fit,
+                            FitRuns(runs_, &current_->law.theta));
+  current_->law = fit.law;
+  current_->objective = fit.objective;
+  current_->runs = static_cast<int>(runs_.size());
+  ++current_->version;
+  if (surprising || static_cast<int>(runs_.size()) - runs_at_last_refit_ >=
+                        options_.full_refit_every) {
+    StartFullRefit(lock);
+  }
+  return OkStatus();
+}
+
+void IncrementalFitter::StartFullRefit(std::unique_lock<std::mutex>& lock) {
+  if (refit_running_) return;  // the next trigger after it ends will start one
+  refit_running_ = true;
+  runs_at_last_refit_ = static_cast<int>(runs_.size());
+  std::vector<Observation> snapshot = runs_;
+  if (!options_.background) {
+    lock.unlock();
+    RunFullRefit(std::move(snapshot));
+    lock.lock();
+    return;
+  }
+  if (refit_thread_.joinable())
+    refit_thread_.join();  // finished: refit_running_ was false
+  refit_thread_ = std::thread([this, snapshot = std::move(snapshot)]() mutable {
+    RunFullRefit(std::move(snapshot));
+  });
+}
+
+void IncrementalFitter::RunFullRefit(std::vector<Observation> runs) {
+  StatusOr<FitResult> full = FitRuns(runs, nullptr);
+  std::lock_guard<std::mutex> lock(mu_);
+  refit_running_ = false;
+  if (current_) ++current_->full_refits;
+  if (full.ok() && current_) {
+    // Compare on the runs the refit saw, then bring the winner up to date.
+    StatusOr<double> current_on_snapshot =
+        Objective(current_->law, runs, options_.huber_delta);
+    if (current_on_snapshot.ok() &&
+        full->objective < *current_on_snapshot * (1 - 1e-9)) {
+      StatusOr<FitResult> caught_up = FitRuns(runs_, &full->law.theta);
+      if (caught_up.ok()) {
+        current_->law = caught_up->law;
+        current_->objective = caught_up->objective;
+        current_->runs = static_cast<int>(runs_.size());
+        ++current_->version;
+      }
+    }
+  }
+  refit_done_.notify_all();
+}
+
+std::optional<LawSnapshot> IncrementalFitter::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+std::vector<OutOfSample> IncrementalFitter::OutOfSampleErrors() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return out_of_sample_;
+}
+
+std::vector<Observation> IncrementalFitter::Runs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return runs_;
+}
+
+void IncrementalFitter::WaitForRefits() {
+  std::unique_lock<std::mutex> lock(mu_);
+  refit_done_.wait(lock, [this] { return !refit_running_; });
+}
+
+}  // namespace moesweep::fitter
