@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <iterator>
 #include <string>
 
 namespace moesweep::fitter {
@@ -318,63 +319,47 @@ class Parser {
   ExprTree tree_;
 };
 
+// How an operator node is written: `open` lhs [`separator` rhs] ")".
+struct Spelling {
+  const char* open;
+  const char* separator;
+};
+
+// Indexed by ExprOp from kNeg on (the order of the enum).
+constexpr Spelling kSpellings[] = {
+    {"(-", ""},   {"(", " + "}, {"(", " - "}, {"(", " * "},   {"(", " / "},
+    {"(", " ^ "}, {"log(", ""}, {"exp(", ""}, {"min(", ", "}, {"max(", ", "},
+};
+
+static_assert(std::size(kSpellings) ==
+              static_cast<std::size_t>(ExprOp::kMax) -
+                  static_cast<std::size_t>(ExprOp::kNeg) + 1);
+
 // Appends node i, fully parenthesised, to *out.
 void AppendNode(const ExprTree& tree, int i,
                 const std::vector<std::string>& param_names, std::string* out) {
   const ExprNode& n = tree.nodes[i];
-  const char* function = nullptr;
-  const char* infix = nullptr;
-  switch (n.op) {
-    case ExprOp::kNumber: {
-      char buffer[32];
-      const auto result =
-          std::to_chars(buffer, buffer + sizeof(buffer), n.number);
-      out->append(buffer, result.ptr);
-      return;
-    }
-    case ExprOp::kFeature:
-      out->append(FeatureName(static_cast<Feature>(n.index)));
-      return;
-    case ExprOp::kParam:
-      out->append(param_names[n.index]);
-      return;
-    case ExprOp::kNeg:
-      out->append("(-");
-      AppendNode(tree, n.lhs, param_names, out);
-      out->append(")");
-      return;
-    case ExprOp::kAdd:
-      infix = " + ";
-      break;
-    case ExprOp::kSub:
-      infix = " - ";
-      break;
-    case ExprOp::kMul:
-      infix = " * ";
-      break;
-    case ExprOp::kDiv:
-      infix = " / ";
-      break;
-    case ExprOp::kPow:
-      infix = " ^ ";
-      break;
-    case ExprOp::kLog:
-      function = "log(";
-      break;
-    case ExprOp::kExp:
-      function = "exp(";
-      break;
-    case ExprOp::kMin:
-      function = "min(";
-      break;
-    case ExprOp::kMax:
-      function = "max(";
-      break;
+  if (n.op == ExprOp::kNumber) {
+    char buffer[32];
+    const auto result =
+        std::to_chars(buffer, buffer + sizeof(buffer), n.number);
+    out->append(buffer, result.ptr);
+    return;
   }
-  out->append(function ? function : "(");
+  if (n.op == ExprOp::kFeature) {
+    out->append(FeatureName(static_cast<Feature>(n.index)));
+    return;
+  }
+  if (n.op == ExprOp::kParam) {
+    out->append(param_names[n.index]);
+    return;
+  }
+  const Spelling& spelling =
+      kSpellings[static_cast<int>(n.op) - static_cast<int>(ExprOp::kNeg)];
+  out->append(spelling.open);
   AppendNode(tree, n.lhs, param_names, out);
   if (n.rhs >= 0) {
-    out->append(infix ? infix : ", ");
+    out->append(spelling.separator);
     AppendNode(tree, n.rhs, param_names, out);
   }
   out->append(")");

@@ -30,6 +30,7 @@
 
 namespace moesweep::fitter {
 
+// ExprToString spells operators in this order (expr_parser.cc, kSpellings).
 enum class ExprOp : int {
   kNumber,
   kFeature,
