@@ -28,7 +28,9 @@ struct Architecture {
   // Key/value heads (grouped-query attention); 0 means num_heads. Must divide
   // num_heads.
   std::int64_t num_kv_heads = 0;
-  std::int64_t num_experts = 1;  // E, routed experts; 1 is a dense FFN
+  // E, routed experts; 1 is a dense FFN. Krajewski's expansion rate is
+  // num_experts / granularity when the experts are ffn_hidden / G wide.
+  std::int64_t num_experts = 1;
   std::int64_t top_k = 1;        // k, routed experts per token; <= E
   std::int64_t granularity = 1;  // G = ffn_hidden / expert_hidden (Krajewski)
   std::int64_t num_shared = 0;   // experts every token uses, beside the k
