@@ -71,7 +71,11 @@ void ThreadPool::RunTasks(int n, void (*task)(void*, int), void* arg) {
   }
   s->wake.notify_all();
   for (int i = 0; i < n; i += threads_) task(arg, i);
-  while (s->pending.load(std::memory_order_acquire) != 0) {
+  // Spin first (the others finish within microseconds when they have cores);
+  // yield after that, so a worker descheduled by another process gets the
+  // core back instead of watching us spin.
+  for (int spin = 0; s->pending.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin > kSpinIterations) std::this_thread::yield();
   }
 }
 

@@ -129,8 +129,9 @@ struct StepReport {
   float z_loss = 0;
   float lr = 0;
   float grad_norm = 0;             // before clipping
-  double seconds = 0;              // wall time of this step
+  double seconds = 0;              // the training step, eval excluded
   std::optional<float> eval_loss;  // nats/token, when this step evaluated
+  double eval_seconds = 0;         // wall time of that eval
 };
 
 class Model;

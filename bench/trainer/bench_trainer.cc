@@ -18,6 +18,10 @@
 #include <string>
 #include <vector>
 
+#ifdef MOESWEEP_BENCH_OPENBLAS
+#include <cblas.h>
+#endif
+
 #include "kernels/kernels.h"
 #include "worker/worker.h"
 
@@ -36,27 +40,47 @@ void Print(const std::string& metric, double value, double ref, double goal) {
               metric.c_str(), value, ref, value / ref, goal);
 }
 
-// FLOP/s of one 1024^3 fp32 GEMM through the fast matmul (median of 5).
-double GemmFlops(int threads) {
+// FLOP/s of one 1024^3 fp32 GEMM, median of 5 after a warm-up: the better
+// of our pooled matmul (each thread a single-threaded GEMM on its rows) and,
+// when the build found OpenBLAS, OpenBLAS with its own `threads` threads.
+double GemmFlops(int threads, std::string* which) {
   const int n = 1024;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1, 1);
   std::vector<float> a(size_t(n) * n), b(size_t(n) * n), c(size_t(n) * n);
   for (float& x : a) x = dist(rng);
   for (float& x : b) x = dist(rng);
+  auto time = [&](auto&& gemm) {
+    std::vector<double> seconds;
+    for (int i = 0; i < 6; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      gemm();
+      std::chrono::duration<double> s =
+          std::chrono::steady_clock::now() - start;
+      if (i > 0) seconds.push_back(s.count());
+    }
+    return 2.0 * n * n * n / Median(seconds);
+  };
   moesweep::kernels::ThreadPool pool(threads);
   moesweep::kernels::Context ctx{&pool};
-  std::vector<double> seconds;
-  for (int i = 0; i < 6; ++i) {
-    auto start = std::chrono::steady_clock::now();
+  double best = time([&] {
     moesweep::kernels::cpu::matmul_forward(ctx, c.data(), a.data(), b.data(), n,
                                            n, n);
-    double s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-    if (i > 0) seconds.push_back(s);
+  });
+  *which = "pooled matmul";
+#ifdef MOESWEEP_BENCH_OPENBLAS
+  openblas_set_num_threads(threads);
+  double openblas = time([&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f,
+                a.data(), n, b.data(), n, 0.0f, c.data(), n);
+  });
+  openblas_set_num_threads(1);
+  if (openblas > best) {
+    best = openblas;
+    *which = "OpenBLAS sgemm, its own threads";
   }
-  return 2.0 * n * n * n / Median(seconds);
+#endif
+  return best;
 }
 
 // Tokens/s of the PyTorch reference; 0 when it cannot run.
@@ -109,8 +133,7 @@ int main() {
       std::cerr << report.status().ToString() << "\n";
       return 1;
     }
-    // The last step also evaluates; leave it out of the timing.
-    if (report->step > kWarmupSteps && !report->eval_loss) {
+    if (report->step > kWarmupSteps) {
       step_seconds.push_back(report->seconds);
     }
   }
@@ -128,7 +151,10 @@ int main() {
     std::cout << "bench trainer tokens_per_second value=" << ours
               << " (no PyTorch reference: no ratio)\n";
   }
-  const double gemm = GemmFlops(threads);
+  std::string gemm_source;
+  const double gemm = GemmFlops(threads, &gemm_source);
+  std::cout << "bench trainer: GEMM ceiling from " << gemm_source
+            << "; FLOPs count causal attention in full\n";
   Print("flops_fraction_of_gemm", ours * o.model.TrainingFlopsPerToken(), gemm,
         0.5);
   return 0;

@@ -91,12 +91,16 @@ StatusOr<StepReport> Trainer::Step() {
   report.z_loss = losses.z;
   report.lr = lr;
   report.grad_norm = grad_norm;
+  auto since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
+        .count();
+  };
+  report.seconds = since(start);
   if (EvalDue(report.tokens - tokens_per_step, report.tokens)) {
+    auto eval_start = std::chrono::steady_clock::now();
     report.eval_loss = Evaluate();
+    report.eval_seconds = since(eval_start);
   }
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
   return report;
 }
 
