@@ -1,5 +1,5 @@
-// Fast AdamW and gradient norm. The norm sums each thread's chunk in double
-// and adds the chunks in thread order: the same sum every run.
+// Fast AdamW and gradient norm. The norm sums each chunk in double and adds
+// the chunks in order: the same sum every run.
 
 #include <cmath>
 #include <vector>
@@ -29,7 +29,7 @@ void adamw_update(const Context& ctx, float* params, const float* grads,
 }
 
 double grad_norm_squared(const Context& ctx, const float* grads, size_t n) {
-  int parts = Threads(ctx);
+  int parts = Parts(ctx, n);
   std::vector<double> partial(parts, 0.0);
   ParallelTasks(ctx, parts, [&](int part) {
     size_t begin, end;

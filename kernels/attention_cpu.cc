@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/fast_exp.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
@@ -78,11 +79,9 @@ void attention_forward(const Context& ctx, float* out, float* qkvr, float* att,
         float* a = A + size_t(t) * T;
         float max = a[0];
         for (int u = 1; u <= t; ++u) max = std::max(max, a[u]);
+        for (int u = 0; u <= t; ++u) a[u] = FastExp(a[u] - max);
         float sum = 0;
-        for (int u = 0; u <= t; ++u) {
-          a[u] = std::exp(a[u] - max);
-          sum += a[u];
-        }
+        for (int u = 0; u <= t; ++u) sum += a[u];
         float inv = 1 / sum;
         for (int u = 0; u <= t; ++u) a[u] *= inv;
         std::fill(a + t + 1, a + T, 0.0f);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kernels/fast_exp.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
 
@@ -16,11 +17,9 @@ void crossentropy_forward(const Context& ctx, float* losses, float* probs,
       float* p = probs + n * V;
       float max = z[0];
       for (int v = 1; v < V; ++v) max = z[v] > max ? z[v] : max;
+      for (int v = 0; v < V; ++v) p[v] = FastExp(z[v] - max);
       float sum = 0;
-      for (int v = 0; v < V; ++v) {
-        p[v] = std::exp(z[v] - max);
-        sum += p[v];
-      }
+      for (int v = 0; v < V; ++v) sum += p[v];
       float inv = 1.0f / sum;
       for (int v = 0; v < V; ++v) p[v] *= inv;
       losses[n] = -(z[targets[n]] - max - std::log(sum));

@@ -37,9 +37,11 @@ struct Context {
   ThreadPool* pool = nullptr;
 };
 
-// A fixed set of worker threads. Run(n, f) calls f(i) for every i in [0, n)
-// and returns when all are done; task i always runs on thread i % threads(),
-// so any sum a task computes has a fixed order and results repeat bit for bit.
+// A fixed set of worker threads. Run(n, f) calls f(i) once for every i in
+// [0, n) and returns when all are done. Threads claim tasks as they come free
+// (so a thread slowed by another process does not hold the rest up); callers
+// keep results bit-identical by making each task's output depend on its index
+// alone, never on which thread ran it or when.
 // Creating a pool also sets OpenBLAS to one thread: the pool owns the cores,
 // and two thread teams on two cores fight. Not thread-safe: one caller at a
 // time.
@@ -64,7 +66,7 @@ class ThreadPool {
  private:
   void RunTasks(int n, void (*task)(void*, int), void* arg);
   struct State;
-  static void WorkerLoop(State* s, int index, int threads);
+  static void WorkerLoop(State* s);
   int threads_;
   State* state_;
 };

@@ -21,7 +21,7 @@ void matmul_backward(const Context& ctx, float* dinp, float* dweight,
                      const float* dout, const float* inp, const float* weight,
                      int N, int I, int O) {
   // Tasks [0, parts) take rows of dinp, [parts, 2 parts) rows of dweight.
-  int parts = Threads(ctx);
+  int parts = 2 * Threads(ctx);
   ParallelTasks(ctx, 2 * parts, [&](int task) {
     size_t begin, end;
     if (task < parts) {

@@ -1,5 +1,5 @@
-// Fast RMSNorm. The weight gradient is a sum over rows: each thread sums its
-// rows into its own slice of `partial`, and the slices are added in thread
+// Fast RMSNorm. The weight gradient is a sum over rows: each chunk of rows
+// sums into its own slice of `partial`, and the slices are added in chunk
 // order, so the result does not depend on timing.
 
 #include <cmath>
@@ -27,7 +27,7 @@ void rmsnorm_forward(const Context& ctx, float* out, float* rstd,
 void rmsnorm_backward(const Context& ctx, float* dinp, float* dweight,
                       const float* dout, const float* inp, const float* weight,
                       const float* rstd, int N, int C) {
-  int parts = Threads(ctx);
+  int parts = Parts(ctx, N);
   std::vector<float> partial(size_t(parts) * C, 0.0f);
   ParallelTasks(ctx, parts, [&](int part) {
     size_t begin, end;

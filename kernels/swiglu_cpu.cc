@@ -1,7 +1,6 @@
 // Fast SwiGLU and elementwise add, rows split across threads.
 
-#include <cmath>
-
+#include "kernels/fast_exp.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
 
@@ -14,7 +13,7 @@ void swiglu_forward(const Context& ctx, float* out, const float* h, int N,
       const float* g = h + n * 2 * H;
       const float* u = g + H;
       float* o = out + n * H;
-      for (int j = 0; j < H; ++j) o[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+      for (int j = 0; j < H; ++j) o[j] = g[j] / (1.0f + FastExp(-g[j])) * u[j];
     }
   });
 }
@@ -29,7 +28,7 @@ void swiglu_backward(const Context& ctx, float* dh, const float* dout,
       float* dg = dh + n * 2 * H;
       float* du = dg + H;
       for (int j = 0; j < H; ++j) {
-        float sig = 1.0f / (1.0f + std::exp(-g[j]));
+        float sig = 1.0f / (1.0f + FastExp(-g[j]));
         dg[j] = d[j] * u[j] * sig * (1.0f + g[j] * (1.0f - sig));
         du[j] = d[j] * g[j] * sig;
       }

@@ -20,6 +20,7 @@ struct ThreadPool::State {
   // Bumped once per Run; workers start when it moves past what they saw.
   std::atomic<uint64_t> generation{0};
   std::atomic<int> pending{0};
+  std::atomic<int> next_task{0};
   std::atomic<bool> stop{false};
   // Written by the caller before it bumps `generation` (release), read by
   // workers after they see the bump (acquire).
@@ -39,8 +40,7 @@ constexpr int kSpinIterations = 20000;
 ThreadPool::ThreadPool(int threads) : threads_(threads), state_(new State) {
   SetGemmLibraryThreads(1);
   for (int w = 1; w < threads_; ++w) {
-    state_->workers.emplace_back(
-        [this, w] { WorkerLoop(state_, w, threads_); });
+    state_->workers.emplace_back([this] { WorkerLoop(state_); });
   }
 }
 
@@ -65,12 +65,16 @@ void ThreadPool::RunTasks(int n, void (*task)(void*, int), void* arg) {
   s->arg = arg;
   s->n = n;
   s->pending.store(threads_ - 1, std::memory_order_relaxed);
+  s->next_task.store(0, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(s->mu);
     s->generation.fetch_add(1, std::memory_order_release);
   }
   s->wake.notify_all();
-  for (int i = 0; i < n; i += threads_) task(arg, i);
+  for (int i = s->next_task.fetch_add(1); i < n;
+       i = s->next_task.fetch_add(1)) {
+    task(arg, i);
+  }
   // Spin first (the others finish within microseconds when they have cores);
   // yield after that, so a worker descheduled by another process gets the
   // core back instead of watching us spin.
@@ -79,7 +83,7 @@ void ThreadPool::RunTasks(int n, void (*task)(void*, int), void* arg) {
   }
 }
 
-void ThreadPool::WorkerLoop(State* s, int index, int threads) {
+void ThreadPool::WorkerLoop(State* s) {
   uint64_t seen = 0;
   while (true) {
     uint64_t gen = s->generation.load(std::memory_order_acquire);
@@ -95,7 +99,10 @@ void ThreadPool::WorkerLoop(State* s, int index, int threads) {
     }
     seen = gen;
     if (s->stop.load()) return;
-    for (int i = index; i < s->n; i += threads) s->task(s->arg, i);
+    for (int i = s->next_task.fetch_add(1); i < s->n;
+         i = s->next_task.fetch_add(1)) {
+      s->task(s->arg, i);
+    }
     s->pending.fetch_sub(1, std::memory_order_acq_rel);
   }
 }

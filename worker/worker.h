@@ -137,7 +137,8 @@ struct StepReport {
 class Model;
 class BatchLoader;
 
-// One training run. Same options and data give bit-identical reports.
+// One training run. Same options and data (thread count included) give
+// bit-identical reports.
 // Not thread-safe: one caller drives it; it owns a pool of worker threads.
 class Trainer {
  public:

@@ -7,7 +7,7 @@
 namespace moesweep::kernels {
 namespace {
 
-TEST(ThreadPoolTest, RunsEveryTaskOnceOnItsFixedThread) {
+TEST(ThreadPoolTest, RunsEveryTaskExactlyOnce) {
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     for (int n : {0, 1, 2, 5, 64}) {
