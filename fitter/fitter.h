@@ -206,6 +206,13 @@ struct SimulationOptions {
 StatusOr<std::vector<Observation>> SimulateRuns(
     const Law& truth, const SimulationOptions& options);
 
+// Fills the loss of each design point from `truth` with log-normal noise σ
+// and, for a fraction of points, a gross outlier (log loss moved a further
+// ±(0.1 to 0.4)). Deterministic for a seed.
+StatusOr<std::vector<Observation>> SimulateLosses(
+    const Law& truth, std::vector<Observation> design, double noise_sigma,
+    double outlier_fraction, std::uint64_t seed);
+
 // Huber_δ(r) = r²/2 for |r| ≤ δ, δ(|r| − δ/2) otherwise.
 double Huber(double r, double delta);
 

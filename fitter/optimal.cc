@@ -64,7 +64,7 @@ OptimalPoint MinimizeOverSize(const PointAt& point, double lo, double hi,
 // Ludziejewski et al.'s shape: N_act = 2·d·V + 13·d³/64 (n_blocks = d/64).
 double JointWidth(double active_params) {
   double lo = 1, hi = 1e6;
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < 64; ++i) {  // 1e6/2^64: far below a parameter
     const double d = 0.5 * (lo + hi);
     (2 * d * kVocab + 13 * d * d * d / 64 < active_params ? lo : hi) = d;
   }

@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "Eigen/Dense"
 #include "ceres/ceres.h"
 #include "fitter/family.h"
 #include "fitter/fitter.h"
@@ -104,10 +105,29 @@ StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
         std::to_string(p));
   }
 
+  // Refuse a singular JᵀJ before Ceres sees it (Ceres would log an error).
   std::vector<double> theta = law.theta;
+  std::unique_ptr<ceres::CostFunction> raw(
+      family->NewSqrtHuberResiduals(inliers, kNoHuber));
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>
+      jacobian(n, p);
+  Eigen::VectorXd unused(n);
+  const double* parameters[] = {theta.data()};
+  double* jacobians[] = {jacobian.data()};
+  if (!raw->Evaluate(parameters, unused.data(), jacobians)) {
+    return InvalidArgumentError("the law cannot be evaluated at its runs");
+  }
+  const Eigen::VectorXd eigen = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(
+                                    jacobian.transpose() * jacobian)
+                                    .eigenvalues();
+  if (!(eigen.minCoeff() > 1e-14 * eigen.maxCoeff())) {
+    return FailedPreconditionError("law '" + law.family +
+                                   "' is not identifiable from these runs (JᵀJ "
+                                   "is singular; a parameter may sit on its "
+                                   "bound)");
+  }
   ceres::Problem problem;
-  problem.AddResidualBlock(family->NewSqrtHuberResiduals(inliers, kNoHuber),
-                           nullptr, theta.data());
+  problem.AddResidualBlock(raw.release(), nullptr, theta.data());
   ceres::Covariance::Options options;
   options.algorithm_type = ceres::DENSE_SVD;
   options.num_threads = 1;
