@@ -34,7 +34,8 @@ class GemmTest : public ::testing::TestWithParam<bool> {};
 TEST_P(GemmTest, MatchesNaiveForEveryTransposeAndOddSizes) {
   std::mt19937 rng(testing::KernelSeed());
   auto gemm = GetParam() ? BuiltinSgemm : Sgemm;
-  // Sizes off every tile (kKc = kNc = 128) and with padded strides.
+  // Sizes off every block and tile of the builtin GEMM (kMr 4, kNr 16, kMc
+  // 64, kNc 128, kKc 256), with padded strides.
   for (auto [M, N, K] : {std::tuple{1, 1, 1},
                          {7, 13, 5},
                          {67, 131, 129},
