@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 
 namespace moesweep::kernels {
@@ -68,7 +69,7 @@ class ThreadPool {
   struct State;
   static void WorkerLoop(State* s);
   int threads_;
-  State* state_;
+  std::unique_ptr<State> state_;
 };
 
 // The threads the machine offers (at least 1).

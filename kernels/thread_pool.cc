@@ -37,10 +37,11 @@ constexpr int kSpinIterations = 20000;
 
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) : threads_(threads), state_(new State) {
+ThreadPool::ThreadPool(int threads)
+    : threads_(threads), state_(std::make_unique<State>()) {
   SetGemmLibraryThreads(1);
   for (int w = 1; w < threads_; ++w) {
-    state_->workers.emplace_back([this] { WorkerLoop(state_); });
+    state_->workers.emplace_back([this] { WorkerLoop(state_.get()); });
   }
 }
 
@@ -52,7 +53,6 @@ ThreadPool::~ThreadPool() {
   }
   state_->wake.notify_all();
   for (std::thread& t : state_->workers) t.join();
-  delete state_;
 }
 
 void ThreadPool::RunTasks(int n, void (*task)(void*, int), void* arg) {
@@ -60,7 +60,7 @@ void ThreadPool::RunTasks(int n, void (*task)(void*, int), void* arg) {
     for (int i = 0; i < n; ++i) task(arg, i);
     return;
   }
-  State* s = state_;
+  State* s = state_.get();
   s->task = task;
   s->arg = arg;
   s->n = n;
