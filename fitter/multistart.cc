@@ -107,13 +107,13 @@ StartResult Polish(const Family& family, std::span<const Observation> runs,
                                    specs[i].upper);
   }
   ceres::Solver::Options solver;
-  solver.linear_solver_type = ceres::DENSE_QR;
+  solver.linear_solver_type = ceres::DENSE_NORMAL_CHOLESKY;
   solver.max_num_iterations = options.max_iterations;
   solver.num_threads = 1;
   solver.logging_type = ceres::SILENT;
-  solver.function_tolerance = 1e-15;
-  solver.gradient_tolerance = 1e-16;
-  solver.parameter_tolerance = 1e-14;
+  solver.function_tolerance = 1e-12;
+  solver.gradient_tolerance = 1e-14;
+  solver.parameter_tolerance = 1e-12;
   ceres::Solver::Summary summary;
   ceres::Solve(solver, &problem, &summary);
   if (summary.IsSolutionUsable() && std::isfinite(summary.final_cost) &&
@@ -225,7 +225,16 @@ StatusOr<FitResult> FitFamily(const Family* family, Law law,
                     : static_cast<int>(std::thread::hardware_concurrency());
   threads = std::clamp(threads, 1, static_cast<int>(starts.size()));
   std::vector<StartResult> screened(starts.size());
-  std::atomic<std::size_t> next{0};
+  // Warm starts alone (no grid) sit near an optimum already: they skip the
+  // screen and are polished directly.
+  const bool warm_only = !options.use_grid && starts.size() <= kPolished;
+  if (warm_only) {
+    for (std::size_t i = 0; i < starts.size(); ++i) {
+      screened[i] = {Clamped(*family, starts[i]),
+                     std::numeric_limits<double>::max(), i};
+    }
+  }
+  std::atomic<std::size_t> next{warm_only ? starts.size() : 0};
   auto work = [&] {
     const Screener screener(*family, runs, options);
     for (std::size_t i = next++; i < starts.size(); i = next++) {

@@ -210,20 +210,28 @@ StatusOr<Interval> DeltaMethodInterval(const Law& law,
   return Interval{value, value - half, value + half};
 }
 
+std::vector<std::vector<std::size_t>> BootstrapDraws(std::size_t runs,
+                                                     int resamples,
+                                                     std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<std::size_t> pick(0, runs - 1);
+  std::vector<std::vector<std::size_t>> draws(std::max(resamples, 0));
+  for (auto& draw : draws) {
+    draw.resize(runs);
+    for (std::size_t& i : draw) i = pick(rng);
+  }
+  return draws;
+}
+
 StatusOr<std::vector<std::vector<double>>> BootstrapThetas(
     const Law& law, std::span<const Observation> runs,
     const BootstrapOptions& options) {
   if (options.resamples < 1)
     return InvalidArgumentError("resamples must be >= 1");
   if (runs.empty()) return InvalidArgumentError("no runs to resample");
-  // Draw every resample up front so the result does not depend on threads.
-  std::mt19937_64 rng(options.seed);
-  std::uniform_int_distribution<std::size_t> pick(0, runs.size() - 1);
-  std::vector<std::vector<std::size_t>> draws(options.resamples);
-  for (auto& draw : draws) {
-    draw.resize(runs.size());
-    for (std::size_t& i : draw) i = pick(rng);
-  }
+  // Every resample is drawn up front so the result does not depend on threads.
+  const std::vector<std::vector<std::size_t>> draws =
+      BootstrapDraws(runs.size(), options.resamples, options.seed);
   FitOptions fit;
   fit.huber_delta = options.huber_delta;
   fit.use_grid = false;

@@ -69,6 +69,12 @@ struct BootstrapOptions {
   double huber_delta = 1e-3;
 };
 
+// The resamples BootstrapThetas uses: `resamples` lists of `runs` indices
+// drawn with replacement, deterministic for a seed.
+std::vector<std::vector<std::size_t>> BootstrapDraws(std::size_t runs,
+                                                     int resamples,
+                                                     std::uint64_t seed);
+
 // θ of `resamples` refits of `law` to runs resampled with replacement, each
 // warm-started from law.theta. Resamples whose fit fails are skipped.
 StatusOr<std::vector<std::vector<double>>> BootstrapThetas(

@@ -6,6 +6,10 @@
 // ../shared/data is absent, a table drawn from Epoch's law stands in, and the
 // bench says so.
 //
+// Also: 200 bootstrap refits of the same fit against scipy's BFGS with an
+// analytic gradient on the same resamples, and a warm incremental refit of
+// 1,000 `comprehensive` runs against a cold multi-start fit of the same runs.
+//
 // Prints `bench fit <metric> value=<v> ref=<r> ratio=<v/r> goal=<g>`, higher
 // ratio is better.
 
@@ -13,12 +17,16 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,13 +60,11 @@ std::vector<Observation> LoadRuns(std::string* source) {
   return runs;
 }
 
-// Runs the scipy reference; an empty JSON object when it cannot run.
-nlohmann::json RunScipy(const std::string& csv, const std::string& mode,
-                        int processes) {
+// Runs the scipy reference with `args`; an empty JSON object when it cannot.
+nlohmann::json RunScipy(const std::string& args) {
   const std::string cmd = "/usr/bin/python3 " MOESWEEP_SOURCE_DIR
-                          "/bench/fit/scipy_reference.py --data " +
-                          csv + " --mode " + mode + " --processes " +
-                          std::to_string(processes);
+                          "/bench/fit/scipy_reference.py " +
+                          args;
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   if (!pipe) return {};
   std::string out;
@@ -85,52 +91,35 @@ void PrintLine(const std::string& metric, double value, double ref,
             << " goal=" << goal << "\n";
 }
 
-}  // namespace
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
 
-int main(int argc, char** argv) {
-  // --no-reference skips scipy, for quick iterations on our side alone.
-  const bool reference =
-      !(argc > 1 && std::string(argv[1]) == "--no-reference");
-  std::string source;
-  const std::vector<Observation> runs = LoadRuns(&source);
-  const int threads = std::max(1u, std::thread::hardware_concurrency());
-
-  // Ours: median of 3 full multi-start fits.
+// The full 4,500-start grid fit, ours against scipy's L-BFGS-B.
+void GridFit(const std::vector<Observation>& runs, const std::string& csv,
+             int threads, bool reference, moesweep::fitter::FitResult* best) {
   std::vector<double> seconds;
-  moesweep::fitter::FitResult best;
   for (int rep = 0; rep < 3; ++rep) {
     auto fit = moesweep::fitter::Fit("chinchilla", runs,
                                      moesweep::fitter::FitOptions{});
     if (!fit.ok()) {
       std::cerr << "bench fit: " << fit.status().ToString() << "\n";
-      return 1;
+      std::exit(1);
     }
     seconds.push_back(fit->seconds);
-    best = *fit;
+    *best = *fit;
   }
-  std::sort(seconds.begin(), seconds.end());
-  const double ours_s = seconds[1];
-  std::cout << "bench fit: data " << source << " (" << runs.size() << " runs), "
-            << best.starts << " starts, " << threads << " threads: " << ours_s
-            << " s, objective " << std::setprecision(10) << best.objective
+  const double ours_s = Median(seconds);
+  std::cout << "bench fit: " << runs.size() << " runs, " << best->starts
+            << " starts, " << threads << " threads: " << ours_s
+            << " s, objective " << std::setprecision(10) << best->objective
             << "\n";
-
-  if (!reference) return 0;
-  if (!HaveScipy()) {
-    std::cout << "bench fit: python3-scipy is not installed; no reference, no "
-                 "ratio\n";
-    return 0;
-  }
-  const std::string csv =
-      "/tmp/bench_fit_runs_" + std::to_string(getpid()) + ".csv";
-  {
-    std::ofstream out(csv);
-    out << "N,D,loss\n" << std::setprecision(17);
-    for (const Observation& r : runs)
-      out << r.params << "," << r.tokens << "," << r.loss << "\n";
-  }
+  if (!reference) return;
   for (const std::string mode : {"fd", "analytic"}) {
-    const nlohmann::json ref = RunScipy(csv, mode, threads);
+    const nlohmann::json ref =
+        RunScipy("--data " + csv + " --mode " + mode + " --processes " +
+                 std::to_string(threads));
     if (ref.empty()) {
       std::cout << "bench fit: scipy reference (" << mode
                 << ") failed to run\n";
@@ -144,9 +133,157 @@ int main(int argc, char** argv) {
     // value and ref in fits per second, so the ratio is the speed-up.
     PrintLine("speedup_vs_scipy_lbfgsb_" + mode, 1 / ours_s, 1 / ref_s, 50);
     // ratio >= 1 when our objective is equal or lower.
-    PrintLine("inverse_objective_vs_scipy_lbfgsb_" + mode, 1 / best.objective,
+    PrintLine("inverse_objective_vs_scipy_lbfgsb_" + mode, 1 / best->objective,
               1 / ref_obj, 1);
   }
+}
+
+// 200 warm-started bootstrap refits, ours against scipy's BFGS (analytic
+// gradient) on the same resamples from the same start.
+void Bootstrap(const std::vector<Observation>& runs, const std::string& csv,
+               int threads, bool reference,
+               const moesweep::fitter::FitResult& fit) {
+  moesweep::fitter::BootstrapOptions options;
+  options.resamples = 200;
+  std::vector<double> seconds;
+  std::vector<std::vector<double>> thetas;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto result = moesweep::fitter::BootstrapThetas(fit.law, runs, options);
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count());
+    if (!result.ok()) {
+      std::cerr << "bench fit: " << result.status().ToString() << "\n";
+      std::exit(1);
+    }
+    thetas = *result;
+  }
+  std::vector<double> alphas;
+  for (const auto& t : thetas) alphas.push_back(t[3]);
+  const auto alpha =
+      moesweep::fitter::PercentileInterval(alphas, fit.law.theta[3], 0.95);
+  const double ours_s = Median(seconds);
+  std::cout << "bench fit: bootstrap, 200 refits, " << threads
+            << " threads: " << ours_s << " s; alpha 95% [" << alpha.lower
+            << ", " << alpha.upper << "]\n";
+  if (!reference) return;
+  const std::string draws_file = csv + ".draws";
+  {
+    std::ofstream out(draws_file);
+    for (const auto& draw :
+         moesweep::fitter::BootstrapDraws(runs.size(), 200, options.seed)) {
+      for (std::size_t i = 0; i < draw.size(); ++i)
+        out << (i ? "," : "") << draw[i];
+      out << "\n";
+    }
+  }
+  std::ostringstream start;
+  start << std::setprecision(17);
+  for (std::size_t i = 0; i < fit.law.theta.size(); ++i) {
+    start << (i ? "," : "") << fit.law.theta[i];
+  }
+  const nlohmann::json ref = RunScipy(
+      "--data " + csv + " --mode bootstrap --resamples " + draws_file +
+      " --start " + start.str() + " --processes " + std::to_string(threads));
+  std::remove(draws_file.c_str());
+  if (ref.empty()) {
+    std::cout << "bench fit: scipy bootstrap reference failed to run\n";
+    return;
+  }
+  const double ref_s = ref.at("seconds").get<double>();
+  std::cout << "bench fit: scipy BFGS bootstrap, " << threads
+            << " processes: " << ref_s << " s; alpha 95% ["
+            << ref.at("alpha_p2_5").get<double>() << ", "
+            << ref.at("alpha_p97_5").get<double>() << "]\n";
+  PrintLine("bootstrap_speedup_vs_scipy_bfgs", 1 / ours_s, 1 / ref_s, 10);
+}
+
+// A warm incremental refit of 1,000 `comprehensive` runs against a cold
+// multi-start fit of the same runs.
+void WarmVsCold(int threads) {
+  const std::vector<moesweep::fitter::NamedValue> truth_params = {
+      {"A", 400},     {"B", 410},       {"E", 1.7},     {"alpha", 0.34},
+      {"beta", 0.28}, {"H", 0.02},      {"rho0", -1.2}, {"rho1", -0.15},
+      {"Q_G", 0.01},  {"G_star", 6.78}, {"Q_S", 0.3},   {"S_star", 0.31}};
+  const auto truth =
+      *moesweep::fitter::LawFromNatural("comprehensive", truth_params);
+  std::mt19937_64 rng(5);
+  auto log_uniform = [&](double lo, double hi) {
+    return std::exp(std::uniform_real_distribution<double>(std::log(lo),
+                                                           std::log(hi))(rng));
+  };
+  std::vector<Observation> design;
+  for (int i = 0; i < 1000; ++i) {
+    const double n = log_uniform(1.33e8, 9e9);
+    design.push_back(
+        {.params = n,
+         .tokens = log_uniform(1e10, 1e11),
+         .active_params = n * log_uniform(0.05, 0.9),
+         .active_experts = std::round(log_uniform(1, 20)),
+         .shared_ratio = std::uniform_real_distribution<double>(0, 0.7)(rng)});
+  }
+  const auto runs =
+      *moesweep::fitter::SimulateLosses(truth, design, 0.01, 0.05, 1);
+  auto cold = moesweep::fitter::Fit("comprehensive", runs,
+                                    moesweep::fitter::FitOptions{});
+  if (!cold.ok()) {
+    std::cerr << "bench fit: " << cold.status().ToString() << "\n";
+    std::exit(1);
+  }
+  // The optimum of the first 999 runs, then the refit when the 1,000th arrives.
+  moesweep::fitter::FitOptions warm;
+  warm.use_grid = false;
+  warm.num_threads = 1;
+  warm.extra_starts = {cold->law.theta};
+  const std::vector<Observation> first(runs.begin(), runs.end() - 1);
+  warm.extra_starts = {
+      moesweep::fitter::Fit("comprehensive", first, warm)->law.theta};
+  std::vector<double> seconds;
+  double objective = 0;
+  for (int rep = 0; rep < 9; ++rep) {
+    auto fit = moesweep::fitter::Fit("comprehensive", runs, warm);
+    seconds.push_back(fit->seconds);
+    objective = fit->objective;
+  }
+  const double warm_s = Median(seconds);
+  std::cout << "bench fit: comprehensive, 1000 runs: cold " << cold->starts
+            << " starts on " << threads << " threads " << cold->seconds
+            << " s (objective " << cold->objective << "), warm refit "
+            << 1e3 * warm_s << " ms (objective " << objective << ")\n";
+  // value and ref in refits per second.
+  PrintLine("warm_refit_per_second_vs_5ms", 1 / warm_s, 1 / 5e-3, 1);
+  PrintLine("warm_refit_speedup_vs_cold_fit", 1 / warm_s, 1 / cold->seconds,
+            100);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // --no-reference skips scipy, for quick iterations on our side alone.
+  const bool no_reference =
+      argc > 1 && std::string(argv[1]) == "--no-reference";
+  const bool reference = !no_reference && HaveScipy();
+  if (!no_reference && !reference) {
+    std::cout << "bench fit: python3-scipy is not installed; no reference, no "
+                 "ratio against it\n";
+  }
+  std::string source;
+  const std::vector<Observation> runs = LoadRuns(&source);
+  std::cout << "bench fit: data " << source << "\n";
+  const int threads = std::max(1u, std::thread::hardware_concurrency());
+  const std::string csv =
+      "/tmp/bench_fit_runs_" + std::to_string(getpid()) + ".csv";
+  {
+    std::ofstream out(csv);
+    out << "N,D,loss\n" << std::setprecision(17);
+    for (const Observation& r : runs)
+      out << r.params << "," << r.tokens << "," << r.loss << "\n";
+  }
+  moesweep::fitter::FitResult best;
+  GridFit(runs, csv, threads, reference, &best);
+  Bootstrap(runs, csv, threads, reference, best);
   std::remove(csv.c_str());
+  WarmVsCold(threads);
   return 0;
 }

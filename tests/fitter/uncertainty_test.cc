@@ -19,8 +19,8 @@ namespace {
 struct Case {
   const char* name;
   Law truth;
-  std::vector<Observation> design;  // losses unset
-  double budget;                    // 10x the largest simulated run's FLOPs
+  std::vector<Observation> design;   // losses unset
+  double budget;                     // 10x the largest simulated run's FLOPs
   double median_error_bound = 0.01;  // the goal
 };
 
