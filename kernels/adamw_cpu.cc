@@ -1,8 +1,8 @@
 // Fast AdamW and gradient norm. The norm sums each chunk in double and adds
 // the chunks in order: the same sum every run.
 
+#include <array>
 #include <cmath>
-#include <vector>
 
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
@@ -30,7 +30,7 @@ void adamw_update(const Context& ctx, float* params, const float* grads,
 
 double grad_norm_squared(const Context& ctx, const float* grads, size_t n) {
   int parts = Parts(ctx, n);
-  std::vector<double> partial(parts, 0.0);
+  std::array<double, kMaxParts> partial;
   ParallelTasks(ctx, parts, [&](int part) {
     size_t begin, end;
     Chunk(n, part, parts, &begin, &end);
@@ -39,7 +39,7 @@ double grad_norm_squared(const Context& ctx, const float* grads, size_t n) {
     partial[part] = sum;
   });
   double total = 0;
-  for (double p : partial) total += p;
+  for (int part = 0; part < parts; ++part) total += partial[part];
   return total;
 }
 

@@ -19,17 +19,15 @@ constexpr int kTile = 64;
 
 // cos and sin of every (t, i) pair, [T, hs/2] each; the same doubles the
 // reference computes, rounded once.
-void FillRopeTable(std::vector<float>* cos_table, std::vector<float>* sin_table,
-                   int T, int hs, float theta) {
+void FillRopeTable(float* cos_table, float* sin_table, int T, int hs,
+                   float theta) {
   int h2 = hs / 2;
-  cos_table->resize(size_t(T) * h2);
-  sin_table->resize(size_t(T) * h2);
   for (int t = 0; t < T; ++t) {
     for (int i = 0; i < h2; ++i) {
       double c, s;
       RopeAngle(t, i, hs, theta, &c, &s);
-      (*cos_table)[t * h2 + i] = float(c);
-      (*sin_table)[t * h2 + i] = float(s);
+      cos_table[t * h2 + i] = float(c);
+      sin_table[t * h2 + i] = float(s);
     }
   }
 }
@@ -51,8 +49,10 @@ void attention_forward(const Context& ctx, float* out, float* qkvr, float* att,
                        float rope_theta) {
   int hs = C / NH, h2 = hs / 2, C3 = 3 * C;
   float scale = 1 / std::sqrt(float(hs));
-  std::vector<float> cos_table, sin_table;
-  FillRopeTable(&cos_table, &sin_table, T, hs, rope_theta);
+  std::vector<float> no_pool;
+  float* cos_table = Scratch(ctx, size_t(T) * hs, &no_pool);
+  float* sin_table = cos_table + size_t(T) * h2;
+  FillRopeTable(cos_table, sin_table, T, hs, rope_theta);
   ParallelTasks(ctx, B * NH, [&](int task) {
     int b = task / NH, h = task % NH;
     size_t base = size_t(b) * T * C3 + h * hs;
@@ -97,8 +97,10 @@ void attention_backward(const Context& ctx, float* dqkv, float* datt,
                         int B, int T, int C, int NH, float rope_theta) {
   int hs = C / NH, h2 = hs / 2, C3 = 3 * C;
   float scale = 1 / std::sqrt(float(hs));
-  std::vector<float> cos_table, sin_table;
-  FillRopeTable(&cos_table, &sin_table, T, hs, rope_theta);
+  std::vector<float> no_pool;
+  float* cos_table = Scratch(ctx, size_t(T) * hs, &no_pool);
+  float* sin_table = cos_table + size_t(T) * h2;
+  FillRopeTable(cos_table, sin_table, T, hs, rope_theta);
   ParallelTasks(ctx, B * NH, [&](int task) {
     int b = task / NH, h = task % NH;
     size_t base = size_t(b) * T * C3 + h * hs;

@@ -56,6 +56,11 @@ class ThreadPool {
 
   int threads() const { return threads_; }
 
+  // A buffer of at least `floats` floats, owned by the pool and valid until
+  // the next Scratch call. It only grows, so once a training step has run,
+  // later steps allocate nothing. For the calling thread, between Runs.
+  float* Scratch(size_t floats);
+
   template <typename F>
   void Run(int n, F&& f) {
     using Fn = std::remove_reference_t<F>;

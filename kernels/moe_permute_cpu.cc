@@ -2,7 +2,6 @@
 // integers), then rows move in parallel.
 
 #include <algorithm>
-#include <vector>
 
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
@@ -14,8 +13,11 @@ void moe_permute_forward(const Context& ctx, float* xp, int32_t* offsets,
                          const int32_t* counts, int N, int C, int E, int K) {
   offsets[0] = 0;
   for (int e = 0; e < E; ++e) offsets[e + 1] = offsets[e] + counts[e];
-  std::vector<int32_t> cursor(offsets, offsets + E);
-  for (int nk = 0; nk < N * K; ++nk) slot[nk] = cursor[expert[nk]]++;
+  // offsets[e] serves as expert e's cursor, ending at the start of e + 1;
+  // shifting by one restores the starts.
+  for (int nk = 0; nk < N * K; ++nk) slot[nk] = offsets[expert[nk]]++;
+  for (int e = E; e > 0; --e) offsets[e] = offsets[e - 1];
+  offsets[0] = 0;
   ParallelFor(ctx, size_t(N) * K, [&](size_t begin, size_t end) {
     for (size_t nk = begin; nk < end; ++nk) {
       std::copy_n(x + (nk / K) * C, C, xp + size_t(slot[nk]) * C);

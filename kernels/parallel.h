@@ -6,7 +6,9 @@
 #ifndef MOESWEEP_KERNELS_PARALLEL_H_
 #define MOESWEEP_KERNELS_PARALLEL_H_
 
+#include <algorithm>
 #include <cstddef>
+#include <vector>
 
 #include "kernels/kernels.h"
 
@@ -16,15 +18,27 @@ inline int Threads(const Context& ctx) {
   return ctx.pool == nullptr ? 1 : ctx.pool->threads();
 }
 
-// Chunks per thread for row-parallel work.
+// Chunks per thread for row-parallel work, and a bound on the chunks of any
+// op, so per-chunk partial sums fit in a fixed array.
 constexpr int kChunksPerThread = 4;
+constexpr int kMaxParts = 256;
 
-// How many chunks to cut `n` items into.
+// How many chunks to cut `n` items into: in [1, kMaxParts].
 inline int Parts(const Context& ctx, size_t n) {
   int threads = Threads(ctx);
   if (threads == 1) return 1;
-  size_t parts = size_t(threads) * kChunksPerThread;
+  size_t parts =
+      std::min<size_t>(size_t(threads) * kChunksPerThread, kMaxParts);
   return int(parts < n ? parts : (n == 0 ? 1 : n));
+}
+
+// `floats` floats of scratch: the pool's (see ThreadPool::Scratch) or,
+// without a pool, `fallback`'s.
+inline float* Scratch(const Context& ctx, size_t floats,
+                      std::vector<float>* fallback) {
+  if (ctx.pool != nullptr) return ctx.pool->Scratch(floats);
+  fallback->resize(floats);
+  return fallback->data();
 }
 
 // Chunk `part` of `parts` of [0, n): [*begin, *end).

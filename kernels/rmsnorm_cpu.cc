@@ -2,6 +2,7 @@
 // sums into its own slice of `partial`, and the slices are added in chunk
 // order, so the result does not depend on timing.
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -28,11 +29,13 @@ void rmsnorm_backward(const Context& ctx, float* dinp, float* dweight,
                       const float* dout, const float* inp, const float* weight,
                       const float* rstd, int N, int C) {
   int parts = Parts(ctx, N);
-  std::vector<float> partial(size_t(parts) * C, 0.0f);
+  std::vector<float> no_pool;
+  float* partial = Scratch(ctx, size_t(parts) * C, &no_pool);
+  std::fill_n(partial, size_t(parts) * C, 0.0f);
   ParallelTasks(ctx, parts, [&](int part) {
     size_t begin, end;
     Chunk(N, part, parts, &begin, &end);
-    float* dw = partial.data() + size_t(part) * C;
+    float* dw = partial + size_t(part) * C;
     for (size_t n = begin; n < end; ++n) {
       const float* x = inp + n * C;
       const float* dy = dout + n * C;

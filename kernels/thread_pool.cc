@@ -28,6 +28,7 @@ struct ThreadPool::State {
   void* arg = nullptr;
   int n = 0;
   std::vector<std::thread> workers;
+  std::vector<float> scratch;
 };
 
 namespace {
@@ -105,6 +106,11 @@ void ThreadPool::WorkerLoop(State* s) {
     }
     s->pending.fetch_sub(1, std::memory_order_acq_rel);
   }
+}
+
+float* ThreadPool::Scratch(size_t floats) {
+  if (state_->scratch.size() < floats) state_->scratch.resize(floats);
+  return state_->scratch.data();
 }
 
 int HardwareThreads() {

@@ -78,7 +78,7 @@ TEST(AttentionTest, FastMatchesReference) {
   std::vector<float> d1(B * T * 3 * C), datt(B * NH * T * T);
   ref::attention_backward<float>({}, d1.data(), datt.data(), dout.data(),
                                  r1.data(), a1.data(), B, T, C, NH, 10000.0f);
-  for (ThreadPool* pool : {&pools.two, &pools.three}) {
+  for (ThreadPool* pool : pools.All()) {
     Context ctx{pool};
     std::vector<float> o2(B * T * C), r2(B * T * 3 * C), a2(B * NH * T * T);
     cpu::attention_forward(ctx, o2.data(), r2.data(), a2.data(), qkv.data(), B,

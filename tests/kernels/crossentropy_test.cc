@@ -52,7 +52,7 @@ TEST(CrossentropyTest, FastMatchesReference) {
                                    targets.data(), N, V);
   ref::crossentropy_backward<float>({}, d1.data(), p1.data(), targets.data(),
                                     1.0f / N, N, V);
-  for (ThreadPool* pool : {&pools.two, &pools.three}) {
+  for (ThreadPool* pool : pools.All()) {
     Context ctx{pool};
     std::vector<float> l2(N), p2(N * V), d2(N * V);
     cpu::crossentropy_forward(ctx, l2.data(), p2.data(), logits.data(),

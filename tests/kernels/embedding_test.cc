@@ -34,7 +34,7 @@ TEST(EmbeddingTest, FastMatchesReference) {
   for (int n = 0; n < N; ++n) tokens[n] = int32_t(rng() % V);
   auto wte = Uniform<float>(rng, V * C);
   auto dout = Uniform<float>(rng, N * C);
-  for (ThreadPool* pool : {&pools.two, &pools.three}) {
+  for (ThreadPool* pool : pools.All()) {
     Context ctx{pool};
     std::vector<float> a(N * C), b(N * C);
     ref::embedding_forward<float>({}, a.data(), tokens.data(), wte.data(), N,

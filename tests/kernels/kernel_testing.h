@@ -82,11 +82,12 @@ void ExpectClose(const std::vector<A>& actual, const std::vector<B>& expected,
                      << double(expected[first]) << "; largest error " << worst;
 }
 
-// A 2-thread and a 3-thread pool: the second makes chunk edges fall on odd
-// rows.
+// No pool (the calling thread alone), a 2-thread and a 3-thread pool: the
+// last makes chunk edges fall on odd rows.
 struct Pools {
   kernels::ThreadPool two{2};
   kernels::ThreadPool three{3};
+  std::vector<kernels::ThreadPool*> All() { return {nullptr, &two, &three}; }
 };
 
 }  // namespace moesweep::testing

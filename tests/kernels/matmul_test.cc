@@ -57,7 +57,7 @@ TEST(MatmulTest, FastMatchesReference) {
   const int N = 67, I = 29, O = 45;  // no multiple of any tile
   auto inp = Uniform<float>(rng, N * I), weight = Uniform<float>(rng, O * I);
   auto dout = Uniform<float>(rng, N * O);
-  for (ThreadPool* pool : {&pools.two, &pools.three}) {
+  for (ThreadPool* pool : pools.All()) {
     Context ctx{pool};
     std::vector<float> a(N * O), b(N * O);
     ref::matmul_forward<float>({}, a.data(), inp.data(), weight.data(), N, I,
@@ -85,7 +85,7 @@ TEST(MatmulTest, FastExpertMatchesReferenceWithEmptyExperts) {
   auto inp = Uniform<float>(rng, M * I);
   auto weight = Uniform<float>(rng, E * O * I);
   auto dout = Uniform<float>(rng, M * O);
-  for (ThreadPool* pool : {&pools.two, &pools.three}) {
+  for (ThreadPool* pool : pools.All()) {
     Context ctx{pool};
     std::vector<float> a(M * O), b(M * O);
     ref::expert_matmul_forward<float>({}, a.data(), inp.data(), weight.data(),

@@ -86,7 +86,7 @@ TEST(MoePermuteTest, FastMatchesReference) {
   auto dx2 = dx1;
   ref::moe_permute_backward<float>({}, dx1.data(), dxp.data(), slot1.data(), N,
                                    C, K);
-  for (ThreadPool* pool : {&pools.two, &pools.three}) {
+  for (ThreadPool* pool : pools.All()) {
     Context ctx{pool};
     std::vector<float> xp2(M * C), out2(N * C), dyp2(M * C), dg2(N * K);
     std::vector<int32_t> off2(E + 1), slot2(M);

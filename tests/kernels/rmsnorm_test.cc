@@ -41,7 +41,7 @@ TEST(RmsnormTest, FastMatchesReference) {
   const int N = 41, C = 33;
   auto inp = Uniform<float>(rng, N * C), weight = Uniform<float>(rng, C);
   auto dout = Uniform<float>(rng, N * C);
-  for (ThreadPool* pool : {&pools.two, &pools.three}) {
+  for (ThreadPool* pool : pools.All()) {
     Context ctx{pool};
     std::vector<float> o1(N * C), o2(N * C), r1(N), r2(N);
     ref::rmsnorm_forward<float>({}, o1.data(), r1.data(), inp.data(),

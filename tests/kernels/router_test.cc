@@ -79,7 +79,7 @@ TEST(RouterTest, FastMatchesReference) {
   ref::router_backward<float>({}, dl1.data(), dgate.data(), p1.data(),
                               l1.data(), x1.data(), c1.data(), 0.1f, 0.01f, N,
                               E, K);
-  for (ThreadPool* pool : {&pools.two, &pools.three}) {
+  for (ThreadPool* pool : pools.All()) {
     Context ctx{pool};
     std::vector<float> p2(N * E), l2(N), g2(N * K);
     std::vector<int32_t> x2(N * K), c2(E);

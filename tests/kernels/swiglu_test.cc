@@ -32,7 +32,7 @@ TEST(SwigluTest, FastMatchesReference) {
   std::vector<float> o1(N * H), d1(N * 2 * H);
   ref::swiglu_forward<float>({}, o1.data(), h.data(), N, H);
   ref::swiglu_backward<float>({}, d1.data(), dout.data(), h.data(), N, H);
-  for (ThreadPool* pool : {&pools.two, &pools.three}) {
+  for (ThreadPool* pool : pools.All()) {
     Context ctx{pool};
     std::vector<float> o2(N * H), d2(N * 2 * H);
     cpu::swiglu_forward(ctx, o2.data(), h.data(), N, H);
