@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "fitter/fitter.h"
 #include "tests/testing/temp_dir.h"
 
 namespace moesweep::cli {
@@ -91,6 +93,82 @@ TEST(FitCommandTest, BadInputFailsCleanlyAndLeavesTheOutputUntouched) {
     EXPECT_EQ(RunFitCommand(options, out, err), 2) << c.expected;
     EXPECT_NE(err.str().find(c.expected), std::string::npos) << err.str();
     EXPECT_EQ(testing::ReadFile(law), "previous law\n");
+  }
+}
+
+// Every family reads its own features from named columns; `expr` reads its law
+// from YAML and fits the same law as `chinchilla` when written as Chinchilla.
+TEST(FitCommandTest, FitsMoEFamiliesAndUserLawsFromCsv) {
+  testing::TempDir dir;
+  std::string csv = "n_total_ne,tokens,granularity,loss\n";
+  const fitter::Law truth =
+      *fitter::PublishedLaw("finegrained", "krajewski2024");
+  for (double n : {1e8, 3e8, 1e9, 3e9})
+    for (double d : {1e10, 3e10, 1e11})
+      for (double g : {1, 4, 16}) {
+        const fitter::Observation at{
+            .tokens = d, .n_total_ne = n, .granularity = g};
+        csv += std::to_string(n) + "," + std::to_string(d) + "," +
+               std::to_string(g) + "," +
+               std::to_string(*fitter::PredictLoss(truth, at)) + "\n";
+      }
+  FitCommandOptions options;
+  options.law = "finegrained";
+  options.data = dir.Write("moe.csv", csv);
+  options.json = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunFitCommand(options, out, err), 0) << err.str();
+  const nlohmann::json j = nlohmann::json::parse(out.str());
+  EXPECT_NEAR(j.at("params").at("gamma").get<double>(), 0.58, 0.01);
+  EXPECT_NEAR(j.at("params").at("c").get<double>(), 0.47, 0.01);
+
+  FitCommandOptions expr;
+  expr.law = "expr";
+  expr.expr_file =
+      std::string(MOESWEEP_SOURCE_DIR) + "/examples/expr_chinchilla.yaml";
+  expr.data = WriteExampleRuns(dir);
+  expr.json = true;
+  FitCommandOptions chinchilla;
+  chinchilla.data = expr.data;
+  chinchilla.json = true;
+  std::ostringstream expr_out, chinchilla_out;
+  ASSERT_EQ(RunFitCommand(expr, expr_out, err), 0) << err.str();
+  ASSERT_EQ(RunFitCommand(chinchilla, chinchilla_out, err), 0) << err.str();
+  const nlohmann::json a = nlohmann::json::parse(expr_out.str());
+  const nlohmann::json b = nlohmann::json::parse(chinchilla_out.str());
+  for (const char* name : {"A", "B", "E", "alpha", "beta"}) {
+    const double x = a.at("params").at(name), y = b.at("params").at(name);
+    EXPECT_NEAR(x, y, 1e-4 * std::abs(y)) << name;
+  }
+  EXPECT_NEAR(a.at("objective").get<double>(), b.at("objective").get<double>(),
+              1e-9);
+}
+
+TEST(FitCommandTest, ExprNeedsItsYamlAndRefusesBadOnes) {
+  testing::TempDir dir;
+  FitCommandOptions options;
+  options.law = "expr";
+  options.data = WriteExampleRuns(dir);
+  std::ostringstream out, err;
+  EXPECT_EQ(RunFitCommand(options, out, err), 2);
+  EXPECT_NE(err.str().find("--law expr needs --expr FILE"), std::string::npos)
+      << err.str();
+  const std::pair<std::string, std::string> cases[] = {
+      {"params: {}\n", "expression: required"},
+      {"expression: \"E + A/params^alpha\"\n", "params: required"},
+      {"expression: \"E\"\nparams:\n  E: {lower: 0, upper: x, starts: [1]}\n",
+       "params.E.upper: expected a number, got 'x'"},
+      {"expression: \"E\"\nparams:\n  E: {lower: 0, upper: 2, starts: []}\n",
+       "params.E.starts: required"},
+      {"expression: \"E +\"\nparams:\n  E: {lower: 0, upper: 2, starts: [1]}\n",
+       "position"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    options.expr_file = dir.Write("law.yaml", yaml);
+    std::ostringstream err_case;
+    EXPECT_EQ(RunFitCommand(options, out, err_case), 2) << yaml;
+    EXPECT_NE(err_case.str().find(expected), std::string::npos)
+        << err_case.str();
   }
 }
 
