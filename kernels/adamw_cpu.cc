@@ -6,8 +6,29 @@
 
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
+#include "kernels/simd.h"
 
 namespace moesweep::kernels::cpu {
+
+namespace {
+
+MOESWEEP_SIMD_CLONES
+void AdamwRange(float* params, const float* grads, float* m, float* v,
+                size_t begin, size_t end, float lr, float beta1, float beta2,
+                float eps, float weight_decay, float grad_scale,
+                float correction1, float correction2) {
+  for (size_t i = begin; i < end; ++i) {
+    float g = grads[i] * grad_scale;
+    m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+    v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+    float m_hat = m[i] / correction1;
+    float v_hat = v[i] / correction2;
+    params[i] -=
+        lr * (m_hat / (std::sqrt(v_hat) + eps) + weight_decay * params[i]);
+  }
+}
+
+}  // namespace
 
 void adamw_update(const Context& ctx, float* params, const float* grads,
                   float* m, float* v, size_t n, float lr, float beta1,
@@ -16,15 +37,8 @@ void adamw_update(const Context& ctx, float* params, const float* grads,
   float correction1 = 1.0f - std::pow(beta1, float(step));
   float correction2 = 1.0f - std::pow(beta2, float(step));
   ParallelFor(ctx, n, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      float g = grads[i] * grad_scale;
-      m[i] = beta1 * m[i] + (1.0f - beta1) * g;
-      v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
-      float m_hat = m[i] / correction1;
-      float v_hat = v[i] / correction2;
-      params[i] -=
-          lr * (m_hat / (std::sqrt(v_hat) + eps) + weight_decay * params[i]);
-    }
+    AdamwRange(params, grads, m, v, begin, end, lr, beta1, beta2, eps,
+               weight_decay, grad_scale, correction1, correction2);
   });
 }
 

@@ -10,6 +10,7 @@
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
 #include "kernels/rope.h"
+#include "kernels/simd.h"
 
 namespace moesweep::kernels::cpu {
 
@@ -30,6 +31,19 @@ void FillRopeTable(float* cos_table, float* sin_table, int T, int hs,
       sin_table[t * h2 + i] = float(s);
     }
   }
+}
+
+// a[0..t] = softmax(a[0..t]); a(t..T) = 0.
+MOESWEEP_SIMD_CLONES
+void CausalSoftmaxRow(float* a, int t, int T) {
+  float max = a[0];
+  for (int u = 1; u <= t; ++u) max = std::max(max, a[u]);
+  for (int u = 0; u <= t; ++u) a[u] = FastExp(a[u] - max);
+  float sum = 0;
+  for (int u = 0; u <= t; ++u) sum += a[u];
+  float inv = 1 / sum;
+  for (int u = 0; u <= t; ++u) a[u] *= inv;
+  std::fill(a + t + 1, a + T, 0.0f);
 }
 
 // Turns x (hs wide) at position t; `sign` -1 turns back.
@@ -75,17 +89,7 @@ void attention_forward(const Context& ctx, float* out, float* qkvr, float* att,
       int r1 = std::min(T, r0 + kTile), rows = r1 - r0;
       Sgemm(false, true, rows, r1, hs, scale, Q + size_t(r0) * C3, C3, K, C3,
             0.0f, A + size_t(r0) * T, T);
-      for (int t = r0; t < r1; ++t) {
-        float* a = A + size_t(t) * T;
-        float max = a[0];
-        for (int u = 1; u <= t; ++u) max = std::max(max, a[u]);
-        for (int u = 0; u <= t; ++u) a[u] = FastExp(a[u] - max);
-        float sum = 0;
-        for (int u = 0; u <= t; ++u) sum += a[u];
-        float inv = 1 / sum;
-        for (int u = 0; u <= t; ++u) a[u] *= inv;
-        std::fill(a + t + 1, a + T, 0.0f);
-      }
+      for (int t = r0; t < r1; ++t) CausalSoftmaxRow(A + size_t(t) * T, t, T);
       Sgemm(false, false, rows, hs, r1, 1.0f, A + size_t(r0) * T, T, V, C3,
             0.0f, O + size_t(r0) * C, C);
     }
