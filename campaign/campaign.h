@@ -1,0 +1,203 @@
+// The campaign spec: what a user asks of moesweep (DESIGN.md, issue 5). The
+// law to fit, the design space runs are drawn from, the per-run limits and the
+// total budget, the question whose 95% interval must shrink to the target
+// width, and how runs are trained and chosen. Shared by the coordinator, which
+// stores the normalized spec, and the CLI; written in YAML (examples/
+// campaign_*.yaml).
+//
+// Every error is INVALID_ARGUMENT with the message "<path>: <rule>, got
+// <value>", e.g. "space.experts[2]: must be >= 1, got 0".
+//
+// Thread-safety: every function here is thread-safe; none keeps state.
+
+#ifndef MOESWEEP_CAMPAIGN_CAMPAIGN_H_
+#define MOESWEEP_CAMPAIGN_CAMPAIGN_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "fitter/fitter.h"
+
+namespace moesweep::campaign {
+
+struct LawSpec {
+  // One of fitter::FamilyNames(), or "expr". A string, not an enum: the
+  // fitter owns the list of families and fitter::Law names them this way.
+  std::string family;
+  fitter::ExprSpec expr;      // family == "expr" only; empty otherwise
+  double huber_delta = 1e-3;  // on log-loss residuals; > 0
+
+  friend bool operator==(const LawSpec& a, const LawSpec& b);
+};
+
+// The values one dimension of the design space may take: a list, or a range.
+struct Axis {
+  std::vector<double> values;  // a list: exactly these, when non-empty
+  // A range, when `values` is empty: [min, max], drawn uniformly in log space
+  // when `log`. `step` > 0 keeps only the grid min + i·step (log: min·step^i,
+  // step > 1); 0 leaves the range continuous (integer dimensions: every
+  // integer).
+  double min = 0;
+  double max = 0;
+  bool log = false;
+  double step = 0;
+
+  bool is_list() const { return !values.empty(); }
+  friend bool operator==(const Axis&, const Axis&) = default;
+};
+
+enum class SpaceKind {
+  kArchitecture,  // runs are architectures; the fitter derives every feature
+  kFeatures,      // runs are points (params, active_params, tokens) directly
+};
+
+struct SpaceSpec {
+  SpaceKind kind = SpaceKind::kArchitecture;
+  Axis tokens;  // training tokens per run, >= 1; both kinds
+
+  // kArchitecture. Combinations with top_k > experts are never proposed.
+  Axis d_model;                           // each divisible by heads
+  Axis layers;                            // blocks
+  Axis experts = {.values = {1}};         // routed experts; 1 is dense
+  Axis top_k = {.values = {1}};           // routed experts per token
+  Axis granularity = {.values = {1}};     // d_ff / d_expert
+  Axis shared_experts = {.values = {0}};  // always-active experts
+  bool experts_power_of_two = false;      // refuse other expert counts
+  std::int64_t vocab_size = 0;            // required, >= 1
+  std::int64_t seq_len = 0;               // training context, tokens
+  std::optional<std::int64_t> heads;      // exactly one of heads and
+  std::optional<std::int64_t> head_dim;   //   head_dim (d_model/heads)
+
+  // kFeatures: total and active parameters, embeddings included.
+  Axis params;
+  std::optional<Axis> active_params;  // needed when the law reads it
+
+  friend bool operator==(const SpaceSpec&, const SpaceSpec&) = default;
+};
+
+// Per run; a proposed run over any limit is shortened or never proposed.
+struct LimitsSpec {
+  std::optional<double> max_flops;   // training FLOPs, <= budget.flops
+  std::optional<double> max_tokens;  // >= the smallest space.tokens
+  std::optional<double> max_seconds;
+  friend bool operator==(const LimitsSpec&, const LimitsSpec&) = default;
+};
+
+struct BudgetSpec {
+  double flops = 0;  // training FLOPs over all runs; required, > 0
+  std::optional<double> gpu_hours;
+  friend bool operator==(const BudgetSpec&, const BudgetSpec&) = default;
+};
+
+enum class QuestionKind {
+  kComputeOptimalLoss,   // loss of the compute-optimal model at `flops`
+  kOptimalArchitecture,  // that model's architecture, under the caps
+  kLawParameter,         // one parameter of the law, `name`
+  kPrediction,           // the loss at `at`
+};
+
+struct FeatureValue {
+  fitter::Feature feature = fitter::Feature::kParams;
+  double value = 0;
+  friend bool operator==(const FeatureValue&, const FeatureValue&) = default;
+};
+
+struct QuestionSpec {
+  QuestionKind kind = QuestionKind::kComputeOptimalLoss;
+  double flops = 0;  // compute_optimal_loss, optimal_architecture: > 0
+  // optimal_architecture only; fitter::OptimalOptions' caps.
+  std::optional<double> max_total_params;
+  std::optional<double> max_active_params;
+  std::optional<double> max_memory_bytes;
+  std::optional<double> max_flops_per_token;
+  // law_parameter: a natural parameter name (fitter::NaturalParams: "A",
+  // "alpha"), not a θ coordinate.
+  std::string name;
+  // prediction: every feature the law reads, once each, in the given order.
+  std::vector<FeatureValue> at;
+  friend bool operator==(const QuestionSpec&, const QuestionSpec&) = default;
+};
+
+enum class Schedule { kCosine, kWsd };  // cosine; warmup-stable-decay
+enum class LrRule {
+  kConstant,      // lr_constant
+  kLudziejewski,  // LearningRate() below
+};
+
+struct TrainingSpec {
+  Schedule schedule = Schedule::kCosine;
+  LrRule lr_rule = LrRule::kLudziejewski;
+  double lr_constant = 0;                   // kConstant only, > 0
+  std::optional<double> warmup_tokens;      // >= 0, < smallest space.tokens
+  std::optional<double> batch_tokens;       // a multiple of space.seq_len
+  std::optional<double> eval_every_tokens;  // > 0
+  friend bool operator==(const TrainingSpec&, const TrainingSpec&) = default;
+};
+
+enum class Strategy { kActive, kGrid, kRandom, kSobol };
+
+struct CampaignSpec {
+  std::string name;  // optional; letters, digits, '-', '_', '.'; <= 64 chars
+  LawSpec law;
+  SpaceSpec space;
+  LimitsSpec limits;
+  BudgetSpec budget;
+  QuestionSpec question;
+  double target_relative_width = 0;  // of the 95% interval, in (0, 1)
+  int max_parallel_runs = 1;         // >= 1
+  TrainingSpec training;
+  Strategy strategy = Strategy::kActive;
+  std::uint64_t seed = 0;
+  friend bool operator==(const CampaignSpec&, const CampaignSpec&) = default;
+};
+
+// Parses and validates. INVALID_ARGUMENT naming the path for text that is not
+// YAML, an unknown key (with the nearest known one), a value of the wrong
+// type, a missing required field, or a broken rule (ValidateCampaignSpec).
+StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml_text);
+// As above, from a file; NOT_FOUND when `path` cannot be read. Messages are
+// prefixed with "<path>: ".
+StatusOr<CampaignSpec> ReadCampaignSpec(const std::string& path);
+
+// The normalized YAML of `spec`: every field, defaults included, numbers
+// exact. REQUIRES: ValidateCampaignSpec(spec).ok(). Then
+// ParseCampaignSpec(CampaignSpecToYaml(spec)) gives back `spec`.
+std::string CampaignSpecToYaml(const CampaignSpec& spec);
+
+// Every rule of every field, across fields too (top_k <= experts, the law
+// reads only features the space gives, the question's parameter or features
+// belong to the law). OK, or the first broken rule as INVALID_ARGUMENT.
+Status ValidateCampaignSpec(const CampaignSpec& spec);
+
+// The law's family and expression with θ empty, for fitter::LawFeatures and
+// fitter::ThetaNames. INVALID_ARGUMENT ("law.family: ..." or
+// "law.expression: ...") for an unknown family or a bad expression.
+StatusOr<fitter::Law> LawShape(const CampaignSpec& spec);
+
+// The natural parameter names of the law ("E", "A", "alpha", ...).
+// INVALID_ARGUMENT as LawShape.
+StatusOr<std::vector<std::string>> LawParameterNames(const CampaignSpec& spec);
+
+// The peak learning rate of a run with `active_non_embed` active
+// non-embedding parameters and `num_experts` routed experts: lr_constant, or
+// Ludziejewski et al. 2025's fit exp(8.39 − 0.81·ln N_act − 0.25·ln E).
+// REQUIRES: both arguments >= 1.
+double LearningRate(const TrainingSpec& training, double active_non_embed,
+                    double num_experts);
+
+// YAML spellings ("compute_optimal_loss", "wsd", "sobol", ...) and back; the
+// latter INVALID_ARGUMENT listing the known spellings.
+std::string_view QuestionKindName(QuestionKind kind);
+std::string_view ScheduleName(Schedule schedule);
+std::string_view StrategyName(Strategy strategy);
+StatusOr<QuestionKind> QuestionKindFromName(std::string_view name);
+StatusOr<Schedule> ScheduleFromName(std::string_view name);
+StatusOr<Strategy> StrategyFromName(std::string_view name);
+
+}  // namespace moesweep::campaign
+
+#endif  // MOESWEEP_CAMPAIGN_CAMPAIGN_H_

@@ -1,0 +1,260 @@
+// Every value rule (validate.cc, space.cc), one bad field at a time: each spec
+// is refused with INVALID_ARGUMENT naming the field's path and the rule.
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+
+#include "campaign/campaign.h"
+#include "tests/campaign/base_spec.h"
+
+namespace moesweep::campaign {
+namespace {
+
+using testing::BaseWith;
+using testing::kBaseSpec;
+
+struct BadSpec {
+  std::string_view from;  // a line of kBaseSpec ...
+  std::string_view to;    // ... and what replaces it
+  std::string_view path;  // the message starts with "<path>: "
+  std::string_view rule;  // and contains this
+};
+
+constexpr std::string_view kQuestion =
+    "question: {kind: compute_optimal_loss, flops: 1e22}";
+constexpr std::string_view kTraining =
+    "training: {schedule: wsd, lr: {rule: ludziejewski}, warmup_tokens: 1e8, "
+    "batch_tokens: 524288, eval_every_tokens: 2.5e8}";
+
+const BadSpec kBadSpecs[] = {
+    // law
+    {"law: {family: joint}", "law: {family: jointt}", "law.family",
+     "must be one of chinchilla, finegrained, joint, datablations, "
+     "comprehensive, expr, got 'jointt'"},
+    {"law: {family: joint}", "law: {family: joint, huber_delta: 0}",
+     "law.huber_delta", "must be > 0, got 0"},
+    {"law: {family: joint}",
+     "law: {family: expr, expression: 'E + A / params^alpha', params: {E: "
+     "{lower: 0.1, upper: 10, starts: [1, 20]}, A: {lower: 1, upper: 1e6, "
+     "starts: [10]}, alpha: {lower: 0, upper: 1, starts: [0.3]}}}",
+     "law.params.E.starts[1]",
+     "must be within [lower, upper] = [0.1, 10], got 20"},
+    {"law: {family: joint}",
+     "law: {family: expr, expression: 'E + A / params^alpha', params: {E: "
+     "{lower: 1, upper: 0.5, starts: [1]}}}",
+     "law.params.E.upper", "must be finite and > lower (1), got 0.5"},
+    {"law: {family: joint}",
+     "law: {family: expr, expression: 'E + A / parms', params: {E: {lower: "
+     "0, upper: 5, starts: [1]}, A: {lower: 1, upper: 1e6, starts: [10]}}}",
+     "law.expression", "parms"},
+    // space: architectures
+    {"experts: [1, 4, 8]", "experts: [1, 0, 8]", "space.experts[1]",
+     "must be >= 1, got 0"},
+    {"experts: [1, 4, 8]", "experts: [1, 4, 4]", "space.experts[2]",
+     "duplicate of space.experts[1], got 4"},
+    {"experts: [1, 4, 8]", "experts: [1, 2.5]", "space.experts[1]",
+     "must be an integer, got 2.5"},
+    {"experts: [1, 4, 8]", "experts: [1, 4, 12]\n  experts_power_of_two: true",
+     "space.experts[2]",
+     "must be a power of two (experts_power_of_two), got 12"},
+    {"experts: [1, 4, 8]",
+     "experts: {min: 1, max: 64}\n  experts_power_of_two: true",
+     "space.experts", "a range of powers of two needs log: true"},
+    {"top_k: [1]", "top_k: [1, 16]", "space.top_k[1]",
+     "must be <= the largest experts (8), got 16"},
+    {"top_k: [1]", "top_k: {min: 9, max: 10}", "space.top_k.min",
+     "must be <= the largest experts (8), got 9"},
+    {"granularity: [1]", "granularity: [0]", "space.granularity[0]",
+     "must be >= 1, got 0"},
+    {"shared_experts: [0]", "shared_experts: [-1]", "space.shared_experts[0]",
+     "must be >= 0, got -1"},
+    {"shared_experts: [0]", "shared_experts: {min: 0, max: 2, log: true}",
+     "space.shared_experts.min", "must be > 0 on a log range, got 0"},
+    {"layers: [4, 8]", "layers: {min: 8, max: 4}", "space.layers.max",
+     "must be >= min (8), got 4"},
+    {"layers: [4, 8]", "layers: {min: 2, max: 8, step: 1.5}",
+     "space.layers.step", "must be an integer, got 1.5"},
+    {"d_model: {min: 256, max: 1024, log: true, step: 2}",
+     "d_model: {min: 0, max: 1024, step: 4}", "space.d_model.min",
+     "must be >= 1, got 0"},
+    {"d_model: {min: 256, max: 1024, log: true, step: 2}",
+     "d_model: {min: 256, max: 1024, log: true, step: 0.5}",
+     "space.d_model.step", "must be > 1 on a log range (a factor), got 0.5"},
+    {"d_model: {min: 256, max: 1024, log: true, step: 2}",
+     "d_model: {min: 256, max: 1024}", "space.d_model.step",
+     "required, so that every d_model is a multiple of heads (4), got 0"},
+    {"d_model: {min: 256, max: 1024, log: true, step: 2}",
+     "d_model: {min: 256, max: 1024, step: 6}", "space.d_model.step",
+     "must be a multiple of heads (4), got 6"},
+    {"d_model: {min: 256, max: 1024, log: true, step: 2}",
+     "d_model: [256, 258]", "space.d_model[1]",
+     "must be a multiple of heads (4), got 258"},
+    {"heads: 4", "heads: 3", "space.d_model.min",
+     "must be a multiple of heads (3), got 256"},
+    {"heads: 4", "heads: 0", "space.heads", "must be >= 1, got 0"},
+    {"heads: 4", "heads: 4\n  head_dim: 64", "space.head_dim",
+     "give heads or head_dim, not both"},
+    {"  heads: 4\n", "", "space.heads", "required (or space.head_dim)"},
+    {"vocab_size: 50257", "vocab_size: 0", "space.vocab_size",
+     "must be >= 1, got 0"},
+    {"seq_len: 1024", "seq_len: -1", "space.seq_len", "must be >= 1, got -1"},
+    {"tokens: {min: 1e9, max: 2e10, log: true}", "tokens: {min: 0, max: 2e10}",
+     "space.tokens.min", "must be >= 1, got 0"},
+    // limits and budget
+    {"limits: {max_flops: 1e19, max_tokens: 2e10, max_seconds: 28800}",
+     "limits: {max_flops: 0}", "limits.max_flops", "must be > 0, got 0"},
+    {"limits: {max_flops: 1e19, max_tokens: 2e10, max_seconds: 28800}",
+     "limits: {max_flops: 1e21}", "limits.max_flops",
+     "must be <= budget.flops (1e20), got 1e21"},
+    {"limits: {max_flops: 1e19, max_tokens: 2e10, max_seconds: 28800}",
+     "limits: {max_tokens: 1e8}", "limits.max_tokens",
+     "must be >= the smallest space.tokens (1e9), got 1e8"},
+    {"limits: {max_flops: 1e19, max_tokens: 2e10, max_seconds: 28800}",
+     "limits: {max_seconds: -1}", "limits.max_seconds", "must be > 0, got -1"},
+    {"budget: {flops: 1e20, gpu_hours: 100}", "budget: {flops: -1e20}",
+     "budget.flops", "must be > 0, got -1e20"},
+    {"budget: {flops: 1e20, gpu_hours: 100}",
+     "budget: {flops: 1e20, gpu_hours: 0}", "budget.gpu_hours",
+     "must be > 0, got 0"},
+    // question
+    {kQuestion, "question: {kind: compute_optimal_loss, flops: 0}",
+     "question.flops", "must be > 0, got 0"},
+    {kQuestion,
+     "question: {kind: compute_optimal_loss, flops: 1e22, max_total_params: "
+     "1e10}",
+     "question.max_total_params",
+     "only for kind optimal_architecture, got 1e10"},
+    {kQuestion,
+     "question: {kind: optimal_architecture, flops: 1e22, max_memory_bytes: "
+     "0}",
+     "question.max_memory_bytes", "must be > 0, got 0"},
+    {kQuestion, "question: {kind: law_parameter, name: A}", "question.name",
+     "must be a parameter of law joint (a, alpha, delta, gamma, b, beta, "
+     "omega, zeta, c), got 'A'"},
+    {kQuestion, "question: {kind: law_parameter, name: alpha, flops: 1e22}",
+     "question.flops",
+     "only for kind compute_optimal_loss or optimal_architecture, got 1e22"},
+    {kQuestion, "question: {kind: prediction, name: alpha, at: {tokens: 1}}",
+     "question.name", "only for kind law_parameter, got 'alpha'"},
+    {kQuestion,
+     "question: {kind: prediction, at: {active_params: 1e9, tokens: 1e11, "
+     "num_experts: 8, granularity: 2}}",
+     "question.at.granularity",
+     "law joint does not read it (it reads active_params, tokens, "
+     "num_experts), got 2"},
+    {kQuestion,
+     "question: {kind: prediction, at: {active_params: 1e9, tokens: 1e11}}",
+     "question.at", "missing num_experts, which law joint reads"},
+    {kQuestion,
+     "question: {kind: prediction, at: {active_params: 1e9, tokens: 0, "
+     "num_experts: 8}}",
+     "question.at.tokens", "must be > 0, got 0"},
+    // target, parallelism, training, name
+    {"target: {relative_width: 0.01}", "target: {relative_width: 1.5}",
+     "target.relative_width", "must be in (0, 1), got 1.5"},
+    {"target: {relative_width: 0.01}", "target: {relative_width: 0}",
+     "target.relative_width", "must be in (0, 1), got 0"},
+    {"max_parallel_runs: 8", "max_parallel_runs: 0", "max_parallel_runs",
+     "must be >= 1, got 0"},
+    {kTraining, "training: {lr: {constant: 0}}", "training.lr.constant",
+     "must be in (0, 1), got 0"},
+    {kTraining, "training: {warmup_tokens: 2e9}", "training.warmup_tokens",
+     "must be < the smallest space.tokens (1e9), got 2e9"},
+    {kTraining, "training: {warmup_tokens: -1}", "training.warmup_tokens",
+     "must be >= 0, got -1"},
+    {kTraining, "training: {batch_tokens: 1000}", "training.batch_tokens",
+     "must be a multiple of space.seq_len (1024), got 1000"},
+    {kTraining, "training: {batch_tokens: 4e9}", "training.batch_tokens",
+     "must be <= the smallest space.tokens (1e9), got 4e9"},
+    {kTraining, "training: {eval_every_tokens: 0}",
+     "training.eval_every_tokens", "must be > 0, got 0"},
+    {"seed: 7", "seed: 7\nname: my campaign", "name",
+     "must be at most 64 letters, digits, '-', '_' or '.', got 'my campaign'"},
+};
+
+TEST(ValidateTest, EveryBadSpecIsRefusedWithItsPathAndRule) {
+  for (const BadSpec& bad : kBadSpecs) {
+    const std::string text = BaseWith(bad.from, bad.to);
+    SCOPED_TRACE(text);
+    const StatusOr<CampaignSpec> spec = ParseCampaignSpec(text);
+    ASSERT_FALSE(spec.ok());
+    EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
+    const std::string message(spec.status().message());
+    EXPECT_EQ(message.substr(0, bad.path.size() + 2),
+              std::string(bad.path) + ": ")
+        << message;
+    EXPECT_NE(message.find(bad.rule), std::string::npos) << message;
+  }
+}
+
+TEST(ValidateTest, BaseSpecIsValid) {
+  const StatusOr<CampaignSpec> spec = ParseCampaignSpec(kBaseSpec);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_TRUE(ValidateCampaignSpec(*spec).ok());
+}
+
+// A law of params and tokens over a space of law features.
+constexpr std::string_view kFeatureSpec = R"(law: chinchilla
+space:
+  params: {min: 1e8, max: 1e9, log: true}
+  tokens: {min: 1e9, max: 2e10, log: true}
+budget: {flops: 1e20}
+question: {kind: compute_optimal_loss, flops: 1e22}
+target: {relative_width: 0.01}
+)";
+
+TEST(ValidateTest, FeatureSpaceMustGiveWhatTheLawReads) {
+  EXPECT_TRUE(ParseCampaignSpec(kFeatureSpec).ok());
+  std::string text(kFeatureSpec);
+  text.replace(0, std::string_view("law: chinchilla").size(), "law: joint");
+  const StatusOr<CampaignSpec> spec = ParseCampaignSpec(text);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(spec.status().message(),
+            "space: must give every feature law joint reads (active_params is "
+            "missing); describe architectures instead, got a space of params, "
+            "tokens, unique_tokens");
+}
+
+TEST(ValidateTest, ActiveParamsMayNotExceedParams) {
+  std::string text(kFeatureSpec);
+  text.insert(text.find("  tokens"), "  active_params: {min: 2e9, max: 3e9}\n");
+  const StatusOr<CampaignSpec> spec = ParseCampaignSpec(text);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().message(),
+            "space.active_params.min: must not exceed the largest params "
+            "(1e9), got 2e9");
+}
+
+TEST(ValidateTest, ExprLawAnswersComputeOptimalOnlyOverParamsAndTokens) {
+  const std::string text = BaseWith(
+      "law: {family: joint}",
+      "law: {family: expr, expression: 'E + A / active_params^alpha / "
+      "num_experts^0.1', params: {E: {lower: 0.1, upper: 10, starts: [1]}, "
+      "A: {lower: 1, upper: 1e6, starts: [10]}, alpha: {lower: 0, upper: 1, "
+      "starts: [0.3]}}}");
+  const StatusOr<CampaignSpec> spec = ParseCampaignSpec(text);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().message().substr(0, 15), "question.kind: ");
+  EXPECT_NE(spec.status().message().find("needs a cost model"),
+            std::string_view::npos);
+}
+
+TEST(ValidateTest, LawParameterTakesNaturalNames) {
+  const StatusOr<CampaignSpec> spec =
+      ParseCampaignSpec(BaseWith(kQuestion,
+                                 "question: {kind: law_parameter, "
+                                 "name: gamma}"));
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->question.name, "gamma");
+  // θ's coordinate is log_a; the parameter a user asks about is a.
+  EXPECT_FALSE(ParseCampaignSpec(BaseWith(kQuestion,
+                                          "question: {kind: law_parameter, "
+                                          "name: log_a}"))
+                   .ok());
+}
+
+}  // namespace
+}  // namespace moesweep::campaign
