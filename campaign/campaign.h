@@ -79,7 +79,7 @@ struct SpaceSpec {
   friend bool operator==(const SpaceSpec&, const SpaceSpec&) = default;
 };
 
-// Per run; a proposed run over any limit is shortened or never proposed.
+// Per run: no proposed run may exceed a limit that is set.
 struct LimitsSpec {
   std::optional<double> max_flops;   // training FLOPs, <= budget.flops
   std::optional<double> max_tokens;  // >= the smallest space.tokens

@@ -137,7 +137,12 @@ std::string CampaignSpecToYaml(const CampaignSpec& spec) {
   EmitLaw(out, spec.law);
   EmitSpace(out, spec.space);
 
-  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
+  const LimitsSpec& limits = spec.limits;
+  out << YAML::Key << "limits" << YAML::Value;
+  // "limits: {}" reads better than a block map with nothing in it.
+  if (!limits.max_flops && !limits.max_tokens && !limits.max_seconds)
+    out << YAML::Flow;
+  out << YAML::BeginMap;
   OptionalNumber(out, "max_flops", spec.limits.max_flops);
   OptionalNumber(out, "max_tokens", spec.limits.max_tokens);
   OptionalNumber(out, "max_seconds", spec.limits.max_seconds);

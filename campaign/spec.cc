@@ -35,22 +35,6 @@
 namespace moesweep::campaign {
 namespace {
 
-// `field = ReadX(fields.Get(key), path)` when `key` is present.
-template <typename T, typename Reader>
-Status ReadOptional(const MapFields& fields, std::string_view key, Reader read,
-                    std::optional<T>* out) {
-  if (!fields.Has(key)) return OkStatus();
-  MOESWEEP_ASSIGN_OR_RETURN(*out, read(fields.Get(key), fields.PathOf(key)));
-  return OkStatus();
-}
-template <typename T, typename Reader>
-Status ReadIfPresent(const MapFields& fields, std::string_view key, Reader read,
-                     T* out) {
-  if (!fields.Has(key)) return OkStatus();
-  MOESWEEP_ASSIGN_OR_RETURN(*out, read(fields.Get(key), fields.PathOf(key)));
-  return OkStatus();
-}
-
 StatusOr<fitter::ExprParam> ParseExprParam(const YAML::Node& node,
                                            std::string name,
                                            const std::string& path) {
@@ -174,7 +158,7 @@ StatusOr<SpaceSpec> ParseSpace(const YAML::Node& node) {
     MOESWEEP_ASSIGN_OR_RETURN(space.params,
                               ParseAxis(f.Get("params"), f.PathOf("params")));
     MOESWEEP_RETURN_IF_ERROR(
-        ReadOptional(f, "active_params", ParseAxis, &space.active_params));
+        ReadIfPresent(f, "active_params", ParseAxis, &space.active_params));
     return space;
   }
   space.kind = SpaceKind::kArchitecture;
@@ -196,9 +180,10 @@ StatusOr<SpaceSpec> ParseSpace(const YAML::Node& node) {
       ReadInteger(f.Get("vocab_size"), f.PathOf("vocab_size")));
   MOESWEEP_ASSIGN_OR_RETURN(space.seq_len,
                             ReadInteger(f.Get("seq_len"), f.PathOf("seq_len")));
-  MOESWEEP_RETURN_IF_ERROR(ReadOptional(f, "heads", ReadInteger, &space.heads));
   MOESWEEP_RETURN_IF_ERROR(
-      ReadOptional(f, "head_dim", ReadInteger, &space.head_dim));
+      ReadIfPresent(f, "heads", ReadInteger, &space.heads));
+  MOESWEEP_RETURN_IF_ERROR(
+      ReadIfPresent(f, "head_dim", ReadInteger, &space.head_dim));
   return space;
 }
 
@@ -232,7 +217,7 @@ StatusOr<QuestionSpec> ParseQuestion(const YAML::Node& node) {
         std::pair{"max_active_params", &q.max_active_params},
         std::pair{"max_memory_bytes", &q.max_memory_bytes},
         std::pair{"max_flops_per_token", &q.max_flops_per_token}}) {
-    MOESWEEP_RETURN_IF_ERROR(ReadOptional(f, key, ReadNumber, cap));
+    MOESWEEP_RETURN_IF_ERROR(ReadIfPresent(f, key, ReadNumber, cap));
   }
   MOESWEEP_RETURN_IF_ERROR(ReadIfPresent(f, "name", ReadString, &q.name));
   if (f.Has("at")) {
@@ -294,7 +279,7 @@ StatusOr<TrainingSpec> ParseTraining(const YAML::Node& node) {
        {std::pair{"warmup_tokens", &t.warmup_tokens},
         std::pair{"batch_tokens", &t.batch_tokens},
         std::pair{"eval_every_tokens", &t.eval_every_tokens}}) {
-    MOESWEEP_RETURN_IF_ERROR(ReadOptional(f, key, ReadNumber, field));
+    MOESWEEP_RETURN_IF_ERROR(ReadIfPresent(f, key, ReadNumber, field));
   }
   return t;
 }
@@ -317,11 +302,11 @@ StatusOr<CampaignSpec> ParseRoot(const YAML::Node& root) {
       MapFields::Open(f.Get("limits"), "limits",
                       {"max_flops", "max_tokens", "max_seconds"}));
   MOESWEEP_RETURN_IF_ERROR(
-      ReadOptional(limits, "max_flops", ReadNumber, &spec.limits.max_flops));
+      ReadIfPresent(limits, "max_flops", ReadNumber, &spec.limits.max_flops));
   MOESWEEP_RETURN_IF_ERROR(
-      ReadOptional(limits, "max_tokens", ReadNumber, &spec.limits.max_tokens));
-  MOESWEEP_RETURN_IF_ERROR(ReadOptional(limits, "max_seconds", ReadNumber,
-                                        &spec.limits.max_seconds));
+      ReadIfPresent(limits, "max_tokens", ReadNumber, &spec.limits.max_tokens));
+  MOESWEEP_RETURN_IF_ERROR(ReadIfPresent(limits, "max_seconds", ReadNumber,
+                                         &spec.limits.max_seconds));
 
   if (!f.Has("budget")) return InvalidArgumentError("budget: required");
   MOESWEEP_ASSIGN_OR_RETURN(
@@ -331,7 +316,7 @@ StatusOr<CampaignSpec> ParseRoot(const YAML::Node& root) {
       spec.budget.flops,
       ReadNumber(budget.Get("flops"), budget.PathOf("flops")));
   MOESWEEP_RETURN_IF_ERROR(
-      ReadOptional(budget, "gpu_hours", ReadNumber, &spec.budget.gpu_hours));
+      ReadIfPresent(budget, "gpu_hours", ReadNumber, &spec.budget.gpu_hours));
 
   if (!f.Has("question")) return InvalidArgumentError("question: required");
   MOESWEEP_ASSIGN_OR_RETURN(spec.question, ParseQuestion(f.Get("question")));

@@ -73,6 +73,16 @@ StatusOr<std::string> ReadString(const YAML::Node& node,
 StatusOr<std::vector<double>> ReadNumberList(const YAML::Node& node,
                                              const std::string& path);
 
+// `*out = read(fields.Get(key), fields.PathOf(key))` when `key` is present;
+// otherwise `*out` keeps its value. T may be a std::optional.
+template <typename T, typename Reader>
+Status ReadIfPresent(const MapFields& fields, std::string_view key, Reader read,
+                     T* out) {
+  if (!fields.Has(key)) return OkStatus();
+  MOESWEEP_ASSIGN_OR_RETURN(*out, read(fields.Get(key), fields.PathOf(key)));
+  return OkStatus();
+}
+
 }  // namespace moesweep::campaign
 
 #endif  // MOESWEEP_CAMPAIGN_YAML_FIELDS_H_

@@ -110,6 +110,43 @@ TEST(SpecParseTest, ReadsAPredictionPointInOrder) {
   EXPECT_EQ(parsed->question.at, want);
 }
 
+// LawSpec's operator== is written by hand (fitter::ExprSpec has none): every
+// part of an expr law counts.
+TEST(SpecParseTest, EqualityComparesEveryPartOfTheLaw) {
+  LawSpec a;
+  a.family = "expr";
+  a.expr.expression = "E + A / params^alpha";
+  a.expr.params = {{"E", 0.1, 10, {1, 2}}, {"A", 1, 1e6, {10}}};
+  EXPECT_EQ(a, a);
+  for (int part = 0; part < 7; ++part) {
+    LawSpec b = a;
+    switch (part) {
+      case 0:
+        b.family = "chinchilla";
+        break;
+      case 1:
+        b.huber_delta = 1e-2;
+        break;
+      case 2:
+        b.expr.expression = "E";
+        break;
+      case 3:
+        b.expr.params[1].name = "B";
+        break;
+      case 4:
+        b.expr.params[0].lower = 0.2;
+        break;
+      case 5:
+        b.expr.params[0].starts.push_back(3);
+        break;
+      case 6:
+        b.expr.params.pop_back();
+        break;
+    }
+    EXPECT_FALSE(a == b) << "part " << part;
+  }
+}
+
 struct BadShape {
   std::string_view from;
   std::string_view to;
