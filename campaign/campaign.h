@@ -50,6 +50,8 @@ struct Axis {
   friend bool operator==(const Axis&, const Axis&) = default;
 };
 
+// In YAML the kind follows from the keys: `params` or `active_params` make a
+// space of law features.
 enum class SpaceKind {
   kArchitecture,  // runs are architectures; the fitter derives every feature
   kFeatures,      // runs are points (params, active_params, tokens) directly
@@ -60,7 +62,7 @@ struct SpaceSpec {
   Axis tokens;  // training tokens per run, >= 1; both kinds
 
   // kArchitecture. Combinations with top_k > experts are never proposed.
-  Axis d_model;                           // each divisible by heads
+  Axis d_model;                           // multiples of heads or head_dim
   Axis layers;                            // blocks
   Axis experts = {.values = {1}};         // routed experts; 1 is dense
   Axis top_k = {.values = {1}};           // routed experts per token
