@@ -16,7 +16,8 @@ namespace moesweep::kernels {
 
 struct ThreadPool::State {
   std::mutex mu;
-  std::condition_variable wake;
+  std::condition_variable wake;  // workers: a new Run
+  std::condition_variable done;  // the caller: pending reached 0
   // Bumped once per Run; workers start when it moves past what they saw.
   std::atomic<uint64_t> generation{0};
   std::atomic<int> pending{0};
@@ -76,11 +77,17 @@ void ThreadPool::RunTasks(int n, void (*task)(void*, int), void* arg) {
        i = s->next_task.fetch_add(1)) {
     task(arg, i);
   }
-  // Spin first (the others finish within microseconds when they have cores);
-  // yield after that, so a worker descheduled by another process gets the
-  // core back instead of watching us spin.
-  for (int spin = 0; s->pending.load(std::memory_order_acquire) != 0; ++spin) {
-    if (spin > kSpinIterations) std::this_thread::yield();
+  // Spin first (the others finish within microseconds when they have
+  // cores), then sleep: a worker preempted by another process is then pulled
+  // onto this idle core at once, where spinning would keep the core busy.
+  for (int spin = 0; spin < kSpinIterations &&
+                     s->pending.load(std::memory_order_acquire) != 0;
+       ++spin) {
+  }
+  if (s->pending.load(std::memory_order_acquire) != 0) {
+    std::unique_lock<std::mutex> lock(s->mu);
+    s->done.wait(
+        lock, [s] { return s->pending.load(std::memory_order_acquire) == 0; });
   }
 }
 
@@ -104,7 +111,12 @@ void ThreadPool::WorkerLoop(State* s) {
          i = s->next_task.fetch_add(1)) {
       s->task(s->arg, i);
     }
-    s->pending.fetch_sub(1, std::memory_order_acq_rel);
+    if (s->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // Under the lock, so the caller cannot miss this between its check
+      // and its wait.
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->done.notify_one();
+    }
   }
 }
 
