@@ -60,6 +60,11 @@ class Family {
 // shared_ratio: >= 0, shared_ratio < 1); otherwise names the feature.
 Status CheckFeatures(const Family& family, const Observation& run);
 
+// ∂ log L̂(at)/∂θ. INVALID_ARGUMENT when the law cannot be evaluated there.
+StatusOr<std::vector<double>> LogPredictGradient(
+    const Family& family, const std::vector<double>& theta,
+    const Observation& at);
+
 // A user law's family. INVALID_ARGUMENT for a bad expression or parameters.
 StatusOr<std::unique_ptr<const Family>> NewExprFamily(const ExprSpec& spec);
 

@@ -1,8 +1,10 @@
 #include "fitter/incremental.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "fitter/family.h"
+#include "fitter/fitter.h"
 
 namespace moesweep::fitter {
 
@@ -10,6 +12,9 @@ Status IncrementalOptions::Validate() const {
   if (!(huber_delta > 0))
     return InvalidArgumentError("huber_delta must be > 0");
   if (num_threads < 0) return InvalidArgumentError("num_threads must be >= 0");
+  if (!(full_refit_growth >= 0)) {
+    return InvalidArgumentError("full_refit_growth must be >= 0");
+  }
   if (full_refit_every < 1)
     return InvalidArgumentError("full_refit_every must be >= 1");
   if (!(surprise_sigmas > 0))
@@ -107,8 +112,11 @@ Status IncrementalFitter::Add(const Observation& run) {
   current_->objective = fit.objective;
   current_->runs = static_cast<int>(runs_.size());
   ++current_->version;
-  if (surprising || static_cast<int>(runs_.size()) - runs_at_last_refit_ >=
-                        options_.full_refit_every) {
+  const double gap =
+      std::max<double>(options_.full_refit_every,
+                       options_.full_refit_growth * runs_at_last_refit_);
+  if (surprising ||
+      static_cast<int>(runs_.size()) - runs_at_last_refit_ >= gap) {
     StartFullRefit(lock);
   }
   return OkStatus();

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "fitter/fitter.h"
+#include "fitter/core.h"
 
 namespace moesweep::fitter {
 
@@ -31,6 +31,9 @@ struct IncrementalOptions {
   double huber_delta = 1e-3;
   int num_threads = 0;        // threads of a full refit; 0: every core
   int full_refit_every = 25;  // runs between background full refits
+  // When > 0, at least this fraction of the runs seen at the last full refit
+  // must arrive before the next (refits grow rarer as the law settles).
+  double full_refit_growth = 0;
   // A run whose out-of-sample log error exceeds this many residual scales
   // triggers a full refit at once.
   double surprise_sigmas = 6;

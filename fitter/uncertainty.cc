@@ -23,7 +23,16 @@ double NormalPdf(double z) {
   return std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
 }
 
-// ∂ log L̂(at)/∂θ.
+double Quadratic(const std::vector<double>& g, const std::vector<double>& cov) {
+  const std::size_t p = g.size();
+  double v = 0;
+  for (std::size_t i = 0; i < p; ++i)
+    for (std::size_t j = 0; j < p; ++j) v += g[i] * cov[i * p + j] * g[j];
+  return std::max(v, 0.0);
+}
+
+}  // namespace
+
 StatusOr<std::vector<double>> LogPredictGradient(
     const Family& family, const std::vector<double>& theta,
     const Observation& at) {
@@ -40,16 +49,6 @@ StatusOr<std::vector<double>> LogPredictGradient(
   }
   return gradient;
 }
-
-double Quadratic(const std::vector<double>& g, const std::vector<double>& cov) {
-  const std::size_t p = g.size();
-  double v = 0;
-  for (std::size_t i = 0; i < p; ++i)
-    for (std::size_t j = 0; j < p; ++j) v += g[i] * cov[i * p + j] * g[j];
-  return std::max(v, 0.0);
-}
-
-}  // namespace
 
 double TwoSidedZ(double level) {
   // Bisection on erf: P(|Z| <= z) = erf(z/√2).

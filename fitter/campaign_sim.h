@@ -1,0 +1,53 @@
+// A whole campaign run in-process against the simulated oracle: propose,
+// "train", observe, refit, until the question's interval is narrower than the
+// target or the budget is spent. Included by fitter/fitter.h.
+//
+// Thread-safety: thread-safe (no shared state).
+
+#ifndef MOESWEEP_FITTER_CAMPAIGN_SIM_H_
+#define MOESWEEP_FITTER_CAMPAIGN_SIM_H_
+
+#include <cstdint>
+#include <string>
+
+#include "fitter/core.h"
+#include "fitter/oracle.h"
+#include "fitter/proposer.h"
+
+namespace moesweep::fitter {
+
+struct CampaignSimulation {
+  Law shape;  // the law fitted (family, or expr); θ unused
+  Law truth;  // the oracle's law (any family)
+  DesignSpace space;
+  Question question;
+  double target_relative_width = 0.01;  // of the question's 95% interval
+  double budget_flops = 0;
+  int max_parallel_runs = 4;  // runs proposed together
+  Strategy strategy = Strategy::kActive;
+  std::uint64_t seed = 0;
+  OracleOptions oracle;
+  double huber_delta = 1e-3;
+  int max_runs = 5000;  // a guard against a target never reached
+
+  Status Validate() const;
+};
+
+struct CampaignOutcome {
+  std::string stop_reason;  // "target reached", "budget spent" or "run limit"
+  double flops_spent = 0;
+  double gpu_seconds = 0;
+  int runs = 0;  // runs trained, diverged ones included
+  int diverged = 0;
+  bool answered = false;  // an interval exists
+  Interval answer;        // the question's estimate and 95% interval
+  double truth = 0;       // the question asked of the oracle's law
+  double relative_error = 0;
+  bool covered = false;  // truth inside the interval
+};
+
+StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim);
+
+}  // namespace moesweep::fitter
+
+#endif  // MOESWEEP_FITTER_CAMPAIGN_SIM_H_

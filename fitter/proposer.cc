@@ -1,0 +1,331 @@
+// ProposeRuns(): space-filling baselines and the Var(Q)-per-FLOP proposer.
+
+#include "fitter/proposer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "fitter/family.h"
+#include "fitter/fitter.h"
+#include "fitter/sobol.h"
+
+namespace moesweep::fitter {
+namespace {
+
+// Sobol points tried before giving up on finding one inside the caps.
+constexpr int kMaxDraws = 100000;
+
+std::vector<double> Shift(std::uint64_t seed, int dims) {
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 1);
+  std::vector<double> shift(dims);
+  for (double& s : shift) s = std::uniform_real_distribution<double>(0, 1)(rng);
+  return shift;
+}
+
+bool WithinCaps(const DesignSpace& space, const Candidate& c) {
+  return (space.max_run_flops <= 0 || c.flops <= space.max_run_flops) &&
+         (space.max_run_tokens <= 0 || c.at.tokens <= space.max_run_tokens);
+}
+
+// The position-th point of a space-filling design in unit coordinates.
+std::vector<double> DesignPoint(Strategy strategy, const DesignSpace& space,
+                                std::uint64_t seed, std::uint32_t position) {
+  const int dims = static_cast<int>(space.axes.size());
+  if (strategy == Strategy::kRandom) {
+    std::mt19937_64 rng(seed * 1000003 + position);
+    std::vector<double> u(dims);
+    for (double& x : u) x = std::uniform_real_distribution<double>(0, 1)(rng);
+    return u;
+  }
+  if (strategy == Strategy::kGrid) {
+    // A full-factorial grid (4 levels a range, every value of a list),
+    // visited in a seeded random order so any prefix covers the space.
+    std::vector<int> levels;
+    std::uint64_t cells = 1;
+    for (const FeatureRange& a : space.axes) {
+      levels.push_back(a.values.empty() ? 4
+                                        : static_cast<int>(a.values.size()));
+      cells *= levels.back();
+    }
+    std::vector<std::uint64_t> order(cells);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(seed));
+    std::uint64_t cell = order[position % cells];
+    std::vector<double> u(dims);
+    for (int d = 0; d < dims; ++d) {
+      u[d] = (cell % levels[d] + 0.5) / levels[d];
+      cell /= levels[d];
+    }
+    return u;
+  }
+  return SobolPoint(position + 1, dims, Shift(seed, dims));
+}
+
+StatusOr<std::vector<double>> QuestionGradient(const Law& law,
+                                               const LawUncertainty& u,
+                                               const Question& question) {
+  const std::size_t p = law.theta.size();
+  std::vector<double> g(p);
+  for (std::size_t i = 0; i < p; ++i) {
+    const double h = std::max(1e-3 * std::sqrt(u.covariance[i * p + i]), 1e-9);
+    Law plus = law, minus = law;
+    plus.theta[i] += h;
+    minus.theta[i] -= h;
+    MOESWEEP_ASSIGN_OR_RETURN(const double q_plus,
+                              EvaluateQuestion(plus, question));
+    MOESWEEP_ASSIGN_OR_RETURN(const double q_minus,
+                              EvaluateQuestion(minus, question));
+    g[i] = (q_plus - q_minus) / (2 * h);
+  }
+  return g;
+}
+
+// Σ ← Σ − (ΣJᵀ)(ΣJᵀ)ᵀ / (JΣJᵀ + σ²): the covariance once a run at J is seen.
+void Observe(std::vector<double>& cov, const std::vector<double>& j,
+             double noise_var) {
+  const std::size_t p = j.size();
+  std::vector<double> sj(p, 0.0);
+  for (std::size_t a = 0; a < p; ++a)
+    for (std::size_t b = 0; b < p; ++b) sj[a] += cov[a * p + b] * j[b];
+  double denom = noise_var;
+  for (std::size_t a = 0; a < p; ++a) denom += j[a] * sj[a];
+  for (std::size_t a = 0; a < p; ++a)
+    for (std::size_t b = 0; b < p; ++b) cov[a * p + b] -= sj[a] * sj[b] / denom;
+}
+
+// Var(Q) bought by a run at J, per FLOP.
+double Score(const std::vector<double>& cov, const std::vector<double>& g,
+             const std::vector<double>& j, double noise_var, double flops) {
+  return VarianceReduction(cov, g, j, noise_var) / flops;
+}
+
+struct Scored {
+  Candidate candidate;
+  std::vector<double> jacobian;
+  double noise_var;
+};
+
+}  // namespace
+
+double VarianceReduction(const std::vector<double>& cov,
+                         const std::vector<double>& g,
+                         const std::vector<double>& j, double noise_var) {
+  const std::size_t p = j.size();
+  double gsj = 0, jsj = noise_var;
+  for (std::size_t a = 0; a < p; ++a) {
+    double sj = 0;
+    for (std::size_t b = 0; b < p; ++b) sj += cov[a * p + b] * j[b];
+    gsj += g[a] * sj;
+    jsj += j[a] * sj;
+  }
+  return gsj * gsj / jsj;
+}
+
+Status DesignSpace::Validate() const {
+  if (axes.empty()) return InvalidArgumentError("the design space has no axes");
+  if (axes.size() > kMaxSobolDims) {
+    return InvalidArgumentError("the design space has more than 8 axes");
+  }
+  for (const FeatureRange& a : axes) {
+    const std::string name(FeatureName(a.feature));
+    if (!a.values.empty()) {
+      for (double v : a.values) {
+        if (!std::isfinite(v))
+          return InvalidArgumentError(name + ": values must be finite");
+      }
+      continue;
+    }
+    if (!(a.min <= a.max) || !std::isfinite(a.min) || !std::isfinite(a.max)) {
+      return InvalidArgumentError(name + ": need min <= max");
+    }
+    if (a.log_scale && !(a.min > 0)) {
+      return InvalidArgumentError(name + ": a log-scale range needs min > 0");
+    }
+  }
+  return OkStatus();
+}
+
+StatusOr<double> RunFlops(const Law& law, const Observation& at) {
+  const std::string& f = law.family;
+  if (f == "joint" || f == "comprehensive")
+    return 6 * at.active_params * at.tokens;
+  if (f == "finegrained") {
+    // Krajewski's shapes: N = 4096·n³·(8E + 4) with d = 64·n, expansion 64.
+    const double e = 64, n = std::cbrt(at.n_total_ne / (4096 * (8 * e + 4))),
+                 d = 64 * n;
+    return (12 * d * d * 6 + d * e * at.granularity * 14) * n * at.tokens;
+  }
+  return 6 * at.params * at.tokens;
+}
+
+StatusOr<Candidate> CandidateAt(const Law& law, const DesignSpace& space,
+                                const std::vector<double>& unit) {
+  if (unit.size() != space.axes.size())
+    return InvalidArgumentError("wrong number of coordinates");
+  Candidate c;
+  c.unit = unit;
+  for (std::size_t i = 0; i < unit.size(); ++i) {
+    const FeatureRange& a = space.axes[i];
+    const double u = std::clamp(unit[i], 0.0, 1.0 - 1e-12);
+    double v;
+    if (!a.values.empty()) {
+      v = a.values[static_cast<std::size_t>(u * a.values.size())];
+    } else if (a.log_scale) {
+      v = std::exp(std::log(a.min) + u * (std::log(a.max) - std::log(a.min)));
+    } else {
+      v = a.min + u * (a.max - a.min);
+    }
+    c.at.Set(a.feature, v);
+  }
+  if (c.at.unique_tokens == 0) c.at.unique_tokens = c.at.tokens;
+  MOESWEEP_ASSIGN_OR_RETURN(c.flops, RunFlops(law, c.at));
+  return c;
+}
+
+StatusOr<double> EvaluateQuestion(const Law& law, const Question& q) {
+  switch (q.kind) {
+    case QuestionKind::kComputeOptimalLoss: {
+      MOESWEEP_ASSIGN_OR_RETURN(OptimalResult r, SolveOptimal(law, q.optimal));
+      return r.best.loss;
+    }
+    case QuestionKind::kOptimalSize: {
+      MOESWEEP_ASSIGN_OR_RETURN(OptimalResult r, SolveOptimal(law, q.optimal));
+      return r.best.active_params;
+    }
+    case QuestionKind::kLawParameter: {
+      MOESWEEP_ASSIGN_OR_RETURN(std::vector<NamedValue> p, NaturalParams(law));
+      if (q.param_index < 0 || q.param_index >= static_cast<int>(p.size())) {
+        return InvalidArgumentError("param_index out of range");
+      }
+      return p[q.param_index].value;
+    }
+    case QuestionKind::kPrediction:
+      return PredictLoss(law, q.at);
+  }
+  return InvalidArgumentError("unknown question kind");
+}
+
+StatusOr<Strategy> StrategyFromName(std::string_view name) {
+  for (Strategy s : {Strategy::kActive, Strategy::kGrid, Strategy::kRandom,
+                     Strategy::kSobol}) {
+    if (StrategyName(s) == name) return s;
+  }
+  return InvalidArgumentError("unknown strategy '" + std::string(name) +
+                              "' (known: active, grid, random, sobol)");
+}
+
+std::string_view StrategyName(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::kActive:
+      return "active";
+    case Strategy::kGrid:
+      return "grid";
+    case Strategy::kRandom:
+      return "random";
+    case Strategy::kSobol:
+      return "sobol";
+  }
+  return "unknown";
+}
+
+StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
+                                             const DesignSpace& space,
+                                             const Question& question,
+                                             const ProposeRequest& request) {
+  MOESWEEP_RETURN_IF_ERROR(space.Validate());
+  if (request.batch < 1) return InvalidArgumentError("batch must be >= 1");
+  std::vector<Candidate> out;
+  const bool active = request.strategy == Strategy::kActive &&
+                      request.law != nullptr && request.uncertainty != nullptr;
+  if (!active) {
+    // Space-filling: the next points of the design that meet the caps.
+    const Strategy design = request.strategy == Strategy::kActive
+                                ? Strategy::kSobol
+                                : request.strategy;
+    for (int k = 0, drawn = 0; static_cast<int>(out.size()) < request.batch;
+         ++k) {
+      if (++drawn > kMaxDraws) {
+        return FailedPreconditionError(
+            "no point of the design space meets the per-run caps");
+      }
+      MOESWEEP_ASSIGN_OR_RETURN(
+          Candidate c, CandidateAt(shape, space,
+                                   DesignPoint(design, space, request.seed,
+                                               request.proposed_before + k)));
+      if (WithinCaps(space, c)) out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  const Law& law = *request.law;
+  MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
+  const double noise_var = std::max(
+      request.uncertainty->residual_sigma * request.uncertainty->residual_sigma,
+      1e-8);
+  std::vector<double> cov = request.uncertainty->covariance;
+  MOESWEEP_ASSIGN_OR_RETURN(
+      std::vector<double> g,
+      QuestionGradient(law, *request.uncertainty, question));
+  for (const Observation& run : request.pending) {
+    MOESWEEP_ASSIGN_OR_RETURN(std::vector<double> j,
+                              LogPredictGradient(*family, law.theta, run));
+    Observe(cov, j, noise_var);
+  }
+  // Candidates: a fresh stretch of the Sobol sequence each batch.
+  std::vector<Scored> pool;
+  auto add = [&](const std::vector<double>& unit) -> Status {
+    MOESWEEP_ASSIGN_OR_RETURN(Candidate c, CandidateAt(law, space, unit));
+    if (!WithinCaps(space, c) || !(c.flops > 0)) return OkStatus();
+    StatusOr<std::vector<double>> j =
+        LogPredictGradient(*family, law.theta, c.at);
+    double var = noise_var;
+    if (request.noise_reference_flops > 0) {
+      var *= std::pow(std::max(request.noise_reference_flops / c.flops, 1.0),
+                      2 * request.noise_flops_exponent);
+    }
+    if (j.ok()) pool.push_back({std::move(c), *std::move(j), var});
+    return OkStatus();
+  };
+  const std::uint32_t offset =
+      1000 + 7919u * static_cast<std::uint32_t>(request.proposed_before);
+  for (int k = 0; k < request.candidates; ++k) {
+    MOESWEEP_RETURN_IF_ERROR(add(SobolPoint(
+        offset + k, static_cast<int>(space.axes.size()),
+        Shift(request.seed + 17, static_cast<int>(space.axes.size())))));
+  }
+  if (pool.empty()) {
+    return FailedPreconditionError(
+        "no point of the design space meets the per-run caps");
+  }
+  std::mt19937_64 rng(request.seed * 31 + request.proposed_before);
+  while (static_cast<int>(out.size()) < request.batch) {
+    auto best = std::max_element(
+        pool.begin(), pool.end(), [&](const Scored& a, const Scored& b) {
+          return Score(cov, g, a.jacobian, a.noise_var, a.candidate.flops) <
+                 Score(cov, g, b.jacobian, b.noise_var, b.candidate.flops);
+        });
+    // Local refinement: a few points around the best, kept if better.
+    const std::vector<double> centre = best->candidate.unit;
+    for (int k = 0; k < 16; ++k) {
+      std::vector<double> u = centre;
+      for (double& x : u) {
+        x = std::clamp(
+            x + std::uniform_real_distribution<double>(-0.03, 0.03)(rng), 0.0,
+            0.999999);
+      }
+      MOESWEEP_RETURN_IF_ERROR(add(u));
+    }
+    best = std::max_element(
+        pool.begin(), pool.end(), [&](const Scored& a, const Scored& b) {
+          return Score(cov, g, a.jacobian, a.noise_var, a.candidate.flops) <
+                 Score(cov, g, b.jacobian, b.noise_var, b.candidate.flops);
+        });
+    Observe(cov, best->jacobian, best->noise_var);
+    out.push_back(best->candidate);
+  }
+  return out;
+}
+
+}  // namespace moesweep::fitter

@@ -1,0 +1,112 @@
+// Active learning: which runs to train next. Included by fitter/fitter.h.
+//
+// A campaign asks a question Q(θ) of the law (the compute-optimal loss at a
+// budget, the optimal model size, a parameter, a prediction). A run at x with
+// log-loss noise σ² shrinks Var(Q) by (∇Q·Σ·J_xᵀ)² / (J_x·Σ·J_xᵀ + σ²), with
+// J_x = ∂ log L̂(x)/∂θ and Σ the parameter covariance; the proposer picks the
+// runs that buy the most of that per FLOP, greedily for a batch, updating Σ
+// after each pick as if the run had been observed (runs in flight count the
+// same way). Baselines: grid, random and Sobol designs.
+//
+// Thread-safety: thread-safe (no state).
+
+#ifndef MOESWEEP_FITTER_PROPOSER_H_
+#define MOESWEEP_FITTER_PROPOSER_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "fitter/core.h"
+#include "fitter/optimal.h"
+#include "fitter/uncertainty.h"
+
+namespace moesweep::fitter {
+
+// One axis of a design space over law features.
+struct FeatureRange {
+  Feature feature = Feature::kParams;
+  double min = 0, max = 0;     // range; ignored when `values` is set
+  bool log_scale = true;       // spread points evenly in log(value)
+  std::vector<double> values;  // a list of allowed values instead of a range
+};
+
+struct DesignSpace {
+  std::vector<FeatureRange> axes;  // at most 8
+  double max_run_flops = 0;        // per-run cap; 0: none
+  double max_run_tokens = 0;       // per-run cap; 0: none
+  Status Validate() const;
+};
+
+// A run the campaign could train: its features and its cost.
+struct Candidate {
+  Observation at;
+  double flops = 0;
+  std::vector<double> unit;  // its coordinates in [0, 1)^axes
+};
+
+// FLOPs of training the run at `at` under the family's cost model (see
+// optimal.h): 6·N·D, 6·N_act·D, or Krajewski's F for finegrained.
+StatusOr<double> RunFlops(const Law& law, const Observation& at);
+
+// The candidate at unit coordinates `unit` (one per axis). Features no axis
+// sets keep their defaults; derived ones (active_experts, shared_ratio,
+// n_active_ne) are not recomputed: give each feature the law reads an axis.
+StatusOr<Candidate> CandidateAt(const Law& law, const DesignSpace& space,
+                                const std::vector<double>& unit);
+
+enum class QuestionKind {
+  kComputeOptimalLoss,  // loss of the compute-optimal model at `optimal.flops`
+  kOptimalSize,         // its active parameters
+  kLawParameter,        // natural parameter `param_index`
+  kPrediction,          // loss at `at`
+};
+
+struct Question {
+  QuestionKind kind = QuestionKind::kComputeOptimalLoss;
+  OptimalOptions optimal;  // kComputeOptimalLoss, kOptimalSize
+  int param_index = 0;     // kLawParameter
+  Observation at;          // kPrediction
+};
+
+StatusOr<double> EvaluateQuestion(const Law& law, const Question& question);
+
+// (g·Σ·Jᵀ)² / (J·Σ·Jᵀ + σ²): how much observing a run with log-loss Jacobian
+// J and noise variance σ² shrinks Var(Q) for ∇Q = g (Σ: p×p row-major).
+double VarianceReduction(const std::vector<double>& covariance,
+                         const std::vector<double>& gradient,
+                         const std::vector<double>& jacobian, double noise_var);
+
+enum class Strategy { kActive, kGrid, kRandom, kSobol };
+StatusOr<Strategy> StrategyFromName(std::string_view name);
+std::string_view StrategyName(Strategy strategy);
+
+struct ProposeRequest {
+  Strategy strategy = Strategy::kActive;
+  int batch = 1;            // runs to propose
+  std::uint64_t seed = 0;   // all strategies are deterministic for a seed
+  int proposed_before = 0;  // runs proposed so far (design position)
+  int candidates = 512;     // Sobol candidates scored per batch (active)
+  // The current fit, when there is one with a covariance; without them the
+  // active strategy falls back to the space-filling (Sobol) design.
+  const Law* law = nullptr;
+  const LawUncertainty* uncertainty = nullptr;
+  std::span<const Observation> pending;  // runs in flight
+  // Small runs are noisier: the log-loss noise variance of a run costing F
+  // FLOPs is taken as σ²·max(reference/F, 1)^(2·exponent), σ the fit's
+  // residual scale. 0 disables (constant noise).
+  double noise_reference_flops = 0;
+  double noise_flops_exponent = 0.15;
+};
+
+// `batch` runs from `space`. INVALID_ARGUMENT for a bad space or request.
+StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
+                                             const DesignSpace& space,
+                                             const Question& question,
+                                             const ProposeRequest& request);
+
+}  // namespace moesweep::fitter
+
+#endif  // MOESWEEP_FITTER_PROPOSER_H_

@@ -1,0 +1,99 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "fitter/fitter.h"
+#include "tests/testing/status_matchers.h"
+
+namespace moesweep::fitter {
+namespace {
+
+CampaignSimulation ChinchillaCampaign(Strategy strategy, std::uint64_t seed) {
+  CampaignSimulation sim;
+  sim.shape.family = "chinchilla";
+  sim.truth = *PublishedLaw("chinchilla", "epoch");
+  sim.space.axes = {{Feature::kParams, 1e7, 1e9, true, {}},
+                    {Feature::kTokens, 1e8, 1e11, true, {}}};
+  sim.space.max_run_flops = 1e19;
+  sim.question.optimal.flops = 1e21;  // 100x the largest allowed run
+  sim.question.optimal.profile_points = 25;
+  sim.target_relative_width = 0.05;
+  sim.budget_flops = 1e22;
+  sim.max_parallel_runs = 8;
+  sim.strategy = strategy;
+  sim.seed = seed;
+  return sim;
+}
+
+TEST(CampaignSimulationTest, ActiveCampaignStopsAtTheTargetWithAnHonestAnswer) {
+  StatusOr<CampaignOutcome> outcome =
+      SimulateCampaign(ChinchillaCampaign(Strategy::kActive, 1));
+  ASSERT_OK(outcome);
+  EXPECT_EQ(outcome->stop_reason, "target reached");
+  EXPECT_TRUE(outcome->answered);
+  EXPECT_LT(
+      (outcome->answer.upper - outcome->answer.lower) / outcome->answer.value,
+      0.05);
+  EXPECT_NEAR(outcome->truth, 2.3055, 1e-3);  // LAWS.md §1d, Epoch at 1e21
+  EXPECT_TRUE(outcome->covered);
+  EXPECT_LT(outcome->flops_spent, 1e22);
+  EXPECT_GT(outcome->gpu_seconds, 0);
+}
+
+TEST(CampaignSimulationTest, SameSeedSameCampaign) {
+  StatusOr<CampaignOutcome> a =
+      SimulateCampaign(ChinchillaCampaign(Strategy::kSobol, 2));
+  StatusOr<CampaignOutcome> b =
+      SimulateCampaign(ChinchillaCampaign(Strategy::kSobol, 2));
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  EXPECT_EQ(a->flops_spent, b->flops_spent);
+  EXPECT_EQ(a->runs, b->runs);
+  EXPECT_EQ(a->answer.value, b->answer.value);
+}
+
+TEST(CampaignSimulationTest, StopsWhenTheBudgetIsSpent) {
+  CampaignSimulation sim = ChinchillaCampaign(Strategy::kRandom, 3);
+  sim.target_relative_width = 1e-4;  // out of reach
+  sim.budget_flops = 2e19;
+  StatusOr<CampaignOutcome> outcome = SimulateCampaign(sim);
+  ASSERT_OK(outcome);
+  EXPECT_EQ(outcome->stop_reason, "budget spent");
+  EXPECT_GE(outcome->flops_spent, 2e19);
+  EXPECT_LT(outcome->flops_spent,
+            2e19 + 8 * 1e19);  // at most one batch past it
+}
+
+TEST(OracleTest, NoiseDivergenceAndCurvesBehaveAsConfigured) {
+  OracleOptions options;
+  options.divergence_probability = 0.1;
+  const Law truth = *PublishedLaw("chinchilla", "epoch");
+  const Oracle oracle(truth, options, 7);
+  const Observation at{.params = 1e8, .tokens = 2e9};
+  const double clean = *PredictLoss(truth, at);
+  int diverged = 0, n = 2000;
+  double sum_sq = 0;
+  for (int i = 0; i < n; ++i) {
+    StatusOr<SimulatedRun> run = oracle.Train(at, 1.2e18, i);
+    ASSERT_OK(run);
+    if (run->diverged) {
+      ++diverged;
+      EXPECT_LT(run->flops_spent, 1.2e18);
+      continue;
+    }
+    EXPECT_EQ(run->curve.size(), 10u);
+    EXPECT_GT(run->curve.front().loss,
+              run->final_loss);  // loss falls with tokens
+    const double r = std::log(run->final_loss / clean);
+    sum_sq += r * r;
+    EXPECT_DOUBLE_EQ(run->gpu_seconds, 1.2e18 / options.flops_per_second);
+  }
+  EXPECT_NEAR(double(diverged) / n, 0.1, 0.02);
+  EXPECT_NEAR(std::sqrt(sum_sq / (n - diverged)), 0.01, 0.001);
+  // Repeatable per run index.
+  EXPECT_EQ(oracle.Train(at, 1.2e18, 5)->final_loss,
+            oracle.Train(at, 1.2e18, 5)->final_loss);
+}
+
+}  // namespace
+}  // namespace moesweep::fitter

@@ -1,0 +1,188 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "fitter/fitter.h"
+#include "tests/testing/status_matchers.h"
+
+namespace moesweep::fitter {
+namespace {
+
+// Under a linear Gaussian model, observing y = J·θ + ε shrinks Var(g·θ) by
+// Cov(g·θ, y)²/Var(y); estimate that from samples and compare.
+TEST(ProposerTest, VarianceReductionMatchesMonteCarlo) {
+  std::mt19937_64 rng(::testing::UnitTest::GetInstance()->random_seed());
+  std::normal_distribution<double> z(0, 1);
+  const int p = 4;
+  // Σ = A·Aᵀ for a random A.
+  std::vector<double> a(p * p), cov(p * p, 0.0), g(p), j(p);
+  for (double& x : a) x = z(rng);
+  for (int r = 0; r < p; ++r)
+    for (int c = 0; c < p; ++c)
+      for (int k = 0; k < p; ++k) cov[r * p + c] += a[r * p + k] * a[c * p + k];
+  for (int i = 0; i < p; ++i) g[i] = z(rng), j[i] = z(rng);
+  const double noise_var = 0.7;
+  double sq = 0, sy = 0, sqq = 0, syy = 0, sqy = 0;
+  const int n = 400000;
+  for (int s = 0; s < n; ++s) {
+    std::vector<double> e(p), theta(p, 0.0);
+    for (double& x : e) x = z(rng);
+    for (int r = 0; r < p; ++r)
+      for (int k = 0; k < p; ++k) theta[r] += a[r * p + k] * e[k];
+    double q = 0, y = std::sqrt(noise_var) * z(rng);
+    for (int i = 0; i < p; ++i) q += g[i] * theta[i], y += j[i] * theta[i];
+    sq += q, sy += y, sqq += q * q, syy += y * y, sqy += q * y;
+  }
+  const double cov_qy = sqy / n - sq / n * sy / n,
+               var_y = syy / n - sy / n * sy / n;
+  const double monte_carlo = cov_qy * cov_qy / var_y;
+  EXPECT_NEAR(VarianceReduction(cov, g, j, noise_var), monte_carlo,
+              0.02 * monte_carlo);
+}
+
+DesignSpace ChinchillaSpace() {
+  DesignSpace space;
+  space.axes = {{Feature::kParams, 1e7, 1e9, true, {}},
+                {Feature::kTokens, 1e8, 1e11, true, {}}};
+  space.max_run_flops = 1e19;
+  return space;
+}
+
+Question OptimalLossAt(double flops) {
+  Question q;
+  q.optimal.flops = flops;
+  q.optimal.profile_points = 25;
+  return q;
+}
+
+TEST(ProposerTest, DesignsAreDeterministicForASeedAndRespectTheCaps) {
+  Law shape;
+  shape.family = "chinchilla";
+  const DesignSpace space = ChinchillaSpace();
+  for (Strategy s : {Strategy::kGrid, Strategy::kRandom, Strategy::kSobol,
+                     Strategy::kActive}) {
+    ProposeRequest request;
+    request.strategy = s;
+    request.batch = 16;
+    request.seed = 3;
+    StatusOr<std::vector<Candidate>> a =
+        ProposeRuns(shape, space, OptimalLossAt(1e21), request);
+    StatusOr<std::vector<Candidate>> b =
+        ProposeRuns(shape, space, OptimalLossAt(1e21), request);
+    request.seed = 4;
+    StatusOr<std::vector<Candidate>> c =
+        ProposeRuns(shape, space, OptimalLossAt(1e21), request);
+    ASSERT_OK(a);
+    ASSERT_OK(b);
+    ASSERT_OK(c);
+    ASSERT_EQ(a->size(), 16u);
+    bool differs = false;
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      EXPECT_EQ((*a)[i].at.params, (*b)[i].at.params) << StrategyName(s);
+      EXPECT_EQ((*a)[i].at.tokens, (*b)[i].at.tokens) << StrategyName(s);
+      differs |= (*a)[i].at.params != (*c)[i].at.params;
+      EXPECT_LE((*a)[i].flops, 1e19);
+      EXPECT_GE((*a)[i].at.params, 1e7);
+      EXPECT_LE((*a)[i].at.params, 1e9);
+      EXPECT_NEAR((*a)[i].flops, 6 * (*a)[i].at.params * (*a)[i].at.tokens,
+                  1e-6 * (*a)[i].flops);
+    }
+    EXPECT_TRUE(differs) << StrategyName(s);
+  }
+}
+
+// With a fit in hand, the active strategy buys more Var(Q) per FLOP than a
+// space-filling batch of the same size.
+TEST(ProposerTest, ActiveBatchBuysMoreVarianceReductionPerFlopThanSobol) {
+  const Law truth = *PublishedLaw("chinchilla", "epoch");
+  Law shape;
+  shape.family = "chinchilla";
+  const DesignSpace space = ChinchillaSpace();
+  const Question question = OptimalLossAt(1e21);
+  ProposeRequest initial;
+  initial.strategy = Strategy::kSobol;
+  initial.batch = 24;
+  StatusOr<std::vector<Candidate>> first =
+      ProposeRuns(shape, space, question, initial);
+  ASSERT_OK(first);
+  std::vector<Observation> design;
+  for (const Candidate& c : *first) design.push_back(c.at);
+  StatusOr<std::vector<Observation>> runs =
+      SimulateLosses(truth, design, 0.01, 0, 1);
+  ASSERT_OK(runs);
+  StatusOr<FitResult> fit = Fit("chinchilla", *runs, FitOptions{});
+  ASSERT_OK(fit);
+  StatusOr<LawUncertainty> u = EstimateCovariance(fit->law, *runs, 1e-3);
+  ASSERT_OK(u);
+  ProposeRequest active;
+  active.strategy = Strategy::kActive;
+  active.batch = 8;
+  active.proposed_before = 24;
+  active.law = &fit->law;
+  active.uncertainty = &*u;
+  ProposeRequest sobol = active;
+  sobol.strategy = Strategy::kSobol;
+  StatusOr<std::vector<Candidate>> a =
+      ProposeRuns(shape, space, question, active);
+  StatusOr<std::vector<Candidate>> s =
+      ProposeRuns(shape, space, question, sobol);
+  ASSERT_OK(a);
+  ASSERT_OK(s);
+  // Total reduction per total FLOP, each batch scored against the same Σ.
+  auto per_flop = [&](const std::vector<Candidate>& batch) {
+    std::vector<double> g(fit->law.theta.size());
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      const double h = 1e-5;
+      Law plus = fit->law, minus = fit->law;
+      plus.theta[i] += h;
+      minus.theta[i] -= h;
+      g[i] = (*EvaluateQuestion(plus, question) -
+              *EvaluateQuestion(minus, question)) /
+             (2 * h);
+    }
+    double reduction = 0, flops = 0;
+    for (const Candidate& c : batch) {
+      std::vector<double> j(g.size());
+      for (std::size_t i = 0; i < g.size(); ++i) {
+        const double h = 1e-6;
+        Law plus = fit->law, minus = fit->law;
+        plus.theta[i] += h;
+        minus.theta[i] -= h;
+        j[i] = (std::log(*PredictLoss(plus, c.at)) -
+                std::log(*PredictLoss(minus, c.at))) /
+               (2 * h);
+      }
+      reduction += VarianceReduction(u->covariance, g, j,
+                                     u->residual_sigma * u->residual_sigma);
+      flops += c.flops;
+    }
+    return reduction / flops;
+  };
+  EXPECT_GT(per_flop(*a), 2 * per_flop(*s));
+}
+
+TEST(ProposerTest, RefusesBadSpacesAndRequests) {
+  Law shape;
+  shape.family = "chinchilla";
+  DesignSpace space;
+  ProposeRequest request;
+  EXPECT_EQ(
+      ProposeRuns(shape, space, OptimalLossAt(1e21), request).status().code(),
+      StatusCode::kInvalidArgument);
+  space = ChinchillaSpace();
+  space.axes[0].min = 0;  // log scale needs min > 0
+  EXPECT_EQ(
+      ProposeRuns(shape, space, OptimalLossAt(1e21), request).status().code(),
+      StatusCode::kInvalidArgument);
+  space = ChinchillaSpace();
+  space.max_run_flops = 1;  // nothing fits
+  EXPECT_EQ(
+      ProposeRuns(shape, space, OptimalLossAt(1e21), request).status().code(),
+      StatusCode::kFailedPrecondition);
+  EXPECT_EQ(StrategyFromName("bayes").status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace moesweep::fitter
