@@ -65,6 +65,19 @@ void AddOptimalCommand(CLI::App* app, OptimalCommandOptions* options);
 int RunOptimalCommand(const OptimalCommandOptions& options, std::ostream& out,
                       std::ostream& err);
 
+// moesweep simulate campaign.yaml [--strategy S] [--truth law.json] [--seeds N]
+// [--json]
+struct SimulateCommandOptions {
+  std::string campaign;    // campaign YAML
+  std::string strategy;    // overrides the spec's; empty: the spec's
+  std::string truth_file;  // law file; empty: the family's published law
+  int seeds = 1;
+  bool json = false;
+};
+void AddSimulateCommand(CLI::App* app, SimulateCommandOptions* options);
+int RunSimulateCommand(const SimulateCommandOptions& options, std::ostream& out,
+                       std::ostream& err);
+
 // moesweep synth --law NAME --preset NAME --out runs.csv: a table of runs drawn
 // from a published law with log-normal noise, for demos and for planning how
 // many runs a fit needs.

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   moesweep::cli::PredictCommandOptions predict;
   moesweep::cli::OptimalCommandOptions optimal;
   moesweep::cli::AddFitCommand(&app, &fit);
+  moesweep::cli::SimulateCommandOptions simulate;
+  moesweep::cli::AddSimulateCommand(&app, &simulate);
   moesweep::cli::AddPredictCommand(&app, &predict);
   moesweep::cli::AddOptimalCommand(&app, &optimal);
   moesweep::cli::AddSynthCommand(&app, &synth);
@@ -28,6 +30,9 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("fit"))
     return moesweep::cli::RunFitCommand(fit, std::cout, std::cerr);
+  if (app.got_subcommand("simulate")) {
+    return moesweep::cli::RunSimulateCommand(simulate, std::cout, std::cerr);
+  }
   if (app.got_subcommand("predict")) {
     return moesweep::cli::RunPredictCommand(predict, std::cout, std::cerr);
   }

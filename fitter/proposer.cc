@@ -32,7 +32,7 @@ bool WithinCaps(const DesignSpace& space, const Candidate& c) {
 // The position-th point of a space-filling design in unit coordinates.
 std::vector<double> DesignPoint(Strategy strategy, const DesignSpace& space,
                                 std::uint64_t seed, std::uint32_t position) {
-  const int dims = static_cast<int>(space.axes.size());
+  const int dims = space.dims();
   if (strategy == Strategy::kRandom) {
     std::mt19937_64 rng(seed * 1000003 + position);
     std::vector<double> u(dims);
@@ -44,6 +44,14 @@ std::vector<double> DesignPoint(Strategy strategy, const DesignSpace& space,
     // visited in a seeded random order so any prefix covers the space.
     std::vector<int> levels;
     std::uint64_t cells = 1;
+    if (space.architecture) {
+      const ArchitectureAxes& arch = *space.architecture;
+      for (const auto* list : {&arch.d_model, &arch.layers, &arch.experts,
+                               &arch.top_k, &arch.granularity, &arch.shared}) {
+        levels.push_back(static_cast<int>(list->size()));
+        cells *= levels.back();
+      }
+    }
     for (const FeatureRange& a : space.axes) {
       levels.push_back(a.values.empty() ? 4
                                         : static_cast<int>(a.values.size()));
@@ -125,7 +133,16 @@ double VarianceReduction(const std::vector<double>& cov,
 
 Status DesignSpace::Validate() const {
   if (axes.empty()) return InvalidArgumentError("the design space has no axes");
-  if (axes.size() > kMaxSobolDims) {
+  if (architecture) {
+    const ArchitectureAxes& a = *architecture;
+    for (const auto* list : {&a.d_model, &a.layers, &a.experts, &a.top_k,
+                             &a.granularity, &a.shared}) {
+      if (list->empty())
+        return InvalidArgumentError("an architecture list is empty");
+    }
+    if (a.head_dim < 1) return InvalidArgumentError("head_dim must be >= 1");
+  }
+  if (dims() > kMaxSobolDims) {
     return InvalidArgumentError("the design space has more than 8 axes");
   }
   for (const FeatureRange& a : axes) {
@@ -162,12 +179,14 @@ StatusOr<double> RunFlops(const Law& law, const Observation& at) {
 
 StatusOr<Candidate> CandidateAt(const Law& law, const DesignSpace& space,
                                 const std::vector<double>& unit) {
-  if (unit.size() != space.axes.size())
+  if (static_cast<int>(unit.size()) != space.dims()) {
     return InvalidArgumentError("wrong number of coordinates");
+  }
   Candidate c;
   c.unit = unit;
-  for (std::size_t i = 0; i < unit.size(); ++i) {
-    const FeatureRange& a = space.axes[i];
+  const std::size_t first = space.architecture ? 6 : 0;
+  for (std::size_t i = first; i < unit.size(); ++i) {
+    const FeatureRange& a = space.axes[i - first];
     const double u = std::clamp(unit[i], 0.0, 1.0 - 1e-12);
     double v;
     if (!a.values.empty()) {
@@ -178,6 +197,26 @@ StatusOr<Candidate> CandidateAt(const Law& law, const DesignSpace& space,
       v = a.min + u * (a.max - a.min);
     }
     c.at.Set(a.feature, v);
+  }
+  if (space.architecture) {
+    const ArchitectureAxes& axes = *space.architecture;
+    auto pick = [&](const std::vector<double>& list, double u) {
+      return static_cast<std::int64_t>(list[static_cast<std::size_t>(
+          std::clamp(u, 0.0, 1.0 - 1e-12) * list.size())]);
+    };
+    Architecture arch = axes.base;
+    arch.d_model = pick(axes.d_model, unit[0]);
+    arch.num_layers = pick(axes.layers, unit[1]);
+    arch.num_experts = pick(axes.experts, unit[2]);
+    arch.top_k = std::min(pick(axes.top_k, unit[3]), arch.num_experts);
+    arch.granularity = pick(axes.granularity, unit[4]);
+    arch.num_shared = pick(axes.shared, unit[5]);
+    arch.num_heads = std::max<std::int64_t>(arch.d_model / axes.head_dim, 1);
+    arch.ffn_hidden =
+        static_cast<std::int64_t>(axes.ffn_multiplier * arch.d_model);
+    MOESWEEP_RETURN_IF_ERROR(arch.Validate());
+    const double tokens = c.at.tokens;
+    c.at = FeaturesOf(arch, tokens);
   }
   if (c.at.unique_tokens == 0) c.at.unique_tokens = c.at.tokens;
   MOESWEEP_ASSIGN_OR_RETURN(c.flops, RunFlops(law, c.at));
@@ -250,11 +289,11 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
         return FailedPreconditionError(
             "no point of the design space meets the per-run caps");
       }
-      MOESWEEP_ASSIGN_OR_RETURN(
-          Candidate c, CandidateAt(shape, space,
-                                   DesignPoint(design, space, request.seed,
-                                               request.proposed_before + k)));
-      if (WithinCaps(space, c)) out.push_back(std::move(c));
+      StatusOr<Candidate> c =
+          CandidateAt(shape, space,
+                      DesignPoint(design, space, request.seed,
+                                  request.proposed_before + k));
+      if (c.ok() && WithinCaps(space, *c)) out.push_back(*std::move(c));
     }
     return out;
   }
@@ -276,7 +315,10 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
   // Candidates: a fresh stretch of the Sobol sequence each batch.
   std::vector<Scored> pool;
   auto add = [&](const std::vector<double>& unit) -> Status {
-    MOESWEEP_ASSIGN_OR_RETURN(Candidate c, CandidateAt(law, space, unit));
+    StatusOr<Candidate> made = CandidateAt(law, space, unit);
+    if (!made.ok())
+      return OkStatus();  // e.g. an architecture that cannot be built
+    Candidate c = *std::move(made);
     if (!WithinCaps(space, c) || !(c.flops > 0)) return OkStatus();
     StatusOr<std::vector<double>> j =
         LogPredictGradient(*family, law.theta, c.at);
@@ -292,8 +334,7 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
       1000 + 7919u * static_cast<std::uint32_t>(request.proposed_before);
   for (int k = 0; k < request.candidates; ++k) {
     MOESWEEP_RETURN_IF_ERROR(add(SobolPoint(
-        offset + k, static_cast<int>(space.axes.size()),
-        Shift(request.seed + 17, static_cast<int>(space.axes.size())))));
+        offset + k, space.dims(), Shift(request.seed + 17, space.dims()))));
   }
   if (pool.empty()) {
     return FailedPreconditionError(

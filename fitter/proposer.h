@@ -14,11 +14,13 @@
 #define MOESWEEP_FITTER_PROPOSER_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "fitter/arch.h"
 #include "fitter/core.h"
 #include "fitter/optimal.h"
 #include "fitter/uncertainty.h"
@@ -33,11 +35,26 @@ struct FeatureRange {
   std::vector<double> values;  // a list of allowed values instead of a range
 };
 
+// A design space of architectures: each candidate picks one value of each
+// list, and its features come from counting the architecture (arch.h).
+struct ArchitectureAxes {
+  Architecture base;  // vocab_size, seq_len, tied_embeddings, swiglu
+  std::vector<double> d_model, layers, experts, top_k, granularity, shared;
+  std::int64_t head_dim = 64;  // heads = d_model / head_dim
+  double ffn_multiplier = 4;   // the dense FFN's d_ff = multiplier·d_model
+};
+
 struct DesignSpace {
-  std::vector<FeatureRange> axes;  // at most 8
+  // With `architecture`, its six lists come first and `axes` adds the rest
+  // (tokens); otherwise the axes are law features.
+  std::optional<ArchitectureAxes> architecture;
+  std::vector<FeatureRange> axes;  // at most 8 dimensions in all
   double max_run_flops = 0;        // per-run cap; 0: none
   double max_run_tokens = 0;       // per-run cap; 0: none
   Status Validate() const;
+  int dims() const {
+    return (architecture ? 6 : 0) + static_cast<int>(axes.size());
+  }
 };
 
 // A run the campaign could train: its features and its cost.

@@ -4,7 +4,7 @@
 set -u
 root=${1:?usage: check_includes.sh ROOT}
 cd "$root" || exit 2
-folders="common proto fitter coordinator worker kernels cli bench"
+folders="common proto fitter campaign coordinator worker kernels cli bench"
 bad=0
 for src in $(git ls-files '*.h' '*.cc' '*.cu' '*.cuh' 2>/dev/null || find . -name '*.h' -o -name '*.cc'); do
   own=${src%%/*}

@@ -1,0 +1,71 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "tests/testing/temp_dir.h"
+
+namespace moesweep::cli {
+namespace {
+
+constexpr char kCampaign[] = R"(law: {family: chinchilla}
+space:
+  params: {min: 1.0e7, max: 1.0e9, log: true}
+  tokens: {min: 1.0e8, max: 1.0e11, log: true}
+limits: {max_flops: 1.0e19}
+budget: {flops: 1.0e22}
+question: {kind: compute_optimal_loss, flops: 1.0e21}
+target: {relative_width: 0.1}
+max_parallel_runs: 8
+)";
+
+TEST(SimulateCommandTest, RunsTheCampaignAgainstThePublishedTruth) {
+  testing::TempDir dir;
+  SimulateCommandOptions options;
+  options.campaign = dir.Write("campaign.yaml", kCampaign);
+  options.seeds = 2;
+  options.json = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunSimulateCommand(options, out, err), 0) << err.str();
+  const nlohmann::json j = nlohmann::json::parse(out.str());
+  ASSERT_EQ(j.at("runs").size(), 2u);
+  for (const auto& run : j.at("runs")) {
+    EXPECT_EQ(run.at("stop"), "target reached");
+    EXPECT_NEAR(run.at("truth").get<double>(), 2.3055, 1e-3);  // Epoch at 1e21
+    const auto interval = run.at("interval").get<std::vector<double>>();
+    EXPECT_LT((interval[1] - interval[0]) / run.at("answer").get<double>(),
+              0.1);
+    EXPECT_LT(run.at("flops").get<double>(), 1e22);
+  }
+  EXPECT_EQ(j.at("strategy"), "active");
+}
+
+TEST(SimulateCommandTest, RefusesBadSpecsStrategiesAndTruths) {
+  testing::TempDir dir;
+  SimulateCommandOptions options;
+  options.campaign = dir.Write("campaign.yaml", kCampaign);
+  options.strategy = "bayes";
+  std::ostringstream out, err;
+  EXPECT_EQ(RunSimulateCommand(options, out, err), 2);
+  options.strategy = "";
+  options.truth_file = dir.File("absent.json");
+  EXPECT_EQ(RunSimulateCommand(options, out, err), 2);
+  EXPECT_NE(err.str().find("absent.json"), std::string::npos) << err.str();
+  options.truth_file = "";
+  options.campaign = dir.Write("bad.yaml", "law: {family: chinchilla}\n");
+  EXPECT_EQ(RunSimulateCommand(options, out, err), 2);
+  std::string comprehensive = kCampaign;
+  comprehensive.replace(comprehensive.find("chinchilla"), 10, "comprehensive");
+  comprehensive.replace(
+      comprehensive.find("  params:"), 0,
+      "  active_params: {min: 1.0e6, max: 1.0e9, log: true}\n");
+  options.campaign = dir.Write("comprehensive.yaml", comprehensive);
+  std::ostringstream err2;
+  EXPECT_EQ(RunSimulateCommand(options, out, err2), 2);
+  EXPECT_NE(err2.str().find("active_experts is missing"), std::string::npos)
+      << err2.str();
+}
+
+}  // namespace
+}  // namespace moesweep::cli
