@@ -29,6 +29,7 @@ StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
   fit_options.num_threads = 1;
   fit_options.full_refit_every = 50;
   fit_options.full_refit_growth = 0.5;
+  fit_options.max_grid_starts = 500;
   std::unique_ptr<IncrementalFitter> fitter;
   if (sim.shape.family == "expr") {
     MOESWEEP_ASSIGN_OR_RETURN(

@@ -118,6 +118,10 @@ struct FitOptions {
   // When false, only extra_starts are used (a warm refit); they must then be
   // non-empty.
   bool use_grid = true;
+  // When > 0 and the family's grid is larger, an evenly spread subset of this
+  // many grid points (with the extra starts) is tried: for refits that also
+  // have a warm start, where the full grid would cost seconds.
+  int max_grid_starts = 0;
 
   Status Validate() const;
 };

@@ -55,14 +55,17 @@ IncrementalFitter::~IncrementalFitter() {
 }
 
 StatusOr<FitResult> IncrementalFitter::FitRuns(
-    const std::vector<Observation>& runs,
-    const std::vector<double>* warm) const {
+    const std::vector<Observation>& runs, const std::vector<double>* warm,
+    const std::vector<double>* also) const {
   FitOptions fit;
   fit.huber_delta = options_.huber_delta;
   fit.num_threads = warm ? 1 : options_.num_threads;
   if (warm) {
     fit.use_grid = false;
     fit.extra_starts = {*warm};
+  } else {
+    fit.max_grid_starts = options_.max_grid_starts;
+    if (also) fit.extra_starts = {*also};
   }
   return shape_.family == "expr" ? Fit(shape_.expr, runs, fit)
                                  : Fit(shape_.family, runs, fit);
@@ -127,21 +130,24 @@ void IncrementalFitter::StartFullRefit(std::unique_lock<std::mutex>& lock) {
   refit_running_ = true;
   runs_at_last_refit_ = static_cast<int>(runs_.size());
   std::vector<Observation> snapshot = runs_;
+  std::vector<double> current = current_->law.theta;
   if (!options_.background) {
     lock.unlock();
-    RunFullRefit(std::move(snapshot));
+    RunFullRefit(std::move(snapshot), std::move(current));
     lock.lock();
     return;
   }
   if (refit_thread_.joinable())
     refit_thread_.join();  // finished: refit_running_ was false
-  refit_thread_ = std::thread([this, snapshot = std::move(snapshot)]() mutable {
-    RunFullRefit(std::move(snapshot));
+  refit_thread_ = std::thread([this, snapshot = std::move(snapshot),
+                               current = std::move(current)]() mutable {
+    RunFullRefit(std::move(snapshot), std::move(current));
   });
 }
 
-void IncrementalFitter::RunFullRefit(std::vector<Observation> runs) {
-  StatusOr<FitResult> full = FitRuns(runs, nullptr);
+void IncrementalFitter::RunFullRefit(std::vector<Observation> runs,
+                                     std::vector<double> current) {
+  StatusOr<FitResult> full = FitRuns(runs, nullptr, &current);
   std::lock_guard<std::mutex> lock(mu_);
   refit_running_ = false;
   if (current_) ++current_->full_refits;

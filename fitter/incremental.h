@@ -34,6 +34,8 @@ struct IncrementalOptions {
   // When > 0, at least this fraction of the runs seen at the last full refit
   // must arrive before the next (refits grow rarer as the law settles).
   double full_refit_growth = 0;
+  // Grid points a full refit tries, besides the current law (0: all).
+  int max_grid_starts = 0;
   // A run whose out-of-sample log error exceeds this many residual scales
   // triggers a full refit at once.
   double surprise_sigmas = 6;
@@ -87,10 +89,13 @@ class IncrementalFitter {
  private:
   IncrementalFitter(Law shape, const IncrementalOptions& options,
                     int num_params);
+  // A warm refit from `warm`, or (warm null) a multi-start fit that also
+  // tries `also` when given.
   StatusOr<FitResult> FitRuns(const std::vector<Observation>& runs,
-                              const std::vector<double>* warm) const;
+                              const std::vector<double>* warm,
+                              const std::vector<double>* also = nullptr) const;
   void StartFullRefit(std::unique_lock<std::mutex>& lock);
-  void RunFullRefit(std::vector<Observation> runs);
+  void RunFullRefit(std::vector<Observation> runs, std::vector<double> current);
 
   const Law shape_;  // family (and expression); theta unused
   const IncrementalOptions options_;

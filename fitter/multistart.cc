@@ -190,6 +190,9 @@ Status FitOptions::Validate() const {
   if (num_threads < 0) return InvalidArgumentError("num_threads must be >= 0");
   if (max_iterations < 1)
     return InvalidArgumentError("max_iterations must be >= 1");
+  if (max_grid_starts < 0) {
+    return InvalidArgumentError("max_grid_starts must be >= 0");
+  }
   if (!use_grid && extra_starts.empty()) {
     return InvalidArgumentError(
         "use_grid is false and no extra_starts were given");
@@ -210,6 +213,15 @@ StatusOr<FitResult> FitFamily(const Family* family, Law law,
 
   std::vector<std::vector<double>> starts;
   if (options.use_grid) starts = family->StartGrid();
+  if (options.max_grid_starts > 0 &&
+      starts.size() > static_cast<std::size_t>(options.max_grid_starts)) {
+    std::vector<std::vector<double>> subset;
+    const double stride = double(starts.size()) / options.max_grid_starts;
+    for (int i = 0; i < options.max_grid_starts; ++i) {
+      subset.push_back(starts[static_cast<std::size_t>(i * stride)]);
+    }
+    starts = std::move(subset);
+  }
   for (const auto& s : options.extra_starts) {
     if (s.size() != family->params().size()) {
       return InvalidArgumentError(
