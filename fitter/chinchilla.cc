@@ -47,10 +47,11 @@ struct ChinchillaResidual {
   }
 };
 
-class Chinchilla final : public Family {
+class Chinchilla final : public ResidualFamily<ChinchillaResidual, 5> {
  public:
+  Chinchilla() : ResidualFamily(kParams) {}
+
   std::string_view name() const override { return "chinchilla"; }
-  std::span<const ParamSpec> params() const override { return kParams; }
 
   std::vector<std::vector<double>> StartGrid() const override {
     std::vector<std::vector<double>> grid;
@@ -65,27 +66,6 @@ class Chinchilla final : public Family {
   }
 
   std::span<const Feature> features() const override { return kFeatures; }
-
-  double LogPredict(const double* theta,
-                    const Observation& run) const override {
-    Observation unit_loss = run;
-    unit_loss.loss = 1;  // so the residual is log L̂ − log 1
-    double log_loss = 0;
-    const ChinchillaResidual residual(unit_loss);
-    residual(theta, &log_loss);
-    return log_loss;
-  }
-
-  ceres::FirstOrderFunction* NewHuberSum(std::span<const Observation> runs,
-                                         double delta) const override {
-    return fitter::NewHuberSum<ChinchillaResidual, 5>(kParams, runs, delta);
-  }
-
-  ceres::CostFunction* NewSqrtHuberResiduals(std::span<const Observation> runs,
-                                             double delta) const override {
-    return fitter::NewSqrtHuberResiduals<ChinchillaResidual, 5>(kParams, runs,
-                                                                delta);
-  }
 };
 
 }  // namespace

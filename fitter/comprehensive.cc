@@ -97,10 +97,11 @@ struct ComprehensiveResidual {
   }
 };
 
-class Comprehensive final : public Family {
+class Comprehensive final : public ResidualFamily<ComprehensiveResidual, 12> {
  public:
+  Comprehensive() : ResidualFamily(kParams) {}
+
   std::string_view name() const override { return "comprehensive"; }
-  std::span<const ParamSpec> params() const override { return kParams; }
   std::span<const Feature> features() const override { return kFeatures; }
 
   std::vector<std::vector<double>> StartGrid() const override {
@@ -120,21 +121,6 @@ class Comprehensive final : public Family {
                                           log_qg, std::log(g_star), log_qs,
                                           s_star});
     return grid;
-  }
-
-  double LogPredict(const double* theta,
-                    const Observation& run) const override {
-    Observation unit_loss = run;
-    unit_loss.loss = 1;
-    double log_loss = 0;
-    const ComprehensiveResidual residual(unit_loss);
-    residual(theta, &log_loss);
-    return log_loss;
-  }
-
-  ceres::FirstOrderFunction* NewHuberSum(std::span<const Observation> runs,
-                                         double delta) const override {
-    return fitter::NewHuberSum<ComprehensiveResidual, 12>(kParams, runs, delta);
   }
 
   ceres::CostFunction* NewSqrtHuberResiduals(std::span<const Observation> runs,

@@ -53,10 +53,11 @@ struct DatablationsResidual {
   }
 };
 
-class Datablations final : public Family {
+class Datablations final : public ResidualFamily<DatablationsResidual, 6> {
  public:
+  Datablations() : ResidualFamily(kParams) {}
+
   std::string_view name() const override { return "datablations"; }
-  std::span<const ParamSpec> params() const override { return kParams; }
   std::span<const Feature> features() const override { return kFeatures; }
 
   std::vector<std::vector<double>> StartGrid() const override {
@@ -69,27 +70,6 @@ class Datablations final : public Family {
               for (double r_star : {5, 15, 50})
                 grid.push_back({a, b, e, alpha, beta, std::log(r_star)});
     return grid;
-  }
-
-  double LogPredict(const double* theta,
-                    const Observation& run) const override {
-    Observation unit_loss = run;
-    unit_loss.loss = 1;
-    double log_loss = 0;
-    const DatablationsResidual residual(unit_loss);
-    residual(theta, &log_loss);
-    return log_loss;
-  }
-
-  ceres::FirstOrderFunction* NewHuberSum(std::span<const Observation> runs,
-                                         double delta) const override {
-    return fitter::NewHuberSum<DatablationsResidual, 6>(kParams, runs, delta);
-  }
-
-  ceres::CostFunction* NewSqrtHuberResiduals(std::span<const Observation> runs,
-                                             double delta) const override {
-    return fitter::NewSqrtHuberResiduals<DatablationsResidual, 6>(kParams, runs,
-                                                                  delta);
   }
 };
 

@@ -47,10 +47,11 @@ struct FinegrainedResidual {
   }
 };
 
-class Finegrained final : public Family {
+class Finegrained final : public ResidualFamily<FinegrainedResidual, 7> {
  public:
+  Finegrained() : ResidualFamily(kParams) {}
+
   std::string_view name() const override { return "finegrained"; }
-  std::span<const ParamSpec> params() const override { return kParams; }
   std::span<const Feature> features() const override { return kFeatures; }
 
   std::vector<std::vector<double>> StartGrid() const override {
@@ -64,27 +65,6 @@ class Finegrained final : public Family {
                 for (double c : {0.3, 0.8, 1.5})
                   grid.push_back({la, alpha, lb, beta, lg, gamma, std::log(c)});
     return grid;
-  }
-
-  double LogPredict(const double* theta,
-                    const Observation& run) const override {
-    Observation unit_loss = run;
-    unit_loss.loss = 1;
-    double log_loss = 0;
-    const FinegrainedResidual residual(unit_loss);
-    residual(theta, &log_loss);
-    return log_loss;
-  }
-
-  ceres::FirstOrderFunction* NewHuberSum(std::span<const Observation> runs,
-                                         double delta) const override {
-    return fitter::NewHuberSum<FinegrainedResidual, 7>(kParams, runs, delta);
-  }
-
-  ceres::CostFunction* NewSqrtHuberResiduals(std::span<const Observation> runs,
-                                             double delta) const override {
-    return fitter::NewSqrtHuberResiduals<FinegrainedResidual, 7>(kParams, runs,
-                                                                 delta);
   }
 };
 

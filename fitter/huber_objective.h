@@ -177,6 +177,42 @@ ceres::CostFunction* NewSqrtHuberResiduals(std::span<const ParamSpec> specs,
       f, static_cast<int>(runs.size()));
 }
 
+// The parts of a Family every built-in family shares, from its Residual
+// functor and its parameter table: prediction and both Ceres objectives.
+// A family derives from this and adds name(), params(), features() and
+// StartGrid().
+template <typename Residual, int kNumParams>
+class ResidualFamily : public Family {
+ public:
+  explicit ResidualFamily(std::span<const ParamSpec> specs) : specs_(specs) {}
+
+  std::span<const ParamSpec> params() const override { return specs_; }
+
+  double LogPredict(const double* theta,
+                    const Observation& run) const override {
+    Observation unit_loss = run;
+    unit_loss.loss = 1;  // so the residual is log L̂ − log 1
+    double log_loss = 0;
+    const Residual residual(unit_loss);
+    residual(theta, &log_loss);
+    return log_loss;
+  }
+
+  ceres::FirstOrderFunction* NewHuberSum(std::span<const Observation> runs,
+                                         double delta) const override {
+    return fitter::NewHuberSum<Residual, kNumParams>(specs_, runs, delta);
+  }
+
+  ceres::CostFunction* NewSqrtHuberResiduals(std::span<const Observation> runs,
+                                             double delta) const override {
+    return fitter::NewSqrtHuberResiduals<Residual, kNumParams>(specs_, runs,
+                                                               delta);
+  }
+
+ private:
+  std::span<const ParamSpec> specs_;
+};
+
 }  // namespace moesweep::fitter
 
 #endif  // MOESWEEP_FITTER_HUBER_OBJECTIVE_H_

@@ -50,10 +50,11 @@ struct JointResidual {
   }
 };
 
-class Joint final : public Family {
+class Joint final : public ResidualFamily<JointResidual, 9> {
  public:
+  Joint() : ResidualFamily(kParams) {}
+
   std::string_view name() const override { return "joint"; }
-  std::span<const ParamSpec> params() const override { return kParams; }
   std::span<const Feature> features() const override { return kFeatures; }
 
   // The paper's 3^9 grid; its α, β are magnitudes, applied with the sign the
@@ -74,27 +75,6 @@ class Joint final : public Family {
                                       std::log(b), beta, omega, zeta,
                                       std::log(c)});
     return grid;
-  }
-
-  double LogPredict(const double* theta,
-                    const Observation& run) const override {
-    Observation unit_loss = run;
-    unit_loss.loss = 1;
-    double log_loss = 0;
-    const JointResidual residual(unit_loss);
-    residual(theta, &log_loss);
-    return log_loss;
-  }
-
-  ceres::FirstOrderFunction* NewHuberSum(std::span<const Observation> runs,
-                                         double delta) const override {
-    return fitter::NewHuberSum<JointResidual, 9>(kParams, runs, delta);
-  }
-
-  ceres::CostFunction* NewSqrtHuberResiduals(std::span<const Observation> runs,
-                                             double delta) const override {
-    return fitter::NewSqrtHuberResiduals<JointResidual, 9>(kParams, runs,
-                                                           delta);
   }
 };
 
