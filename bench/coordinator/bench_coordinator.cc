@@ -1,0 +1,184 @@
+// bench_coordinator: durable report throughput and acknowledgement latency of
+// the coordinator's store. K producer threads (64, one per simulated worker)
+// each append reports of their own trial, one at a time, waiting for each
+// acknowledgement (WAL synced), as a worker waits for Ack before forgetting a
+// report. The reference, on the same disk in the same run: a plain RocksDB
+// where the same threads each do db->Put with sync=true, which RocksDB
+// group-commits itself. Three rounds, ours and the reference taking turns;
+// medians of each.
+//
+// Not covered yet (issue 6): the gRPC part of the issue's bench (simulated
+// workers in a separate process streaming over loopback) and the latency from
+// an observation to the next proposal; this measures the store alone.
+//
+// Prints `bench coordinator <metric> value=<v> ref=<r> ratio=<v/r> goal=<g>`,
+// higher ratio is better. No arguments; well under 2 minutes.
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "coordinator/coordinator.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using moesweep::Status;
+using moesweep::coordinator::Store;
+using moesweep::coordinator::StoreOptions;
+
+constexpr int kProducers = 64;
+constexpr int kReportsPerProducer = 800;
+constexpr int kRounds = 3;
+constexpr size_t kPayloadBytes = 96;  // about a serialized Progress
+
+struct Run {
+  double reports_per_second = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+};
+
+double Quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
+}
+
+std::string Payload(int producer) {
+  std::mt19937 rng(static_cast<unsigned>(producer));
+  std::string out(kPayloadBytes, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+// Runs `append(producer, seq)` from kProducers threads; each call returns
+// once that report is durable.
+template <typename Append>
+Run Drive(int reports_per_producer, Append append) {
+  std::vector<std::vector<double>> latencies(kProducers);
+  std::vector<std::thread> threads;
+  Clock::time_point start = Clock::now();
+  for (int p = 0; p < kProducers; ++p) {
+    threads.emplace_back([&, p] {
+      latencies[p].reserve(static_cast<size_t>(reports_per_producer));
+      for (int seq = 1; seq <= reports_per_producer; ++seq) {
+        Clock::time_point t0 = Clock::now();
+        append(p, seq);
+        latencies[p].push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - t0)
+                .count());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  return Run{static_cast<double>(all.size()) / seconds, Quantile(all, 0.5),
+             Quantile(all, 0.99)};
+}
+
+Run RunStore(const fs::path& dir, int reports_per_producer) {
+  fs::remove_all(dir);
+  StoreOptions options;
+  options.path = dir.string();
+  auto opened = Store::Open(options);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "bench_coordinator: %s\n",
+                 opened.status().ToString().c_str());
+    std::exit(1);
+  }
+  Store& store = **opened;
+  std::vector<std::string> payloads, ids;
+  for (int p = 0; p < kProducers; ++p) {
+    ids.push_back("trial-" + std::to_string(p));
+    payloads.push_back(Payload(p));
+    if (!store.CreateTrial(ids.back()).ok()) std::exit(1);
+  }
+  Run run = Drive(reports_per_producer, [&](int p, int seq) {
+    absl::Notification acked;
+    bool ok = false;
+    store.AppendReport(ids[p], 1, seq, payloads[p], [&](Status s) {
+      ok = s.ok();
+      acked.Notify();
+    });
+    acked.WaitForNotification();
+    if (!ok) std::exit(1);
+  });
+  return run;
+}
+
+Run RunPlainRocksDb(const fs::path& dir, int reports_per_producer) {
+  fs::remove_all(dir);
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::Open(options, dir.string(), &raw).ok()) std::exit(1);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::vector<std::string> payloads;
+  for (int p = 0; p < kProducers; ++p) payloads.push_back(Payload(p));
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  Run run = Drive(reports_per_producer, [&](int p, int seq) {
+    std::string key = "trial-" + std::to_string(p) + "/" + std::to_string(seq);
+    if (!db->Put(sync, key, payloads[p]).ok()) std::exit(1);
+  });
+  return run;
+}
+
+double Median(std::vector<double> v) { return Quantile(std::move(v), 0.5); }
+
+void Line(const char* metric, double value, double ref, double ratio,
+          double goal) {
+  std::printf("bench coordinator %s value=%.4g ref=%.4g ratio=%.3f goal=%g\n",
+              metric, value, ref, ratio, goal);
+}
+
+}  // namespace
+
+int main() {
+  // Beside the build, on the disk the project lives on (not a tmpfs).
+  fs::path root = fs::current_path() / "bench_coordinator_tmp";
+  fs::create_directories(root);
+  RunStore(root / "ours", 50);  // warm-up: page cache, thread start
+  RunPlainRocksDb(root / "plain", 50);
+
+  std::vector<double> rate, p50, p99, ref_rate, ref_p50, ref_p99;
+  for (int round = 0; round < kRounds; ++round) {
+    Run ours = RunStore(root / "ours", kReportsPerProducer);
+    Run plain = RunPlainRocksDb(root / "plain", kReportsPerProducer);
+    rate.push_back(ours.reports_per_second);
+    p50.push_back(ours.p50_ms);
+    p99.push_back(ours.p99_ms);
+    ref_rate.push_back(plain.reports_per_second);
+    ref_p50.push_back(plain.p50_ms);
+    ref_p99.push_back(plain.p99_ms);
+    std::fprintf(stderr,
+                 "round %d: store %.0f reports/s p50 %.3f ms p99 %.3f ms; "
+                 "plain RocksDB %.0f/s p50 %.3f ms p99 %.3f ms\n",
+                 round, ours.reports_per_second, ours.p50_ms, ours.p99_ms,
+                 plain.reports_per_second, plain.p50_ms, plain.p99_ms);
+  }
+  fs::remove_all(root);
+
+  double r = Median(rate), rr = Median(ref_rate);
+  double l50 = Median(p50), rl50 = Median(ref_p50);
+  double l99 = Median(p99), rl99 = Median(ref_p99);
+  Line("acked_reports_per_second_vs_plain_rocksdb", r, rr, r / rr, 0.5);
+  Line("acked_reports_per_second_vs_50000", r, 50000, r / 50000, 1);
+  // Latencies in ms, oriented so that higher is better: ref/value.
+  Line("p99_ack_latency_ms_vs_5ms", l99, 5, 5 / l99, 1);
+  Line("p50_ack_latency_ms_vs_plain_rocksdb", l50, rl50, rl50 / l50, 0.5);
+  Line("p99_ack_latency_ms_vs_plain_rocksdb", l99, rl99, rl99 / l99, 0.5);
+  return 0;
+}

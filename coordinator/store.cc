@@ -1,0 +1,510 @@
+// Store: RocksDB open and schema check, the trial cache, and the
+// group-commit writer. The key layout is in store_format.cc.
+//
+// Invariants, under mu_: for every trial, durable_seq <= taken_seq;
+// taken_seq is the highest seq of the current attempt that is durable or
+// queued; reports are written in queue order, so a resend queued after the
+// original is acknowledged no earlier than it.
+
+#include "coordinator/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "coordinator/store_format.h"
+
+namespace moesweep::coordinator {
+namespace {
+
+namespace fmt = format;
+
+// Lets the trial map be searched by string_view without a copy.
+struct TrialIdHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view id) const {
+    return std::hash<std::string_view>()(id);
+  }
+};
+
+Status FromRocks(const rocksdb::Status& s, const std::string& path) {
+  if (s.ok()) return OkStatus();
+  std::string message = "store at " + path + ": " + s.ToString();
+  if (s.IsCorruption()) return DataLossError(message);
+  return FailedPreconditionError(message);
+}
+
+const std::vector<std::string_view>& FamilyNames() {
+  static const std::vector<std::string_view> names = {
+      rocksdb::kDefaultColumnFamilyName,
+      fmt::kMetaFamily,
+      fmt::kCampaignsFamily,
+      fmt::kTrialsFamily,
+      fmt::kCurvesFamily,
+      fmt::kLawsFamily,
+      fmt::kEventsFamily};
+  return names;
+}
+
+// Index of each family in the handle vector, in FamilyNames() order.
+enum Family { kDefault = 0, kMeta, kCampaigns, kTrials, kCurves, kLaws };
+
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors() {
+  std::vector<rocksdb::ColumnFamilyDescriptor> out;
+  for (std::string_view name : FamilyNames()) {
+    out.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
+  }
+  return out;
+}
+
+// Reads the schema version of an existing store without writing to it.
+Status CheckExisting(const std::string& path) {
+  std::vector<std::string> present;
+  rocksdb::Status s =
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &present);
+  MOESWEEP_RETURN_IF_ERROR(FromRocks(s, path));
+  for (std::string_view name : FamilyNames()) {
+    if (std::find(present.begin(), present.end(), name) == present.end()) {
+      return FailedPreconditionError("store at " + path +
+                                     ": not a moesweep store (no column "
+                                     "family '" +
+                                     std::string(name) + "')");
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : present) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, descriptors,
+                                   &handles, &raw);
+  MOESWEEP_RETURN_IF_ERROR(FromRocks(s, path));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  for (size_t i = 0; i < present.size(); ++i) {
+    if (present[i] == fmt::kMetaFamily) meta = handles[i];
+  }
+  std::string value;
+  s = db->Get(rocksdb::ReadOptions(), meta, std::string(fmt::kSchemaVersionKey),
+              &value);
+  Status result;
+  if (s.IsNotFound()) {
+    result = FailedPreconditionError("store at " + path +
+                                     ": no schema version in 'meta'");
+  } else if (!s.ok()) {
+    result = FromRocks(s, path);
+  } else {
+    StatusOr<uint32_t> version = fmt::DecodeSchemaVersion(value);
+    if (!version.ok()) {
+      result = version.status();
+    } else if (*version != fmt::kSchemaVersion) {
+      result = FailedPreconditionError(
+          "store at " + path + ": schema version " + std::to_string(*version) +
+          ", this build reads version " + std::to_string(fmt::kSchemaVersion));
+    }
+  }
+  for (rocksdb::ColumnFamilyHandle* h : handles) {
+    (void)db->DestroyColumnFamilyHandle(h);
+  }
+  return result;
+}
+
+}  // namespace
+
+Status StoreOptions::Validate() const {
+  if (path.empty()) return InvalidArgumentError("path: empty");
+  if (max_batch_reports < 1) {
+    return InvalidArgumentError("max_batch_reports: must be >= 1, got " +
+                                std::to_string(max_batch_reports));
+  }
+  return OkStatus();
+}
+
+class Store::Impl {
+ public:
+  explicit Impl(StoreOptions options) : options_(std::move(options)) {}
+  ~Impl();
+
+  Status Open();
+  Status CreateTrial(std::string_view trial_id);
+  StatusOr<int32_t> BumpAttempt(std::string_view trial_id);
+  StatusOr<int32_t> CurrentAttempt(std::string_view trial_id) const;
+  void AppendReport(std::string_view trial_id, int32_t attempt, int64_t seq,
+                    std::string_view payload, AckCallback callback);
+  StatusOr<std::vector<CurvePoint>> ReadCurve(std::string_view trial_id,
+                                              int32_t attempt) const;
+  StatusOr<int64_t> DurableSeq(std::string_view trial_id,
+                               int32_t attempt) const;
+  StoreStats stats() const {
+    absl::MutexLock lock(&mu_);
+    return stats_;
+  }
+
+ private:
+  struct TrialState {
+    int32_t attempt = 1;
+    int64_t taken_seq = 0;
+    int64_t durable_seq = 0;
+  };
+  using TrialMap =
+      std::unordered_map<std::string, TrialState, TrialIdHash, std::equal_to<>>;
+  // One report handed over. `key` empty: nothing to write (a refusal in
+  // `status`, or a resend acknowledged with the batch).
+  struct Pending {
+    std::string trial_id;
+    int32_t attempt = 0;
+    int64_t seq = 0;
+    std::string key;
+    std::string value;
+    Status status;
+    AckCallback callback;
+  };
+
+  Status LoadTrials();
+  StatusOr<int64_t> LastSeqOnDisk(std::string_view trial_id,
+                                  int32_t attempt) const;
+  Status PutTrialRecord(std::string_view trial_id, int32_t attempt);
+  void Enqueue(Pending pending) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WriterLoop();
+  void CommitBatch(std::vector<Pending>& batch);
+
+  // Constant after Open.
+  const StoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::thread writer_;
+
+  // Serializes trial-record writes (CreateTrial, BumpAttempt), so mu_ is
+  // never held across a sync.
+  absl::Mutex admin_mu_;
+
+  // State below is protected by mu_.
+  mutable absl::Mutex mu_;
+  absl::CondVar work_;
+  TrialMap trials_ ABSL_GUARDED_BY(mu_);
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  Status write_error_ ABSL_GUARDED_BY(mu_);
+  StoreStats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+Store::Impl::~Impl() {
+  if (writer_.joinable()) {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+      work_.Signal();
+    }
+    writer_.join();
+  }
+  if (db_ != nullptr) {
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      (void)db_->DestroyColumnFamilyHandle(h);
+    }
+    (void)db_->Close();
+  }
+}
+
+Status Store::Impl::Open() {
+  const std::string& path = options_.path;
+  std::error_code ec;
+  bool exists =
+      std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
+  if (exists) {
+    MOESWEEP_RETURN_IF_ERROR(CheckExisting(path));
+  } else if (!options_.create_if_missing) {
+    return FailedPreconditionError("store at " + path +
+                                   ": no store there (create_if_missing is "
+                                   "false)");
+  }
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = !exists;
+  db_options.create_missing_column_families = !exists;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, path, Descriptors(), &handles_, &raw);
+  MOESWEEP_RETURN_IF_ERROR(FromRocks(s, path));
+  db_.reset(raw);
+  if (!exists) {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    s = db_->Put(sync, handles_[kMeta], std::string(fmt::kSchemaVersionKey),
+                 fmt::EncodeSchemaVersion(fmt::kSchemaVersion));
+    MOESWEEP_RETURN_IF_ERROR(FromRocks(s, path));
+  }
+  MOESWEEP_RETURN_IF_ERROR(LoadTrials());
+  writer_ = std::thread([this] { WriterLoop(); });
+  return OkStatus();
+}
+
+Status Store::Impl::LoadTrials() {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kTrials]));
+  TrialMap loaded;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string id = it->key().ToString();
+    StatusOr<fmt::TrialRecord> record =
+        fmt::DecodeTrialRecord(it->value().ToStringView());
+    if (!record.ok()) return record.status();
+    TrialState state;
+    state.attempt = record->current_attempt;
+    MOESWEEP_ASSIGN_OR_RETURN(state.taken_seq,
+                              LastSeqOnDisk(id, state.attempt));
+    state.durable_seq = state.taken_seq;
+    loaded.emplace(std::move(id), state);
+  }
+  MOESWEEP_RETURN_IF_ERROR(FromRocks(it->status(), options_.path));
+  absl::MutexLock lock(&mu_);
+  trials_ = std::move(loaded);
+  return OkStatus();
+}
+
+StatusOr<int64_t> Store::Impl::LastSeqOnDisk(std::string_view trial_id,
+                                             int32_t attempt) const {
+  std::string prefix = fmt::CurvePrefix(trial_id, attempt);
+  std::string last = prefix + std::string(8, '\xff');
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kCurves]));
+  it->SeekForPrev(last);
+  MOESWEEP_RETURN_IF_ERROR(FromRocks(it->status(), options_.path));
+  if (!it->Valid() || !it->key().starts_with(prefix)) return int64_t{0};
+  MOESWEEP_ASSIGN_OR_RETURN(fmt::CurveKeyParts parts,
+                            fmt::DecodeCurveKey(it->key().ToStringView()));
+  return parts.seq;
+}
+
+Status Store::Impl::PutTrialRecord(std::string_view trial_id, int32_t attempt) {
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  rocksdb::Status s =
+      db_->Put(sync, handles_[kTrials], std::string(trial_id),
+               fmt::EncodeTrialRecord(fmt::TrialRecord{attempt}));
+  if (!s.ok()) {
+    return UnavailableError("store: trial write failed: " + s.ToString());
+  }
+  return OkStatus();
+}
+
+Status Store::Impl::CreateTrial(std::string_view trial_id) {
+  MOESWEEP_RETURN_IF_ERROR(fmt::ValidateTrialId(trial_id));
+  absl::MutexLock admin(&admin_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (trials_.contains(trial_id)) {
+      return AlreadyExistsError("trial " + std::string(trial_id) +
+                                ": already exists");
+    }
+  }
+  MOESWEEP_RETURN_IF_ERROR(PutTrialRecord(trial_id, 1));
+  absl::MutexLock lock(&mu_);
+  trials_.emplace(std::string(trial_id), TrialState{});
+  return OkStatus();
+}
+
+StatusOr<int32_t> Store::Impl::BumpAttempt(std::string_view trial_id) {
+  absl::MutexLock admin(&admin_mu_);
+  int32_t next = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = trials_.find(trial_id);
+    if (it == trials_.end()) {
+      return NotFoundError("trial " + std::string(trial_id) + ": unknown");
+    }
+    next = it->second.attempt + 1;
+  }
+  MOESWEEP_RETURN_IF_ERROR(PutTrialRecord(trial_id, next));
+  absl::MutexLock lock(&mu_);
+  trials_.find(trial_id)->second = TrialState{next, 0, 0};
+  return next;
+}
+
+StatusOr<int32_t> Store::Impl::CurrentAttempt(std::string_view trial_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = trials_.find(trial_id);
+  if (it == trials_.end()) {
+    return NotFoundError("trial " + std::string(trial_id) + ": unknown");
+  }
+  return it->second.attempt;
+}
+
+void Store::Impl::Enqueue(Pending pending) {
+  queue_.push_back(std::move(pending));
+  work_.Signal();
+}
+
+void Store::Impl::AppendReport(std::string_view trial_id, int32_t attempt,
+                               int64_t seq, std::string_view payload,
+                               AckCallback callback) {
+  Pending p;
+  p.trial_id = std::string(trial_id);
+  p.attempt = attempt;
+  p.seq = seq;
+  p.callback = std::move(callback);
+  std::string where = "report (" + p.trial_id + ", attempt " +
+                      std::to_string(attempt) + ", seq " + std::to_string(seq) +
+                      "): ";
+  Status id_ok = fmt::ValidateTrialId(trial_id);
+  absl::MutexLock lock(&mu_);
+  auto it = trials_.find(trial_id);
+  if (!write_error_.ok()) {
+    p.status = UnavailableError(
+        where + "store failed a write: " + std::string(write_error_.message()));
+  } else if (!id_ok.ok()) {
+    p.status = InvalidArgumentError(where + std::string(id_ok.message()));
+  } else if (seq < 1) {
+    p.status = InvalidArgumentError(where + "seq must be >= 1");
+  } else if (it == trials_.end()) {
+    p.status = NotFoundError(where + "unknown trial");
+  } else if (attempt != it->second.attempt) {
+    p.status = AbortedError(where + "fenced; current attempt is " +
+                            std::to_string(it->second.attempt));
+    ++stats_.stale_refused;
+  } else if (seq > it->second.taken_seq + 1) {
+    p.status = InvalidArgumentError(where + "skips ahead; next seq is " +
+                                    std::to_string(it->second.taken_seq + 1));
+  } else if (seq <= it->second.taken_seq) {
+    ++stats_.resends_acked;  // acknowledged with the batch it joins
+  } else {
+    it->second.taken_seq = seq;
+    p.key = fmt::CurveKey(trial_id, attempt, seq);
+    p.value = fmt::EncodeCurveValue(payload);
+  }
+  if (!p.status.ok()) ++stats_.reports_refused;
+  Enqueue(std::move(p));
+}
+
+void Store::Impl::WriterLoop() {
+  std::vector<Pending> batch;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      while (queue_.empty() && !stopping_) work_.Wait(&mu_);
+      if (queue_.empty()) return;  // stopping, and everything is drained
+      size_t n = std::min(queue_.size(),
+                          static_cast<size_t>(options_.max_batch_reports));
+      batch.assign(std::make_move_iterator(queue_.begin()),
+                   std::make_move_iterator(queue_.begin() + n));
+      queue_.erase(queue_.begin(), queue_.begin() + n);
+    }
+    CommitBatch(batch);
+    for (Pending& p : batch) p.callback(std::move(p.status));
+    batch.clear();
+  }
+}
+
+void Store::Impl::CommitBatch(std::vector<Pending>& batch) {
+  rocksdb::WriteBatch write;
+  int64_t writes = 0;
+  for (const Pending& p : batch) {
+    if (p.key.empty()) continue;
+    (void)write.Put(handles_[kCurves], p.key, p.value);
+    ++writes;
+  }
+  Status failed;
+  {
+    absl::MutexLock lock(&mu_);
+    failed = write_error_;
+  }
+  if (failed.ok() && writes > 0) {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    rocksdb::Status s = db_->Write(sync, &write);
+    if (!s.ok()) failed = UnavailableError("synced write: " + s.ToString());
+  }
+  absl::MutexLock lock(&mu_);
+  if (!failed.ok()) {
+    write_error_ = failed;
+    for (Pending& p : batch) {
+      if (p.status.ok()) p.status = failed;
+    }
+    return;
+  }
+  if (writes > 0) ++stats_.synced_batches;
+  stats_.reports_stored += writes;
+  for (const Pending& p : batch) {
+    if (p.key.empty()) continue;
+    auto it = trials_.find(p.trial_id);
+    if (it != trials_.end() && it->second.attempt == p.attempt) {
+      it->second.durable_seq = std::max(it->second.durable_seq, p.seq);
+    }
+  }
+}
+
+StatusOr<std::vector<CurvePoint>> Store::Impl::ReadCurve(
+    std::string_view trial_id, int32_t attempt) const {
+  MOESWEEP_RETURN_IF_ERROR(CurrentAttempt(trial_id).status());
+  std::string prefix = fmt::CurvePrefix(trial_id, attempt);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kCurves]));
+  std::vector<CurvePoint> points;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    MOESWEEP_ASSIGN_OR_RETURN(fmt::CurveKeyParts parts,
+                              fmt::DecodeCurveKey(it->key().ToStringView()));
+    MOESWEEP_ASSIGN_OR_RETURN(
+        std::string_view payload,
+        fmt::DecodeCurveValue(it->value().ToStringView()));
+    points.push_back(CurvePoint{parts.seq, std::string(payload)});
+  }
+  MOESWEEP_RETURN_IF_ERROR(FromRocks(it->status(), options_.path));
+  return points;
+}
+
+StatusOr<int64_t> Store::Impl::DurableSeq(std::string_view trial_id,
+                                          int32_t attempt) const {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = trials_.find(trial_id);
+    if (it == trials_.end()) {
+      return NotFoundError("trial " + std::string(trial_id) + ": unknown");
+    }
+    if (it->second.attempt == attempt) return it->second.durable_seq;
+  }
+  return LastSeqOnDisk(trial_id, attempt);
+}
+
+StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  MOESWEEP_RETURN_IF_ERROR(options.Validate());
+  auto impl = std::make_unique<Impl>(options);
+  MOESWEEP_RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Status Store::CreateTrial(std::string_view trial_id) {
+  return impl_->CreateTrial(trial_id);
+}
+StatusOr<int32_t> Store::BumpAttempt(std::string_view trial_id) {
+  return impl_->BumpAttempt(trial_id);
+}
+StatusOr<int32_t> Store::CurrentAttempt(std::string_view trial_id) const {
+  return impl_->CurrentAttempt(trial_id);
+}
+void Store::AppendReport(std::string_view trial_id, int32_t attempt,
+                         int64_t seq, std::string_view payload,
+                         AckCallback callback) {
+  impl_->AppendReport(trial_id, attempt, seq, payload, std::move(callback));
+}
+StatusOr<std::vector<CurvePoint>> Store::ReadCurve(std::string_view trial_id,
+                                                   int32_t attempt) const {
+  return impl_->ReadCurve(trial_id, attempt);
+}
+StatusOr<int64_t> Store::DurableSeq(std::string_view trial_id,
+                                    int32_t attempt) const {
+  return impl_->DurableSeq(trial_id, attempt);
+}
+StoreStats Store::stats() const { return impl_->stats(); }
+
+}  // namespace moesweep::coordinator
