@@ -1,5 +1,5 @@
-// Store: RocksDB open and schema check, the trial cache, and the
-// group-commit writer. The key layout is in store_format.cc.
+// Store: open, the trial cache, and the group-commit writer. The schema
+// check is in store_schema.cc. The key layout is in store_format.cc.
 //
 // Invariants, under mu_: for every trial, durable_seq <= taken_seq;
 // taken_seq is the highest seq of the current attempt that is durable or
@@ -22,6 +22,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "coordinator/store_format.h"
+#include "coordinator/store_schema.h"
 
 namespace moesweep::coordinator {
 namespace {
@@ -35,89 +36,6 @@ struct TrialIdHash {
     return std::hash<std::string_view>()(id);
   }
 };
-
-Status FromRocks(const rocksdb::Status& s, const std::string& path) {
-  if (s.ok()) return OkStatus();
-  std::string message = "store at " + path + ": " + s.ToString();
-  if (s.IsCorruption()) return DataLossError(message);
-  return FailedPreconditionError(message);
-}
-
-const std::vector<std::string_view>& FamilyNames() {
-  static const std::vector<std::string_view> names = {
-      rocksdb::kDefaultColumnFamilyName,
-      fmt::kMetaFamily,
-      fmt::kCampaignsFamily,
-      fmt::kTrialsFamily,
-      fmt::kCurvesFamily,
-      fmt::kLawsFamily,
-      fmt::kEventsFamily};
-  return names;
-}
-
-// Index of each family in the handle vector, in FamilyNames() order.
-enum Family { kDefault = 0, kMeta, kCampaigns, kTrials, kCurves, kLaws };
-
-std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors() {
-  std::vector<rocksdb::ColumnFamilyDescriptor> out;
-  for (std::string_view name : FamilyNames()) {
-    out.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
-  }
-  return out;
-}
-
-// Reads the schema version of an existing store without writing to it.
-Status CheckExisting(const std::string& path) {
-  std::vector<std::string> present;
-  rocksdb::Status s =
-      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &present);
-  MOESWEEP_RETURN_IF_ERROR(FromRocks(s, path));
-  for (std::string_view name : FamilyNames()) {
-    if (std::find(present.begin(), present.end(), name) == present.end()) {
-      return FailedPreconditionError("store at " + path +
-                                     ": not a moesweep store (no column "
-                                     "family '" +
-                                     std::string(name) + "')");
-    }
-  }
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const std::string& name : present) {
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  }
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, descriptors,
-                                   &handles, &raw);
-  MOESWEEP_RETURN_IF_ERROR(FromRocks(s, path));
-  std::unique_ptr<rocksdb::DB> db(raw);
-  rocksdb::ColumnFamilyHandle* meta = nullptr;
-  for (size_t i = 0; i < present.size(); ++i) {
-    if (present[i] == fmt::kMetaFamily) meta = handles[i];
-  }
-  std::string value;
-  s = db->Get(rocksdb::ReadOptions(), meta, std::string(fmt::kSchemaVersionKey),
-              &value);
-  Status result;
-  if (s.IsNotFound()) {
-    result = FailedPreconditionError("store at " + path +
-                                     ": no schema version in 'meta'");
-  } else if (!s.ok()) {
-    result = FromRocks(s, path);
-  } else {
-    StatusOr<uint32_t> version = fmt::DecodeSchemaVersion(value);
-    if (!version.ok()) {
-      result = version.status();
-    } else if (*version != fmt::kSchemaVersion) {
-      result = FailedPreconditionError(
-          "store at " + path + ": schema version " + std::to_string(*version) +
-          ", this build reads version " + std::to_string(fmt::kSchemaVersion));
-    }
-  }
-  for (rocksdb::ColumnFamilyHandle* h : handles) {
-    (void)db->DestroyColumnFamilyHandle(h);
-  }
-  return result;
-}
 
 }  // namespace
 
@@ -221,7 +139,7 @@ Status Store::Impl::Open() {
   bool exists =
       std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
   if (exists) {
-    MOESWEEP_RETURN_IF_ERROR(CheckExisting(path));
+    MOESWEEP_RETURN_IF_ERROR(CheckStoreSchema(path));
   } else if (!options_.create_if_missing) {
     return FailedPreconditionError("store at " + path +
                                    ": no store there (create_if_missing is "
@@ -231,16 +149,16 @@ Status Store::Impl::Open() {
   db_options.create_if_missing = !exists;
   db_options.create_missing_column_families = !exists;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s =
-      rocksdb::DB::Open(db_options, path, Descriptors(), &handles_, &raw);
-  MOESWEEP_RETURN_IF_ERROR(FromRocks(s, path));
+  rocksdb::Status s = rocksdb::DB::Open(
+      db_options, path, ColumnFamilyDescriptors(), &handles_, &raw);
+  MOESWEEP_RETURN_IF_ERROR(FromRocksStatus(s, path));
   db_.reset(raw);
   if (!exists) {
     rocksdb::WriteOptions sync;
     sync.sync = true;
     s = db_->Put(sync, handles_[kMeta], std::string(fmt::kSchemaVersionKey),
                  fmt::EncodeSchemaVersion(fmt::kSchemaVersion));
-    MOESWEEP_RETURN_IF_ERROR(FromRocks(s, path));
+    MOESWEEP_RETURN_IF_ERROR(FromRocksStatus(s, path));
   }
   MOESWEEP_RETURN_IF_ERROR(LoadTrials());
   writer_ = std::thread([this] { WriterLoop(); });
@@ -263,7 +181,7 @@ Status Store::Impl::LoadTrials() {
     state.durable_seq = state.taken_seq;
     loaded.emplace(std::move(id), state);
   }
-  MOESWEEP_RETURN_IF_ERROR(FromRocks(it->status(), options_.path));
+  MOESWEEP_RETURN_IF_ERROR(FromRocksStatus(it->status(), options_.path));
   absl::MutexLock lock(&mu_);
   trials_ = std::move(loaded);
   return OkStatus();
@@ -276,7 +194,7 @@ StatusOr<int64_t> Store::Impl::LastSeqOnDisk(std::string_view trial_id,
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), handles_[kCurves]));
   it->SeekForPrev(last);
-  MOESWEEP_RETURN_IF_ERROR(FromRocks(it->status(), options_.path));
+  MOESWEEP_RETURN_IF_ERROR(FromRocksStatus(it->status(), options_.path));
   if (!it->Valid() || !it->key().starts_with(prefix)) return int64_t{0};
   MOESWEEP_ASSIGN_OR_RETURN(fmt::CurveKeyParts parts,
                             fmt::DecodeCurveKey(it->key().ToStringView()));
@@ -456,7 +374,7 @@ StatusOr<std::vector<CurvePoint>> Store::Impl::ReadCurve(
         fmt::DecodeCurveValue(it->value().ToStringView()));
     points.push_back(CurvePoint{parts.seq, std::string(payload)});
   }
-  MOESWEEP_RETURN_IF_ERROR(FromRocks(it->status(), options_.path));
+  MOESWEEP_RETURN_IF_ERROR(FromRocksStatus(it->status(), options_.path));
   return points;
 }
 

@@ -1,0 +1,104 @@
+// Which RocksDB folders the store opens: the column families of the schema
+// (store_format.cc) and the schema version check, done through a read-only
+// open so that a refused folder is left as it was.
+
+#include "coordinator/store_schema.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "coordinator/store_format.h"
+
+namespace moesweep::coordinator {
+
+namespace fmt = format;
+
+Status FromRocksStatus(const rocksdb::Status& s, const std::string& path) {
+  if (s.ok()) return OkStatus();
+  std::string message = "store at " + path + ": " + s.ToString();
+  if (s.IsCorruption()) return DataLossError(message);
+  return FailedPreconditionError(message);
+}
+
+namespace {
+
+const std::vector<std::string_view>& FamilyNames() {
+  static const std::vector<std::string_view> names = {
+      rocksdb::kDefaultColumnFamilyName,
+      fmt::kMetaFamily,
+      fmt::kCampaignsFamily,
+      fmt::kTrialsFamily,
+      fmt::kCurvesFamily,
+      fmt::kLawsFamily,
+      fmt::kEventsFamily};
+  return names;
+}
+
+}  // namespace
+
+std::vector<rocksdb::ColumnFamilyDescriptor> ColumnFamilyDescriptors() {
+  std::vector<rocksdb::ColumnFamilyDescriptor> out;
+  for (std::string_view name : FamilyNames()) {
+    out.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
+  }
+  return out;
+}
+
+Status CheckStoreSchema(const std::string& path) {
+  std::vector<std::string> present;
+  rocksdb::Status s =
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &present);
+  MOESWEEP_RETURN_IF_ERROR(FromRocksStatus(s, path));
+  for (std::string_view name : FamilyNames()) {
+    if (std::find(present.begin(), present.end(), name) == present.end()) {
+      return FailedPreconditionError("store at " + path +
+                                     ": not a moesweep store (no column "
+                                     "family '" +
+                                     std::string(name) + "')");
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : present) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, descriptors,
+                                   &handles, &raw);
+  MOESWEEP_RETURN_IF_ERROR(FromRocksStatus(s, path));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  for (size_t i = 0; i < present.size(); ++i) {
+    if (present[i] == fmt::kMetaFamily) meta = handles[i];
+  }
+  std::string value;
+  s = db->Get(rocksdb::ReadOptions(), meta, std::string(fmt::kSchemaVersionKey),
+              &value);
+  Status result;
+  if (s.IsNotFound()) {
+    result = FailedPreconditionError("store at " + path +
+                                     ": no schema version in 'meta'");
+  } else if (!s.ok()) {
+    result = FromRocksStatus(s, path);
+  } else {
+    StatusOr<uint32_t> version = fmt::DecodeSchemaVersion(value);
+    if (!version.ok()) {
+      result = version.status();
+    } else if (*version != fmt::kSchemaVersion) {
+      result = FailedPreconditionError(
+          "store at " + path + ": schema version " + std::to_string(*version) +
+          ", this build reads version " + std::to_string(fmt::kSchemaVersion));
+    }
+  }
+  for (rocksdb::ColumnFamilyHandle* h : handles) {
+    (void)db->DestroyColumnFamilyHandle(h);
+  }
+  return result;
+}
+
+}  // namespace moesweep::coordinator
