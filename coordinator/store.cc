@@ -138,8 +138,10 @@ Status Store::Impl::Open() {
   std::error_code ec;
   bool exists =
       std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
+  bool write_version = !exists;
   if (exists) {
-    MOESWEEP_RETURN_IF_ERROR(CheckStoreSchema(path));
+    MOESWEEP_ASSIGN_OR_RETURN(SchemaState state, CheckStoreSchema(path));
+    write_version = state == SchemaState::kUnversionedEmpty;
   } else if (!options_.create_if_missing) {
     return FailedPreconditionError("store at " + path +
                                    ": no store there (create_if_missing is "
@@ -153,7 +155,7 @@ Status Store::Impl::Open() {
       db_options, path, ColumnFamilyDescriptors(), &handles_, &raw);
   MOESWEEP_RETURN_IF_ERROR(FromRocksStatus(s, path));
   db_.reset(raw);
-  if (!exists) {
+  if (write_version) {
     rocksdb::WriteOptions sync;
     sync.sync = true;
     s = db_->Put(sync, handles_[kMeta], std::string(fmt::kSchemaVersionKey),

@@ -49,7 +49,7 @@ std::vector<rocksdb::ColumnFamilyDescriptor> ColumnFamilyDescriptors() {
   return out;
 }
 
-Status CheckStoreSchema(const std::string& path) {
+StatusOr<SchemaState> CheckStoreSchema(const std::string& path) {
   std::vector<std::string> present;
   rocksdb::Status s =
       rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &present);
@@ -80,9 +80,23 @@ Status CheckStoreSchema(const std::string& path) {
   s = db->Get(rocksdb::ReadOptions(), meta, std::string(fmt::kSchemaVersionKey),
               &value);
   Status result;
+  SchemaState state = SchemaState::kCurrent;
   if (s.IsNotFound()) {
-    result = FailedPreconditionError("store at " + path +
-                                     ": no schema version in 'meta'");
+    // Open creates the families, then writes the version: a crash between
+    // the two leaves every family empty, and that store may be finished.
+    bool empty = true;
+    for (rocksdb::ColumnFamilyHandle* h : handles) {
+      std::unique_ptr<rocksdb::Iterator> it(
+          db->NewIterator(rocksdb::ReadOptions(), h));
+      it->SeekToFirst();
+      if (it->Valid() || !it->status().ok()) empty = false;
+    }
+    if (empty) {
+      state = SchemaState::kUnversionedEmpty;
+    } else {
+      result = FailedPreconditionError("store at " + path +
+                                       ": no schema version in 'meta'");
+    }
   } else if (!s.ok()) {
     result = FromRocksStatus(s, path);
   } else {
@@ -98,7 +112,8 @@ Status CheckStoreSchema(const std::string& path) {
   for (rocksdb::ColumnFamilyHandle* h : handles) {
     (void)db->DestroyColumnFamilyHandle(h);
   }
-  return result;
+  if (!result.ok()) return result;
+  return state;
 }
 
 }  // namespace moesweep::coordinator

@@ -33,12 +33,19 @@ std::vector<rocksdb::ColumnFamilyDescriptor> ColumnFamilyDescriptors();
 // `path`.
 Status FromRocksStatus(const rocksdb::Status& s, const std::string& path);
 
-// Checks an existing RocksDB at `path` without writing to it: OK when it is
-// a store of this build's schema version. FAILED_PRECONDITION when a column
-// family is missing (another program's RocksDB), the schema version is
-// missing, or it is another version (the message names both); DATA_LOSS for
-// corruption or an undecodable version.
-Status CheckStoreSchema(const std::string& path);
+enum class SchemaState {
+  kCurrent,           // this build's schema version
+  kUnversionedEmpty,  // every family empty, no version: creation interrupted
+};
+
+// Checks an existing RocksDB at `path` without writing to it: its state when
+// it is a store of this build's schema version, or an empty one whose
+// creation stopped before the version was written (Open writes it).
+// FAILED_PRECONDITION when a column family is missing (another program's
+// RocksDB), the schema version is missing from a non-empty store, or it is
+// another version (the message names both); DATA_LOSS for corruption or an
+// undecodable version.
+StatusOr<SchemaState> CheckStoreSchema(const std::string& path);
 
 }  // namespace moesweep::coordinator
 

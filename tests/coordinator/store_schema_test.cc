@@ -144,5 +144,52 @@ TEST(StoreSchemaTest, UnusableFolderIsFailedPrecondition) {
   EXPECT_EQ(Store::Open(options).status().code(), StatusCode::kInvalidArgument);
 }
 
+// A folder with every family of the schema and `trial` in `trials` if given,
+// but no schema version, as a crash during the first Open leaves it.
+void MakeUnversioned(const std::string& path, const std::string& trial) {
+  rocksdb::DBOptions raw;
+  raw.create_if_missing = true;
+  raw.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(
+      rocksdb::DB::Open(raw, path, ColumnFamilyDescriptors(), &handles, &db)
+          .ok());
+  if (!trial.empty()) {
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[kTrials], trial,
+                        format::EncodeTrialRecord({1}))
+                    .ok());
+  }
+  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  delete db;
+}
+
+TEST(StoreSchemaTest, InterruptedCreationIsFinished) {
+  TempDir dir;
+  const std::string path = dir.File("db");
+  MakeUnversioned(path, "");
+  {
+    std::unique_ptr<Store> store = OpenOrDie(path);
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->CreateTrial("t"));
+    EXPECT_OK(Append(*store, "t", 1, 1, "a"));
+  }
+  StatusOr<SchemaState> state = CheckStoreSchema(path);
+  ASSERT_OK(state);
+  EXPECT_EQ(*state, SchemaState::kCurrent);
+}
+
+TEST(StoreSchemaTest, UnversionedStoreWithDataIsFailedPrecondition) {
+  TempDir dir;
+  const std::string path = dir.File("db");
+  MakeUnversioned(path, "t");
+  StoreOptions options;
+  options.path = path;
+  StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckStoreSchema(path).status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace moesweep::coordinator
