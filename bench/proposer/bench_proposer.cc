@@ -7,7 +7,7 @@
 // (all in-process against the simulated oracle); the coverage of the final
 // intervals; and the latency of proposing 64 runs from 500 observations.
 //
-// Defaults keep a run to minutes: 4 seeds, a 5% target. The figure is
+// Defaults keep a run to minutes: 3 seeds, a 5% target. The figure is
 // `bench_proposer --seeds 20 --target 0.01` (hours on 2 cores).
 //
 // Prints `bench proposer <metric> value=<v> ref=<r> ratio=<v/r> goal=<g>`,
@@ -162,7 +162,7 @@ double ProposalLatencySeconds() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int seeds = 4;
+  int seeds = 3;
   double target = 0.05;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
