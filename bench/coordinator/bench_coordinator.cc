@@ -4,7 +4,7 @@
 // acknowledgement (WAL synced), as a worker waits for Ack before forgetting a
 // report. The reference, on the same disk in the same run: a plain RocksDB
 // where the same threads each do db->Put with sync=true, which RocksDB
-// group-commits itself. Three rounds, ours and the reference taking turns;
+// group-commits itself. Five rounds, ours and the reference taking turns;
 // medians of each.
 //
 // Not covered yet (issue 6): the gRPC part of the issue's bench (simulated
@@ -40,7 +40,7 @@ using moesweep::coordinator::StoreOptions;
 
 constexpr int kProducers = 64;
 constexpr int kReportsPerProducer = 800;
-constexpr int kRounds = 3;
+constexpr int kRounds = 5;
 constexpr size_t kPayloadBytes = 96;  // about a serialized Progress
 
 struct Run {
