@@ -192,6 +192,11 @@ StatusOr<double> Objective(const Law& law, std::span<const Observation> runs,
     }
     const double r =
         family->LogPredict(law.theta.data(), runs[i]) - std::log(runs[i].loss);
+    if (!std::isfinite(r)) {
+      return InvalidArgumentError("run " + std::to_string(i) + ": law '" +
+                                  law.family +
+                                  "' gives no finite positive loss there");
+    }
     sum += runs[i].weight * Huber(r, huber_delta);
   }
   return sum;
@@ -201,7 +206,13 @@ StatusOr<double> PredictLoss(const Law& law, const Observation& at) {
   MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
   MOESWEEP_RETURN_IF_ERROR(CheckTheta(*family, law));
   MOESWEEP_RETURN_IF_ERROR(CheckFeatures(*family, at));
-  return std::exp(family->LogPredict(law.theta.data(), at));
+  const double loss = std::exp(family->LogPredict(law.theta.data(), at));
+  if (!(loss > 0) || !std::isfinite(loss)) {
+    // An expr law can go non-positive; a built-in one only far outside range.
+    return InvalidArgumentError(
+        "law '" + law.family + "' gives no finite positive loss at this point");
+  }
+  return loss;
 }
 
 StatusOr<std::vector<NamedValue>> NaturalParams(const Law& law) {

@@ -257,6 +257,18 @@ TEST(ExprFamilyTest, NonPositivePredictionIsInfeasible) {
   EXPECT_FALSE(sum->Evaluate(negative, &cost, gradient));
   EXPECT_FALSE(sum->Evaluate(zero, &cost, gradient));
   EXPECT_TRUE(std::isnan((*family)->LogPredict(negative, runs[0])));
+  // Through the public API: an error, not a NaN with an OK status.
+  Law law;
+  law.family = "expr";
+  law.expr = {
+      .expression = "E - A/params^alpha",
+      .params = {
+          {"E", -10, 10, {1}}, {"A", 0, 1e4, {1}}, {"alpha", 0, 2, {0.1}}}};
+  law.theta = {-1, 1, 0.1};
+  StatusOr<double> predicted = PredictLoss(law, runs[0]);
+  EXPECT_EQ(predicted.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(predicted.status().message().find("no finite positive loss"),
+            std::string_view::npos);
 }
 
 // Every parameter count of the compile-time dispatch builds an objective of
