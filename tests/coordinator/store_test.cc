@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "tests/coordinator/store_test_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -176,6 +177,48 @@ TEST(StoreTest, ReopenSeesEveryAcknowledgedReport) {
     }
   }
   EXPECT_EQ(store->stats().reports_stored, kTrials);
+}
+
+// Reports race a BumpAttempt: those handed over before it are stored and
+// acknowledged, those after are refused, so the results split once, from OK
+// to ABORTED, and the stored curve is exactly the acknowledged prefix.
+TEST(StoreTest, BumpDuringAStreamSplitsAckedFromFenced) {
+  TempDir dir;
+  constexpr int kReports = 20000;
+  std::vector<StatusCode> codes(kReports + 1, StatusCode::kUnknown);
+  {
+    std::unique_ptr<Store> store = OpenOrDie(dir.File("db"));
+    ASSERT_OK(store->CreateTrial("t"));
+    absl::Notification first_handed_over;
+    std::thread producer([&] {
+      for (int seq = 1; seq <= kReports; ++seq) {
+        store->AppendReport("t", 1, seq, Name("p", seq), [&, seq](Status st) {
+          codes[seq] = st.code();  // the writer thread is the only writer
+        });
+        if (seq == 200) first_handed_over.Notify();
+      }
+    });
+    first_handed_over.WaitForNotification();
+    StatusOr<int32_t> next = store->BumpAttempt("t");
+    producer.join();
+    ASSERT_OK(next);
+  }  // the destructor waits for every callback
+  int acked = 0;
+  while (acked < kReports && codes[acked + 1] == StatusCode::kOk) ++acked;
+  EXPECT_GE(acked, 200);
+  for (int seq = acked + 1; seq <= kReports; ++seq) {
+    ASSERT_EQ(codes[seq], StatusCode::kAborted) << seq;
+  }
+  std::unique_ptr<Store> store = OpenOrDie(dir.File("db"));
+  StatusOr<std::vector<CurvePoint>> points = store->ReadCurve("t", 1);
+  ASSERT_OK(points);
+  ASSERT_EQ(points->size(), static_cast<size_t>(acked));
+  for (int seq = 1; seq <= acked; ++seq) {
+    EXPECT_EQ((*points)[seq - 1].payload, Name("p", seq));
+  }
+  StatusOr<int32_t> current = store->CurrentAttempt("t");
+  ASSERT_OK(current);
+  EXPECT_EQ(*current, 2);
 }
 
 }  // namespace
