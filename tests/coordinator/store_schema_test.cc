@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -142,6 +143,11 @@ TEST(StoreSchemaTest, UnusableFolderIsFailedPrecondition) {
             StatusCode::kFailedPrecondition);
   options.path = "";
   EXPECT_EQ(Store::Open(options).status().code(), StatusCode::kInvalidArgument);
+  options.path = dir.File("db");
+  options.create_if_missing = true;
+  options.max_batch_reports = 0;
+  EXPECT_EQ(Store::Open(options).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("db")));
 }
 
 // A folder with every family of the schema and `trial` in `trials` if given,
