@@ -140,7 +140,8 @@ struct TrainingSpec {
   friend bool operator==(const TrainingSpec&, const TrainingSpec&) = default;
 };
 
-enum class Strategy { kActive, kGrid, kRandom, kSobol };
+// How runs are chosen: the proposer's own enum (fitter/proposer.h).
+using Strategy = fitter::Strategy;
 
 struct CampaignSpec {
   std::string name;  // optional; letters, digits, '-', '_', '.'; <= 64 chars
@@ -195,7 +196,6 @@ double LearningRate(const TrainingSpec& training, double active_non_embed,
 // latter INVALID_ARGUMENT listing the known spellings.
 std::string_view QuestionKindName(QuestionKind kind);
 std::string_view ScheduleName(Schedule schedule);
-std::string_view StrategyName(Strategy strategy);
 StatusOr<QuestionKind> QuestionKindFromName(std::string_view name);
 StatusOr<Schedule> ScheduleFromName(std::string_view name);
 StatusOr<Strategy> StrategyFromName(std::string_view name);

@@ -161,7 +161,7 @@ std::string CampaignSpecToYaml(const CampaignSpec& spec) {
       << spec.max_parallel_runs;
   EmitTraining(out, spec.training);
   out << YAML::Key << "strategy" << YAML::Value
-      << std::string(StrategyName(spec.strategy));
+      << std::string(fitter::StrategyName(spec.strategy));
   out << YAML::Key << "seed" << YAML::Value << spec.seed;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

@@ -53,20 +53,6 @@ std::string_view ScheduleName(Schedule schedule) {
   return "unknown";
 }
 
-std::string_view StrategyName(Strategy strategy) {
-  switch (strategy) {
-    case Strategy::kActive:
-      return "active";
-    case Strategy::kGrid:
-      return "grid";
-    case Strategy::kRandom:
-      return "random";
-    case Strategy::kSobol:
-      return "sobol";
-  }
-  return "unknown";
-}
-
 StatusOr<QuestionKind> QuestionKindFromName(std::string_view name) {
   return FromName(name, kQuestionKinds, &QuestionKindName);
 }
@@ -76,7 +62,7 @@ StatusOr<Schedule> ScheduleFromName(std::string_view name) {
 }
 
 StatusOr<Strategy> StrategyFromName(std::string_view name) {
-  return FromName(name, kStrategies, &StrategyName);
+  return FromName(name, kStrategies, &fitter::StrategyName);
 }
 
 }  // namespace moesweep::campaign

@@ -122,9 +122,7 @@ StatusOr<fitter::CampaignSimulation> ToSimulation(
   sim.target_relative_width = spec.target_relative_width;
   sim.budget_flops = spec.budget.flops;
   sim.max_parallel_runs = spec.max_parallel_runs;
-  MOESWEEP_ASSIGN_OR_RETURN(
-      sim.strategy,
-      fitter::StrategyFromName(campaign::StrategyName(spec.strategy)));
+  sim.strategy = spec.strategy;
   sim.seed = spec.seed;
   sim.huber_delta = spec.law.huber_delta;
   return sim;
@@ -171,7 +169,7 @@ int RunSimulateCommand(const SimulateCommandOptions& o, std::ostream& out,
 
   nlohmann::ordered_json j;
   j["campaign"] = o.campaign;
-  j["strategy"] = campaign::StrategyName(spec->strategy);
+  j["strategy"] = fitter::StrategyName(spec->strategy);
   j["runs"] = nlohmann::ordered_json::array();
   std::vector<double> flops;
   int covered = 0;
