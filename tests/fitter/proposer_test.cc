@@ -22,23 +22,38 @@ TEST(ProposerTest, VarianceReductionMatchesMonteCarlo) {
     for (int c = 0; c < p; ++c)
       for (int k = 0; k < p; ++k) cov[r * p + c] += a[r * p + k] * a[c * p + k];
   for (int i = 0; i < p; ++i) g[i] = z(rng), j[i] = z(rng);
-  const double noise_var = 0.7;
-  double sq = 0, sy = 0, sqq = 0, syy = 0, sqy = 0;
-  const int n = 400000;
-  for (int s = 0; s < n; ++s) {
-    std::vector<double> e(p), theta(p, 0.0);
-    for (double& x : e) x = z(rng);
-    for (int r = 0; r < p; ++r)
-      for (int k = 0; k < p; ++k) theta[r] += a[r * p + k] * e[k];
-    double q = 0, y = std::sqrt(noise_var) * z(rng);
-    for (int i = 0; i < p; ++i) q += g[i] * theta[i], y += j[i] * theta[i];
-    sq += q, sy += y, sqq += q * q, syy += y * y, sqy += q * y;
+  // Noise as large as J·Σ·Jᵀ: leaving the noise term out would double the
+  // reduction, far outside the tolerance below.
+  double noise_var = 0;
+  for (int r = 0; r < p; ++r)
+    for (int c = 0; c < p; ++c) noise_var += j[r] * cov[r * p + c] * j[c];
+  // The estimate's own sampling error, from 20 independent batches, sets the
+  // tolerance: a wrong formula (a missing noise term, a transposed Σ) misses
+  // by far more than four standard errors.
+  const int batches = 20, per_batch = 50000;
+  std::vector<double> estimates;
+  for (int b = 0; b < batches; ++b) {
+    double sq = 0, sy = 0, sqy = 0, syy = 0;
+    for (int s = 0; s < per_batch; ++s) {
+      std::vector<double> e(p), theta(p, 0.0);
+      for (double& x : e) x = z(rng);
+      for (int r = 0; r < p; ++r)
+        for (int k = 0; k < p; ++k) theta[r] += a[r * p + k] * e[k];
+      double q = 0, y = std::sqrt(noise_var) * z(rng);
+      for (int i = 0; i < p; ++i) q += g[i] * theta[i], y += j[i] * theta[i];
+      sq += q, sy += y, sqy += q * y, syy += y * y;
+    }
+    const double cov_qy = sqy / per_batch - sq / per_batch * sy / per_batch;
+    const double var_y = syy / per_batch - sy / per_batch * sy / per_batch;
+    estimates.push_back(cov_qy * cov_qy / var_y);
   }
-  const double cov_qy = sqy / n - sq / n * sy / n,
-               var_y = syy / n - sy / n * sy / n;
-  const double monte_carlo = cov_qy * cov_qy / var_y;
-  EXPECT_NEAR(VarianceReduction(cov, g, j, noise_var), monte_carlo,
-              0.02 * monte_carlo);
+  double mean = 0, var = 0;
+  for (double e : estimates) mean += e / batches;
+  for (double e : estimates) var += (e - mean) * (e - mean) / (batches - 1);
+  const double standard_error = std::sqrt(var / batches);
+  EXPECT_NEAR(VarianceReduction(cov, g, j, noise_var), mean,
+              4 * standard_error + 1e-3 * mean)
+      << "seed " << ::testing::UnitTest::GetInstance()->random_seed();
 }
 
 DesignSpace ChinchillaSpace() {
