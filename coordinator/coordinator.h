@@ -1,9 +1,100 @@
-// The coordinator's public API (STYLE.md H1). For now: the durable store
-// (issue 6); the gRPC services, leases and metrics come next.
+// The coordinator's public API (STYLE.md H1): the gRPC server that runs
+// campaigns (CampaignService) and hands their trials to workers
+// (WorkerService), on an embedded RocksDB store, with Prometheus metrics.
+// Wire contracts: proto/moesweep/v1/campaign.proto and worker.proto.
 
 #ifndef MOESWEEP_COORDINATOR_COORDINATOR_H_
 #define MOESWEEP_COORDINATOR_COORDINATOR_H_
 
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
 #include "coordinator/store.h"  // IWYU pragma: export
+
+namespace moesweep::coordinator {
+
+// What a bearer token may do. Admin may do everything a viewer may; a worker
+// token serves WorkerService only.
+enum class Role { kViewer, kAdmin, kWorker };
+std::string_view RoleName(Role role);
+
+struct Credential {
+  std::string token;  // sent as `authorization: Bearer <token>`
+  Role role = Role::kViewer;
+};
+
+// Reads a tokens file: one `<role> <token>` pair a line (role admin, worker
+// or viewer; token 16..256 printable ASCII characters), `#` comments and
+// blank lines ignored. INVALID_ARGUMENT naming file:line for a bad line or a
+// token listed twice (the message never holds the token); NOT_FOUND for a
+// missing file.
+StatusOr<std::vector<Credential>> ReadTokensFile(const std::string& path);
+// Writes a fresh admin, worker and viewer token to `path` (mode 0600, not
+// replacing a file that exists: ALREADY_EXISTS) and returns them.
+StatusOr<std::vector<Credential>> WriteNewTokensFile(const std::string& path);
+
+struct ServerOptions {
+  std::string db_path;                    // RocksDB folder; required
+  std::string listen = "127.0.0.1:0";     // host:port; port 0 picks one
+  std::string metrics_listen;             // host:port of /metrics; empty: off
+  std::vector<Credential> credentials;    // required: at least one
+  std::string tls_cert_file;              // PEM; both or neither
+  std::string tls_key_file;               // PEM
+  // A lease lasts this long past its last renewal (Progress, Heartbeat).
+  int64_t lease_ttl_ms = 15000;
+  // Workers heartbeat this often; well below lease_ttl_ms.
+  int64_t heartbeat_interval_ms = 3000;
+  // After a restart, leases found in the store wait this long for their
+  // worker to reconnect before they expire.
+  int64_t reconnect_grace_ms = 30000;
+  // Attempts a trial gets (errors and lease expiries; preemptions are free).
+  int max_attempts = 3;
+  // Threads of the background full refits; 0: every core.
+  int fit_threads = 1;
+  Status Validate() const;
+};
+
+// Live counters, copied under the server's locks.
+struct ServerStats {
+  int64_t workers_connected = 0;
+  int64_t lease_expiries = 0;
+  int64_t stale_reports_refused = 0;
+  int64_t reports_stored = 0;
+  int64_t proposals = 0;  // trials proposed since start
+};
+
+// One running coordinator. Thread-safe.
+class Server {
+ public:
+  // Opens the store, rebuilds every campaign from it (leases get
+  // reconnect_grace_ms), and starts serving. Errors: INVALID_ARGUMENT for bad
+  // options; FAILED_PRECONDITION for an unusable DB folder or a store of
+  // another schema version (Store::Open); UNAVAILABLE when an address cannot
+  // be bound (in use); DATA_LOSS for a corrupt store.
+  static StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+  // Shutdown(), then closes the store.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  int port() const;          // the bound gRPC port
+  int metrics_port() const;  // the bound /metrics port; 0 when off
+  ServerStats stats() const;
+
+  // Stops accepting calls, ends open streams with UNAVAILABLE, waits for
+  // background fits and every pending store write. Idempotent.
+  void Shutdown();
+
+ private:
+  class Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace moesweep::coordinator
 
 #endif  // MOESWEEP_COORDINATOR_COORDINATOR_H_

@@ -1,0 +1,1 @@
+# Tests of coordinator/metrics.* (filled in by the metrics work).
