@@ -1,0 +1,316 @@
+// Metrics on prometheus-cpp. Every family is registered once, in Impl's
+// constructor, and never removed, so the references Impl holds stay valid
+// for its life. Children are found with Family::Add, which returns the
+// existing child for the same labels and locks inside the family; Counter,
+// Gauge and Histogram update themselves atomically or under their own lock.
+// So Metrics keeps no mutable state of its own and needs no mutex.
+// A labelled family shows in the exposition only once it has a child, that
+// is after its first use; the three unlabelled series exist from the start.
+
+#include "coordinator/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace moesweep::coordinator {
+namespace {
+
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Gauge;
+using prometheus::Histogram;
+using prometheus::Registry;
+
+// Upper bounds in seconds. RPCs span 100us unary calls to streams that stay
+// open for hours; fits span millisecond warm starts to minutes-long
+// multistarts.
+const Histogram::BucketBoundaries kRpcSeconds = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25,   0.5,     1,      2.5,   5,      10,    60,   600,   3600};
+const Histogram::BucketBoundaries kCommitSeconds = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+    0.025,  0.05,    0.1,    0.25,  0.5,    1};
+const Histogram::BucketBoundaries kFitSeconds = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1,     2.5,    5,     10,   30,    60,   120, 300,  600};
+const Histogram::BucketBoundaries kProposalSeconds = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+// |log(predicted) - log(observed)|: 0.01 is a 1% miss.
+const Histogram::BucketBoundaries kAbsLogError = {
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1};
+
+Family<Counter>& Counters(Registry& registry, const char* name,
+                          const char* help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+Family<Gauge>& Gauges(Registry& registry, const char* name, const char* help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+}
+Family<Histogram>& Histograms(Registry& registry, const char* name,
+                              const char* help) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
+}
+
+std::string_view CodeName(int grpc_code) {
+  if (grpc_code < 0 ||
+      grpc_code > static_cast<int>(StatusCode::kUnauthenticated)) {
+    return StatusCodeName(StatusCode::kUnknown);
+  }
+  return StatusCodeName(static_cast<StatusCode>(grpc_code));
+}
+
+prometheus::Labels Campaign(std::string_view campaign) {
+  return {{"campaign", std::string(campaign)}};
+}
+
+}  // namespace
+
+class Metrics::Impl {
+ public:
+  // Throws what prometheus-cpp throws for a bad name (a bug here).
+  Impl()
+      : registry(std::make_shared<Registry>()),
+        rpcs(Counters(*registry, "moesweep_rpcs_total",
+                      "RPCs finished, by method and status code.")),
+        rpc_seconds(Histograms(*registry, "moesweep_rpc_duration_seconds",
+                               "RPC duration from start to finish, in "
+                               "seconds; for streams, the stream's life.")),
+        trials(Gauges(*registry, "moesweep_trials",
+                      "Trials of a campaign, by state.")),
+        lease_expiries(Counters(*registry, "moesweep_lease_expiries_total",
+                                "Leases that expired without renewal.")),
+        stale_reports(
+            Counters(*registry, "moesweep_stale_reports_refused_total",
+                     "Reports of a fenced attempt, refused with ABORTED.")),
+        workers(Gauges(*registry, "moesweep_workers_connected",
+                       "Workers with an open WorkerService.Connect stream.")),
+        commit_seconds(
+            Histograms(*registry, "moesweep_store_commit_duration_seconds",
+                       "Duration of one synced store WriteBatch, in seconds.")),
+        fit_seconds(Histograms(*registry, "moesweep_fit_duration_seconds",
+                               "Duration of one law fit, by kind (warm or "
+                               "full), in seconds.")),
+        proposal_seconds(
+            Histograms(*registry, "moesweep_proposal_duration_seconds",
+                       "Duration of choosing one next trial, in seconds.")),
+        law(Gauges(*registry, "moesweep_law_parameter",
+                   "Fitted value of a scaling-law parameter.")),
+        law_lower(Gauges(*registry, "moesweep_law_parameter_lower",
+                         "Lower end of a law parameter's 95% interval.")),
+        law_upper(Gauges(*registry, "moesweep_law_parameter_upper",
+                         "Upper end of a law parameter's 95% interval.")),
+        law_version(Gauges(*registry, "moesweep_law_version",
+                           "Version of the campaign's latest law fit.")),
+        answer(Gauges(*registry, "moesweep_answer",
+                      "The campaign's current answer (its objective).")),
+        answer_lower(Gauges(*registry, "moesweep_answer_lower",
+                            "Lower end of the answer's 95% interval.")),
+        answer_upper(Gauges(*registry, "moesweep_answer_upper",
+                            "Upper end of the answer's 95% interval.")),
+        answer_width(
+            Gauges(*registry, "moesweep_answer_relative_width",
+                   "Width of the answer's 95% interval over |answer|.")),
+        answer_target(Gauges(*registry, "moesweep_answer_target_relative_width",
+                             "Relative interval width at which the campaign "
+                             "stops.")),
+        flops_spent(Gauges(*registry, "moesweep_flops_spent",
+                           "Training FLOPs spent by the campaign's trials.")),
+        flops_budget(Gauges(*registry, "moesweep_flops_budget",
+                            "The campaign's training FLOP budget.")),
+        oos_error(Gauges(*registry, "moesweep_out_of_sample_log_error",
+                         "Latest held-out log(predicted) - log(observed) "
+                         "loss.")),
+        oos_abs_error(Histograms(*registry,
+                                 "moesweep_out_of_sample_abs_log_error",
+                                 "Held-out |log(predicted) - log(observed)| "
+                                 "loss.")),
+        workers_now(workers.Add({})),
+        commit_histogram(commit_seconds.Add({}, kCommitSeconds)),
+        proposal_histogram(proposal_seconds.Add({}, kProposalSeconds)) {}
+
+  // Constant after construction. The families live as long as `registry`.
+  const std::shared_ptr<Registry> registry;
+  Family<Counter>& rpcs;
+  Family<Histogram>& rpc_seconds;
+  Family<Gauge>& trials;
+  Family<Counter>& lease_expiries;
+  Family<Counter>& stale_reports;
+  Family<Gauge>& workers;
+  Family<Histogram>& commit_seconds;
+  Family<Histogram>& fit_seconds;
+  Family<Histogram>& proposal_seconds;
+  Family<Gauge>& law;
+  Family<Gauge>& law_lower;
+  Family<Gauge>& law_upper;
+  Family<Gauge>& law_version;
+  Family<Gauge>& answer;
+  Family<Gauge>& answer_lower;
+  Family<Gauge>& answer_upper;
+  Family<Gauge>& answer_width;
+  Family<Gauge>& answer_target;
+  Family<Gauge>& flops_spent;
+  Family<Gauge>& flops_budget;
+  Family<Gauge>& oos_error;
+  Family<Histogram>& oos_abs_error;
+  // The unlabelled series, created with their families so that a scrape
+  // shows them (at 0) before their first use.
+  Gauge& workers_now;
+  Histogram& commit_histogram;
+  Histogram& proposal_histogram;
+
+  // Set once by Start. Declared last, so it stops serving before the
+  // registry goes.
+  int port = 0;
+  std::unique_ptr<prometheus::Exposer> exposer;
+};
+
+namespace {
+
+// A single host:port, as civetweb would otherwise also read a list
+// ("a:1,b:2") or flags ("8080s") from the same string.
+bool IsHostPort(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  const std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5) return false;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  return std::stoi(port) <= 65535 &&
+         listen.find_first_of(", ") == std::string::npos;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Metrics>> Metrics::Start(const std::string& listen) {
+  std::unique_ptr<Impl> impl;
+  try {
+    impl = std::make_unique<Impl>();
+  } catch (const std::exception& e) {
+    return InternalError(std::string("metrics: registering families: ") +
+                         e.what());
+  }
+  if (listen.empty()) {
+    return std::unique_ptr<Metrics>(new Metrics(std::move(impl)));
+  }
+  if (!IsHostPort(listen)) {
+    return InvalidArgumentError(
+        "metrics listen address: want host:port, got '" + listen + "'");
+  }
+  try {
+    impl->exposer = std::make_unique<prometheus::Exposer>(listen);
+    impl->exposer->RegisterCollectable(impl->registry);
+  } catch (const std::exception& e) {
+    return UnavailableError("metrics: cannot listen on " + listen +
+                            " for /metrics (port in use, or not an address "
+                            "of this host): " +
+                            e.what());
+  }
+  const std::vector<int> ports = impl->exposer->GetListeningPorts();
+  if (ports.empty()) {
+    return UnavailableError("metrics: not listening on " + listen);
+  }
+  impl->port = ports.front();
+  return std::unique_ptr<Metrics>(new Metrics(std::move(impl)));
+}
+
+Metrics::Metrics(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Metrics::~Metrics() = default;
+
+int Metrics::port() const { return impl_->port; }
+
+std::string Metrics::Render() const {
+  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+}
+
+void Metrics::ObserveRpc(std::string_view method, int grpc_code,
+                         double seconds) {
+  const std::string m(method);
+  impl_->rpcs.Add({{"method", m}, {"code", std::string(CodeName(grpc_code))}})
+      .Increment();
+  impl_->rpc_seconds.Add({{"method", m}}, kRpcSeconds).Observe(seconds);
+}
+
+void Metrics::SetTrials(std::string_view campaign, std::string_view state,
+                        double count) {
+  impl_->trials
+      .Add({{"campaign", std::string(campaign)}, {"state", std::string(state)}})
+      .Set(count);
+}
+
+void Metrics::LeaseExpired(std::string_view campaign) {
+  impl_->lease_expiries.Add(Campaign(campaign)).Increment();
+}
+
+void Metrics::StaleReportRefused(std::string_view campaign) {
+  impl_->stale_reports.Add(Campaign(campaign)).Increment();
+}
+
+void Metrics::SetWorkersConnected(double n) { impl_->workers_now.Set(n); }
+
+void Metrics::ObserveStoreCommit(double seconds) {
+  impl_->commit_histogram.Observe(seconds);
+}
+
+void Metrics::ObserveFit(std::string_view kind, double seconds) {
+  impl_->fit_seconds.Add({{"kind", std::string(kind)}}, kFitSeconds)
+      .Observe(seconds);
+}
+
+void Metrics::ObserveProposal(double seconds) {
+  impl_->proposal_histogram.Observe(seconds);
+}
+
+void Metrics::SetLawParameter(std::string_view campaign, std::string_view param,
+                              double value, double lower, double upper) {
+  const prometheus::Labels labels = {{"campaign", std::string(campaign)},
+                                     {"param", std::string(param)}};
+  impl_->law.Add(labels).Set(value);
+  impl_->law_lower.Add(labels).Set(lower);
+  impl_->law_upper.Add(labels).Set(upper);
+}
+
+void Metrics::SetLawVersion(std::string_view campaign, double version) {
+  impl_->law_version.Add(Campaign(campaign)).Set(version);
+}
+
+void Metrics::SetAnswer(std::string_view campaign, double value, double lower,
+                        double upper, double target_relative_width) {
+  const prometheus::Labels labels = Campaign(campaign);
+  impl_->answer.Add(labels).Set(value);
+  impl_->answer_lower.Add(labels).Set(lower);
+  impl_->answer_upper.Add(labels).Set(upper);
+  impl_->answer_width.Add(labels).Set(
+      value == 0 ? std::numeric_limits<double>::infinity()
+                 : (upper - lower) / std::abs(value));
+  impl_->answer_target.Add(labels).Set(target_relative_width);
+}
+
+void Metrics::SetFlops(std::string_view campaign, double spent, double budget) {
+  const prometheus::Labels labels = Campaign(campaign);
+  impl_->flops_spent.Add(labels).Set(spent);
+  impl_->flops_budget.Add(labels).Set(budget);
+}
+
+void Metrics::ObserveOutOfSampleError(std::string_view campaign,
+                                      double log_error) {
+  const prometheus::Labels labels = Campaign(campaign);
+  impl_->oos_error.Add(labels).Set(log_error);
+  impl_->oos_abs_error.Add(labels, kAbsLogError).Observe(std::abs(log_error));
+}
+
+}  // namespace moesweep::coordinator

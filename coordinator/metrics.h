@@ -1,0 +1,109 @@
+// Metrics: the coordinator's Prometheus metrics, served on /metrics.
+//
+// Names follow Prometheus conventions: base units (seconds, FLOPs), `_total`
+// on counters, and no per-trial labels, so the number of series grows with
+// campaigns and RPC methods only. Labels are drawn from campaign, method,
+// code, state, param and kind. Internal to coordinator/ (not included by
+// coordinator.h); the prometheus-cpp types stay in metrics.cc.
+
+#ifndef MOESWEEP_COORDINATOR_METRICS_H_
+#define MOESWEEP_COORDINATOR_METRICS_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace moesweep::coordinator {
+
+// Thread-safe: every method may be called from any thread, concurrently with
+// a scrape.
+class Metrics {
+ public:
+  // Creates the registry and every metric family. When `listen` (host:port;
+  // port 0 picks a free one) is non-empty, also serves the registry in the
+  // text format on http://<listen>/metrics. Errors: UNAVAILABLE naming the
+  // address when it cannot be bound (in use, bad host); INTERNAL if
+  // prometheus-cpp rejects a family (a bug here).
+  static StatusOr<std::unique_ptr<Metrics>> Start(const std::string& listen);
+
+  // Stops serving (waits for a scrape in progress), then frees the registry.
+  // Once /metrics has been requested this takes up to 2 s: civetweb's
+  // listener thread notices the stop only when its 2 s poll times out.
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // The bound TCP port of /metrics; 0 when not serving.
+  int port() const;
+
+  // The whole registry in the Prometheus text exposition format (version
+  // 0.0.4), as /metrics serves it.
+  std::string Render() const;
+
+  // One finished RPC: moesweep_rpcs_total{method,code} (code as its canonical
+  // name, "OK", "NOT_FOUND"; numbers outside 0..16 count as "UNKNOWN") and
+  // moesweep_rpc_duration_seconds{method}. `method` is the short name
+  // ("Connect", "CreateCampaign").
+  void ObserveRpc(std::string_view method, int grpc_code, double seconds);
+
+  // moesweep_trials{campaign,state}: trials of the campaign in `state`
+  // ("pending", "leased", "done", "failed").
+  void SetTrials(std::string_view campaign, std::string_view state,
+                 double count);
+
+  // moesweep_lease_expiries_total{campaign}: one more lease expired.
+  void LeaseExpired(std::string_view campaign);
+
+  // moesweep_stale_reports_refused_total{campaign}: one more report of a
+  // fenced attempt refused with ABORTED.
+  void StaleReportRefused(std::string_view campaign);
+
+  // moesweep_workers_connected: open WorkerService.Connect streams.
+  void SetWorkersConnected(double n);
+
+  // moesweep_store_commit_duration_seconds: one synced WriteBatch, from
+  // hand-over of its first report to the end of the sync.
+  void ObserveStoreCommit(double seconds);
+
+  // moesweep_fit_duration_seconds{kind}: one law fit; kind "warm" (from the
+  // previous fit, on the scheduler thread) or "full" (background multistart).
+  void ObserveFit(std::string_view kind, double seconds);
+
+  // moesweep_proposal_duration_seconds: choosing one next trial.
+  void ObserveProposal(double seconds);
+
+  // moesweep_law_parameter{campaign,param} = value, and
+  // moesweep_law_parameter_lower / _upper{campaign,param} = the 95% interval.
+  void SetLawParameter(std::string_view campaign, std::string_view param,
+                       double value, double lower, double upper);
+
+  // moesweep_law_version{campaign}: the version of the campaign's latest fit.
+  void SetLawVersion(std::string_view campaign, double version);
+
+  // moesweep_answer{campaign} = value, moesweep_answer_lower / _upper = its
+  // 95% interval, moesweep_answer_relative_width = (upper - lower) / |value|
+  // (+Inf when value is 0), and moesweep_answer_target_relative_width = the
+  // width at which the campaign stops.
+  void SetAnswer(std::string_view campaign, double value, double lower,
+                 double upper, double target_relative_width);
+
+  // moesweep_flops_spent{campaign} and moesweep_flops_budget{campaign}, in
+  // FLOPs.
+  void SetFlops(std::string_view campaign, double spent, double budget);
+
+  // One held-out prediction: log(predicted loss) - log(observed loss).
+  // Sets moesweep_out_of_sample_log_error{campaign} to it and observes its
+  // absolute value in the histogram moesweep_out_of_sample_abs_log_error.
+  void ObserveOutOfSampleError(std::string_view campaign, double log_error);
+
+ private:
+  class Impl;
+  explicit Metrics(std::unique_ptr<Impl> impl);
+  const std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace moesweep::coordinator
+
+#endif  // MOESWEEP_COORDINATOR_METRICS_H_
