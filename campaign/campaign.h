@@ -185,6 +185,18 @@ StatusOr<fitter::Law> LawShape(const CampaignSpec& spec);
 // INVALID_ARGUMENT as LawShape.
 StatusOr<std::vector<std::string>> LawParameterNames(const CampaignSpec& spec);
 
+// What the fitter and the proposer need of a campaign: the law to fit (θ
+// empty), the design space runs are drawn from (per-run limits included) and
+// the question. Shared by `moesweep simulate` and the coordinator.
+struct CampaignPlan {
+  fitter::Law shape;
+  fitter::DesignSpace space;
+  fitter::Question question;
+};
+// INVALID_ARGUMENT as LawShape, or "question.name: ..." for a parameter the
+// law does not have. REQUIRES: ValidateCampaignSpec(spec).ok().
+StatusOr<CampaignPlan> PlanCampaign(const CampaignSpec& spec);
+
 // The peak learning rate of a run with `active_non_embed` active
 // non-embedding parameters and `num_experts` routed experts: lr_constant, or
 // Ludziejewski et al. 2025's fit exp(8.39 − 0.81·ln N_act − 0.25·ln E).

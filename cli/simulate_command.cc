@@ -18,29 +18,6 @@
 namespace moesweep::cli {
 namespace {
 
-// Every value an axis allows; a continuous range keeps min and max only when
-// `integers` is false (the caller then uses it as a range).
-std::vector<double> Values(const campaign::Axis& axis, bool integers) {
-  if (axis.is_list()) return axis.values;
-  std::vector<double> out;
-  if (axis.step > 0) {
-    for (double v = axis.min; v <= axis.max * (1 + 1e-12);
-         v = axis.log ? v * axis.step : v + axis.step) {
-      out.push_back(v);
-    }
-  } else if (integers) {
-    for (double v = std::ceil(axis.min); v <= axis.max; ++v) out.push_back(v);
-  }
-  return out;
-}
-
-fitter::FeatureRange Range(fitter::Feature feature,
-                           const campaign::Axis& axis) {
-  fitter::FeatureRange r{feature, axis.min, axis.max, axis.log,
-                         Values(axis, false)};
-  return r;
-}
-
 StatusOr<fitter::Law> DefaultTruth(const std::string& family) {
   const char* preset = family == "chinchilla"     ? "epoch"
                        : family == "finegrained"  ? "krajewski2024"
@@ -57,68 +34,13 @@ StatusOr<fitter::Law> DefaultTruth(const std::string& family) {
 
 StatusOr<fitter::CampaignSimulation> ToSimulation(
     const campaign::CampaignSpec& spec, const fitter::Law& truth) {
+  MOESWEEP_ASSIGN_OR_RETURN(campaign::CampaignPlan plan,
+                            campaign::PlanCampaign(spec));
   fitter::CampaignSimulation sim;
-  MOESWEEP_ASSIGN_OR_RETURN(sim.shape, campaign::LawShape(spec));
+  sim.shape = plan.shape;
   sim.truth = truth;
-  const campaign::SpaceSpec& space = spec.space;
-  if (space.kind == campaign::SpaceKind::kFeatures) {
-    sim.space.axes.push_back(Range(fitter::Feature::kParams, space.params));
-    if (space.active_params) {
-      sim.space.axes.push_back(
-          Range(fitter::Feature::kActiveParams, *space.active_params));
-    }
-  } else {
-    fitter::ArchitectureAxes arch;
-    arch.base.vocab_size = space.vocab_size;
-    arch.base.seq_len = space.seq_len;
-    arch.d_model = Values(space.d_model, true);
-    arch.layers = Values(space.layers, true);
-    arch.experts = Values(space.experts, true);
-    arch.top_k = Values(space.top_k, true);
-    arch.granularity = Values(space.granularity, true);
-    arch.shared = Values(space.shared_experts, true);
-    arch.head_dim =
-        space.head_dim ? *space.head_dim : arch.d_model.front() / *space.heads;
-    sim.space.architecture = arch;
-  }
-  sim.space.axes.push_back(Range(fitter::Feature::kTokens, space.tokens));
-  sim.space.max_run_flops = spec.limits.max_flops.value_or(0);
-  sim.space.max_run_tokens = spec.limits.max_tokens.value_or(0);
-
-  const campaign::QuestionSpec& q = spec.question;
-  sim.question.optimal.flops = q.flops;
-  sim.question.optimal.profile_points = 25;
-  switch (q.kind) {
-    case campaign::QuestionKind::kComputeOptimalLoss:
-      sim.question.kind = fitter::QuestionKind::kComputeOptimalLoss;
-      break;
-    case campaign::QuestionKind::kOptimalArchitecture:
-      sim.question.kind = fitter::QuestionKind::kOptimalSize;
-      sim.question.optimal.max_total_params =
-          q.max_total_params.value_or(sim.question.optimal.max_total_params);
-      sim.question.optimal.max_active_params =
-          q.max_active_params.value_or(sim.question.optimal.max_active_params);
-      sim.question.optimal.max_memory_bytes =
-          q.max_memory_bytes.value_or(sim.question.optimal.max_memory_bytes);
-      sim.question.optimal.max_flops_per_token = q.max_flops_per_token.value_or(
-          sim.question.optimal.max_flops_per_token);
-      break;
-    case campaign::QuestionKind::kLawParameter: {
-      sim.question.kind = fitter::QuestionKind::kLawParameter;
-      MOESWEEP_ASSIGN_OR_RETURN(std::vector<std::string> names,
-                                campaign::LawParameterNames(spec));
-      const auto it = std::find(names.begin(), names.end(), q.name);
-      if (it == names.end())
-        return InvalidArgumentError("question.name: unknown parameter");
-      sim.question.param_index = static_cast<int>(it - names.begin());
-      break;
-    }
-    case campaign::QuestionKind::kPrediction:
-      sim.question.kind = fitter::QuestionKind::kPrediction;
-      for (const campaign::FeatureValue& fv : q.at)
-        sim.question.at.Set(fv.feature, fv.value);
-      break;
-  }
+  sim.space = plan.space;
+  sim.question = plan.question;
   sim.target_relative_width = spec.target_relative_width;
   sim.budget_flops = spec.budget.flops;
   sim.max_parallel_runs = spec.max_parallel_runs;

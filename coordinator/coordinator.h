@@ -38,12 +38,12 @@ StatusOr<std::vector<Credential>> ReadTokensFile(const std::string& path);
 StatusOr<std::vector<Credential>> WriteNewTokensFile(const std::string& path);
 
 struct ServerOptions {
-  std::string db_path;                    // RocksDB folder; required
-  std::string listen = "127.0.0.1:0";     // host:port; port 0 picks one
-  std::string metrics_listen;             // host:port of /metrics; empty: off
-  std::vector<Credential> credentials;    // required: at least one
-  std::string tls_cert_file;              // PEM; both or neither
-  std::string tls_key_file;               // PEM
+  std::string db_path;                  // RocksDB folder; required
+  std::string listen = "127.0.0.1:0";   // host:port; port 0 picks one
+  std::string metrics_listen;           // host:port of /metrics; empty: off
+  std::vector<Credential> credentials;  // required: at least one
+  std::string tls_cert_file;            // PEM; both or neither
+  std::string tls_key_file;             // PEM
   // A lease lasts this long past its last renewal (Progress, Heartbeat).
   int64_t lease_ttl_ms = 15000;
   // Workers heartbeat this often; well below lease_ttl_ms.

@@ -13,6 +13,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <filesystem>
 #include <thread>
@@ -22,22 +23,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "coordinator/store_format.h"
+#include "coordinator/store_impl.h"
 #include "coordinator/store_schema.h"
 
 namespace moesweep::coordinator {
-namespace {
-
 namespace fmt = format;
-
-// Lets the trial map be searched by string_view without a copy.
-struct TrialIdHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view id) const {
-    return std::hash<std::string_view>()(id);
-  }
-};
-
-}  // namespace
 
 Status StoreOptions::Validate() const {
   if (path.empty()) return InvalidArgumentError("path: empty");
@@ -47,74 +37,6 @@ Status StoreOptions::Validate() const {
   }
   return OkStatus();
 }
-
-class Store::Impl {
- public:
-  explicit Impl(StoreOptions options) : options_(std::move(options)) {}
-  ~Impl();
-
-  Status Open();
-  Status CreateTrial(std::string_view trial_id);
-  StatusOr<int32_t> BumpAttempt(std::string_view trial_id);
-  StatusOr<int32_t> CurrentAttempt(std::string_view trial_id) const;
-  void AppendReport(std::string_view trial_id, int32_t attempt, int64_t seq,
-                    std::string_view payload, AckCallback callback);
-  StatusOr<std::vector<CurvePoint>> ReadCurve(std::string_view trial_id,
-                                              int32_t attempt) const;
-  StatusOr<int64_t> DurableSeq(std::string_view trial_id,
-                               int32_t attempt) const;
-  StoreStats stats() const {
-    absl::MutexLock lock(&mu_);
-    return stats_;
-  }
-
- private:
-  struct TrialState {
-    int32_t attempt = 1;
-    int64_t taken_seq = 0;
-    int64_t durable_seq = 0;
-  };
-  using TrialMap =
-      std::unordered_map<std::string, TrialState, TrialIdHash, std::equal_to<>>;
-  // One report handed over. `key` empty: nothing to write (a refusal in
-  // `status`, or a resend acknowledged with the batch).
-  struct Pending {
-    std::string trial_id;
-    int32_t attempt = 0;
-    int64_t seq = 0;
-    std::string key;
-    std::string value;
-    Status status;
-    AckCallback callback;
-  };
-
-  Status LoadTrials();
-  StatusOr<int64_t> LastSeqOnDisk(std::string_view trial_id,
-                                  int32_t attempt) const;
-  Status PutTrialRecord(std::string_view trial_id, int32_t attempt);
-  void Enqueue(Pending pending) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void WriterLoop();
-  void CommitBatch(std::vector<Pending>& batch);
-
-  // Constant after Open.
-  const StoreOptions options_;
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::thread writer_;
-
-  // Serializes trial-record writes (CreateTrial, BumpAttempt), so mu_ is
-  // never held across a sync.
-  absl::Mutex admin_mu_;
-
-  // State below is protected by mu_.
-  mutable absl::Mutex mu_;
-  absl::CondVar work_;
-  TrialMap trials_ ABSL_GUARDED_BY(mu_);
-  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  Status write_error_ ABSL_GUARDED_BY(mu_);
-  StoreStats stats_ ABSL_GUARDED_BY(mu_);
-};
 
 Store::Impl::~Impl() {
   if (writer_.joinable()) {
@@ -338,8 +260,14 @@ void Store::Impl::CommitBatch(std::vector<Pending>& batch) {
   if (failed.ok() && writes > 0) {
     rocksdb::WriteOptions sync;
     sync.sync = true;
+    const auto start = std::chrono::steady_clock::now();
     rocksdb::Status s = db_->Write(sync, &write);
     if (!s.ok()) failed = UnavailableError("synced write: " + s.ToString());
+    if (options_.on_commit) {
+      options_.on_commit(std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - start)
+                             .count());
+    }
   }
   absl::MutexLock lock(&mu_);
   if (!failed.ok()) {
@@ -424,6 +352,14 @@ StatusOr<std::vector<CurvePoint>> Store::ReadCurve(std::string_view trial_id,
 StatusOr<int64_t> Store::DurableSeq(std::string_view trial_id,
                                     int32_t attempt) const {
   return impl_->DurableSeq(trial_id, attempt);
+}
+Status Store::WriteRecords(const std::vector<Record>& records,
+                           const std::vector<std::string>& new_trials) {
+  return impl_->WriteRecords(records, new_trials);
+}
+StatusOr<std::vector<Record>> Store::ScanRecords(
+    RecordFamily family, std::string_view prefix) const {
+  return impl_->ScanRecords(family, prefix);
 }
 StoreStats Store::stats() const { return impl_->stats(); }
 

@@ -28,6 +28,9 @@ struct StoreOptions {
   std::string path;
   // Create an empty store when `path` holds none. Default true.
   bool create_if_missing = true;
+  // Called by the writer thread after each synced batch of reports with the
+  // seconds the write took (for metrics); must not block. Optional.
+  std::function<void(double seconds)> on_commit;
   // Most reports written in one synced WriteBatch. Default 4096; raising it
   // lengthens the longest acknowledgement wait behind a big batch.
   int max_batch_reports = 4096;
@@ -49,6 +52,17 @@ struct StoreStats {
   int64_t stale_refused = 0;    // refused with ABORTED (fenced attempt)
   int64_t reports_refused = 0;  // every refusal, stale ones included
   int64_t synced_batches = 0;   // synced WriteBatches with >= 1 report
+};
+
+// Families of the records the coordinator keeps beside the curves; the key
+// grammar is the caller's (coordinator/records.h), the store only orders
+// keys bytewise.
+enum class RecordFamily { kCampaigns, kLaws, kEvents };
+
+struct Record {
+  RecordFamily family = RecordFamily::kCampaigns;
+  std::string key;
+  std::string value;
 };
 
 // Called once per report: OK when it is durable (stored now or earlier), or
@@ -115,6 +129,18 @@ class Store {
   // acked_seq). NOT_FOUND for an unknown trial.
   StatusOr<int64_t> DurableSeq(std::string_view trial_id,
                                int32_t attempt) const;
+
+  // Writes `records` and registers `new_trials` (current attempt 1) in one
+  // WriteBatch with the WAL synced, all or nothing. INVALID_ARGUMENT for a
+  // bad trial id; ALREADY_EXISTS for a known trial; UNAVAILABLE if the write
+  // fails.
+  Status WriteRecords(const std::vector<Record>& records,
+                      const std::vector<std::string>& new_trials = {});
+
+  // Every record of `family` whose key starts with `prefix`, in key order.
+  // DATA_LOSS for corruption.
+  StatusOr<std::vector<Record>> ScanRecords(RecordFamily family,
+                                            std::string_view prefix) const;
 
   StoreStats stats() const;
 

@@ -4,13 +4,13 @@
 // numeric order; attempt and seq are >= 1, so their two's complement bits
 // sort the same. A trial id is 1..256 bytes with no NUL.
 //
-//   family     key                                       value
-//   meta       "schema_version"                          be32 version
-//   trials     trial_id                                  u8 1 | be32
-//   current_attempt curves     trial_id | 0x00 | be32 attempt | be64 seq u8 1 |
-//   payload campaigns  (reserved for issue 6: campaign records) laws (reserved
-//   for issue 6: fitted laws) events     (reserved for issue 6: the Watch event
-//   log)
+// clang-format off
+//   family     key                                        value
+//   meta       "schema_version"                           be32 version
+//   trials     trial_id                                   u8 1 | be32 current_attempt
+//   curves     trial_id | 0x00 | be32 attempt | be64 seq  u8 1 | payload
+//   campaigns, laws, events: the coordinator's records (records.cc)
+// clang-format on
 //
 // The leading u8 of each record is the record version: never reuse a value.
 // The NUL after the trial id makes one trial's keys a contiguous range that

@@ -177,6 +177,30 @@ StatusOr<double> RunFlops(const Law& law, const Observation& at) {
   return 6 * at.params * at.tokens;
 }
 
+StatusOr<Architecture> ArchitectureAt(const DesignSpace& space,
+                                      const std::vector<double>& unit) {
+  if (!space.architecture || unit.size() < 6) {
+    return InvalidArgumentError("not an architecture space");
+  }
+  const ArchitectureAxes& axes = *space.architecture;
+  auto pick = [&](const std::vector<double>& list, double u) {
+    return static_cast<std::int64_t>(list[static_cast<std::size_t>(
+        std::clamp(u, 0.0, 1.0 - 1e-12) * list.size())]);
+  };
+  Architecture arch = axes.base;
+  arch.d_model = pick(axes.d_model, unit[0]);
+  arch.num_layers = pick(axes.layers, unit[1]);
+  arch.num_experts = pick(axes.experts, unit[2]);
+  arch.top_k = std::min(pick(axes.top_k, unit[3]), arch.num_experts);
+  arch.granularity = pick(axes.granularity, unit[4]);
+  arch.num_shared = pick(axes.shared, unit[5]);
+  arch.num_heads = std::max<std::int64_t>(arch.d_model / axes.head_dim, 1);
+  arch.ffn_hidden =
+      static_cast<std::int64_t>(axes.ffn_multiplier * arch.d_model);
+  MOESWEEP_RETURN_IF_ERROR(arch.Validate());
+  return arch;
+}
+
 StatusOr<Candidate> CandidateAt(const Law& law, const DesignSpace& space,
                                 const std::vector<double>& unit) {
   if (static_cast<int>(unit.size()) != space.dims()) {
@@ -199,22 +223,8 @@ StatusOr<Candidate> CandidateAt(const Law& law, const DesignSpace& space,
     c.at.Set(a.feature, v);
   }
   if (space.architecture) {
-    const ArchitectureAxes& axes = *space.architecture;
-    auto pick = [&](const std::vector<double>& list, double u) {
-      return static_cast<std::int64_t>(list[static_cast<std::size_t>(
-          std::clamp(u, 0.0, 1.0 - 1e-12) * list.size())]);
-    };
-    Architecture arch = axes.base;
-    arch.d_model = pick(axes.d_model, unit[0]);
-    arch.num_layers = pick(axes.layers, unit[1]);
-    arch.num_experts = pick(axes.experts, unit[2]);
-    arch.top_k = std::min(pick(axes.top_k, unit[3]), arch.num_experts);
-    arch.granularity = pick(axes.granularity, unit[4]);
-    arch.num_shared = pick(axes.shared, unit[5]);
-    arch.num_heads = std::max<std::int64_t>(arch.d_model / axes.head_dim, 1);
-    arch.ffn_hidden =
-        static_cast<std::int64_t>(axes.ffn_multiplier * arch.d_model);
-    MOESWEEP_RETURN_IF_ERROR(arch.Validate());
+    MOESWEEP_ASSIGN_OR_RETURN(const Architecture arch,
+                              ArchitectureAt(space, unit));
     const double tokens = c.at.tokens;
     c.at = FeaturesOf(arch, tokens);
   }

@@ -74,6 +74,13 @@ StatusOr<double> RunFlops(const Law& law, const Observation& at);
 StatusOr<Candidate> CandidateAt(const Law& law, const DesignSpace& space,
                                 const std::vector<double>& unit);
 
+// The architecture at unit coordinates `unit` of an architecture space (its
+// first six coordinates pick d_model, layers, experts, top_k, granularity and
+// shared from the lists). INVALID_ARGUMENT for a space of features, too few
+// coordinates, or an architecture that does not validate.
+StatusOr<Architecture> ArchitectureAt(const DesignSpace& space,
+                                      const std::vector<double>& unit);
+
 enum class QuestionKind {
   kComputeOptimalLoss,  // loss of the compute-optimal model at `optimal.flops`
   kOptimalSize,         // its active parameters

@@ -1,0 +1,290 @@
+// CampaignRun: fit, answer, stopping rule and proposals of one campaign.
+
+#include "coordinator/campaign_run.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace moesweep::coordinator {
+namespace {
+
+// A delta-method interval from a handful of runs is too narrow to trust:
+// stopping needs this many finished runs a law parameter (as in
+// fitter::SimulateCampaign).
+constexpr size_t kRunsPerParameter = 4;
+// A campaign whose trials keep failing stops: this many failures and more
+// than three for each success.
+constexpr int kFailuresBeforeGivingUp = 5;
+
+v1::Question QuestionOf(campaign::QuestionKind kind) {
+  switch (kind) {
+    case campaign::QuestionKind::kComputeOptimalLoss:
+      return v1::QUESTION_OPTIMAL_LOSS;
+    case campaign::QuestionKind::kOptimalArchitecture:
+      return v1::QUESTION_OPTIMAL_ACTIVE_PARAMS;
+    case campaign::QuestionKind::kLawParameter:
+      return v1::QUESTION_PARAMETER;
+    case campaign::QuestionKind::kPrediction:
+      return v1::QUESTION_PREDICTION;
+  }
+  return v1::QUESTION_UNSPECIFIED;
+}
+
+bool InFlight(const v1::Trial& t) {
+  return t.state() == v1::TRIAL_STATE_QUEUED ||
+         t.state() == v1::TRIAL_STATE_RUNNING;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<CampaignRun>> CampaignRun::Create(
+    v1::Campaign campaign) {
+  MOESWEEP_ASSIGN_OR_RETURN(campaign::CampaignSpec spec,
+                            campaign::ParseCampaignSpec(campaign.spec_yaml()));
+  if (spec.space.kind != campaign::SpaceKind::kArchitecture) {
+    return InvalidArgumentError(
+        "space: the coordinator trains architectures (d_model, layers, "
+        "experts, ...); a space of params/active_params is for `moesweep "
+        "simulate`");
+  }
+  MOESWEEP_ASSIGN_OR_RETURN(campaign::CampaignPlan plan,
+                            campaign::PlanCampaign(spec));
+  fitter::IncrementalOptions options;
+  options.huber_delta = spec.law.huber_delta;
+  options.num_threads = 1;
+  options.full_refit_every = 50;
+  options.full_refit_growth = 0.5;
+  options.max_grid_starts = 500;
+  options.background = true;  // a full refit never holds up the scheduler
+  std::unique_ptr<fitter::IncrementalFitter> fitter;
+  if (spec.law.family == "expr") {
+    MOESWEEP_ASSIGN_OR_RETURN(
+        fitter, fitter::IncrementalFitter::Create(spec.law.expr, options));
+  } else {
+    MOESWEEP_ASSIGN_OR_RETURN(
+        fitter, fitter::IncrementalFitter::Create(spec.law.family, options));
+  }
+  campaign.set_family(spec.law.family);
+  return std::unique_ptr<CampaignRun>(
+      new CampaignRun(std::move(campaign), std::move(spec), std::move(plan),
+                      std::move(fitter)));
+}
+
+CampaignRun::CampaignRun(v1::Campaign campaign, campaign::CampaignSpec spec,
+                         campaign::CampaignPlan plan,
+                         std::unique_ptr<fitter::IncrementalFitter> fitter)
+    : campaign_(std::move(campaign)),
+      spec_(std::move(spec)),
+      plan_(std::move(plan)),
+      fitter_(std::move(fitter)) {}
+
+TrialEntry* CampaignRun::Find(std::string_view trial_id) {
+  auto it = by_id_.find(std::string(trial_id));
+  return it == by_id_.end() ? nullptr : &trials_[it->second];
+}
+
+void CampaignRun::AddLoadedTrial(TrialEntry entry) {
+  by_id_[entry.trial.spec().trial_id()] = static_cast<int32_t>(trials_.size());
+  trials_.push_back(std::move(entry));
+}
+
+Status CampaignRun::Observe(const TrialEntry& trial, double loss) {
+  if (!(loss > 0) || !std::isfinite(loss)) {
+    return InvalidArgumentError("final_eval_loss must be finite and > 0");
+  }
+  fitter::Observation o = trial.at;
+  o.loss = loss;
+  MOESWEEP_RETURN_IF_ERROR(fitter_->Add(o));
+  observed_ids_.push_back(trial.trial.spec().trial_id());
+  observed_unix_ms_.push_back(trial.trial.finished_unix_ms());
+  return OkStatus();
+}
+
+std::optional<fitter::Law> CampaignRun::CurrentLaw() const {
+  std::optional<fitter::LawSnapshot> s = fitter_->Current();
+  if (!s || !uncertainty_) return std::nullopt;
+  return s->law;
+}
+
+std::vector<v1::OutOfSampleError> CampaignRun::OutOfSampleErrors() const {
+  std::vector<v1::OutOfSampleError> out;
+  for (const fitter::OutOfSample& e : fitter_->OutOfSampleErrors()) {
+    v1::OutOfSampleError m;
+    if (e.run >= 0 && e.run < static_cast<int>(observed_ids_.size())) {
+      m.set_trial_id(observed_ids_[e.run]);
+      m.set_observed_unix_ms(observed_unix_ms_[e.run]);
+    }
+    m.set_law_version(e.version);
+    m.set_predicted_loss(e.predicted);
+    m.set_observed_loss(e.actual);
+    m.set_log_error(e.log_error);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+CampaignRun::Refreshed CampaignRun::Refresh(int64_t now_unix_ms) {
+  Refreshed out;
+  std::optional<fitter::LawSnapshot> s = fitter_->Current();
+  if (!s || s->version == fitter_version_) return out;
+  fitter_version_ = s->version;
+  const std::vector<fitter::Observation> runs = fitter_->Runs();
+  StatusOr<fitter::LawUncertainty> u =
+      fitter::EstimateCovariance(s->law, runs, spec_.law.huber_delta);
+  uncertainty_.reset();
+  if (u.ok()) uncertainty_ = *u;
+  StatusOr<v1::LawEstimate> law =
+      ToLawEstimate(id(), *s, uncertainty_ ? &*uncertainty_ : nullptr,
+                    spec_.law.huber_delta, now_unix_ms);
+  if (!law.ok()) return out;
+  law->set_version(laws_.empty() ? 1 : laws_.back().version() + 1);
+  laws_.push_back(*law);
+  out.law = *law;
+  campaign_.set_law_version(law->version());
+  const std::vector<v1::OutOfSampleError> oos = OutOfSampleErrors();
+  if (!oos.empty() && oos.back().trial_id() == observed_ids_.back()) {
+    out.out_of_sample = oos.back();
+  }
+  const std::string before = campaign_.answer().SerializeAsString();
+  UpdateAnswer(*s, law->version());
+  out.answer_changed = campaign_.answer().SerializeAsString() != before;
+  return out;
+}
+
+void CampaignRun::UpdateAnswer(const fitter::LawSnapshot& s, int64_t version) {
+  if (!uncertainty_) return;
+  const fitter::Question& q = plan_.question;
+  StatusOr<fitter::Interval> interval = fitter::DeltaMethodInterval(
+      s.law, *uncertainty_,
+      [&](const fitter::Law& l) { return fitter::EvaluateQuestion(l, q); },
+      0.95);
+  if (!interval.ok() || !std::isfinite(interval->lower) ||
+      !std::isfinite(interval->upper)) {
+    return;
+  }
+  v1::Answer* a = campaign_.mutable_answer();
+  a->set_question(QuestionOf(spec_.question.kind));
+  a->set_parameter(spec_.question.name);
+  a->set_budget_flops(spec_.question.flops);
+  a->set_value(interval->value);
+  *a->mutable_interval() = ToInterval(*interval, 0.95);
+  const double width =
+      (interval->upper - interval->lower) / std::abs(interval->value);
+  const bool enough =
+      fitter_->Runs().size() >= kRunsPerParameter * s.law.theta.size();
+  a->set_target_met(enough && width < campaign_.target_interval_width());
+  a->set_law_version(version);
+}
+
+void CampaignRun::Recount() {
+  v1::TrialCounts counts;
+  double spent = 0;
+  for (const TrialEntry& t : trials_) {
+    switch (t.trial.state()) {
+      case v1::TRIAL_STATE_QUEUED:
+        counts.set_queued(counts.queued() + 1);
+        break;
+      case v1::TRIAL_STATE_RUNNING:
+        counts.set_running(counts.running() + 1);
+        break;
+      case v1::TRIAL_STATE_SUCCEEDED:
+        counts.set_succeeded(counts.succeeded() + 1);
+        break;
+      case v1::TRIAL_STATE_FAILED:
+        counts.set_failed(counts.failed() + 1);
+        break;
+      case v1::TRIAL_STATE_CANCELLED:
+        counts.set_cancelled(counts.cancelled() + 1);
+        break;
+      default:
+        break;
+    }
+    spent += t.trial.training_flops();
+  }
+  *campaign_.mutable_trials() = counts;
+  campaign_.set_spent_flops(spent);
+}
+
+NextStep CampaignRun::Next(int) const {
+  NextStep next;
+  if (campaign_.state() != v1::CAMPAIGN_STATE_RUNNING) return next;
+  const v1::TrialCounts& c = campaign_.trials();
+  if (campaign_.has_answer() && campaign_.answer().target_met()) {
+    next.final_state = v1::CAMPAIGN_STATE_SUCCEEDED;
+    next.reason = "target reached: the 95% interval is narrower than " +
+                  std::to_string(campaign_.target_interval_width());
+    return next;
+  }
+  const double spent = campaign_.spent_flops();
+  if (spent >= campaign_.budget_flops()) {
+    if (c.running() == 0) {
+      next.final_state = v1::CAMPAIGN_STATE_BUDGET_EXHAUSTED;
+      next.reason = "budget spent before the target was met";
+    }
+    return next;
+  }
+  if (c.failed() >= kFailuresBeforeGivingUp && c.failed() > 3 * c.succeeded()) {
+    next.final_state = v1::CAMPAIGN_STATE_FAILED;
+    next.reason = std::to_string(c.failed()) + " trials failed, " +
+                  std::to_string(c.succeeded()) + " succeeded";
+    return next;
+  }
+  double in_flight = 0;
+  for (const TrialEntry& t : trials_) {
+    if (InFlight(t.trial)) in_flight += t.planned_flops;
+  }
+  if (spent + in_flight >= campaign_.budget_flops()) return next;
+  next.propose =
+      std::max(0, spec_.max_parallel_runs - c.queued() - c.running());
+  return next;
+}
+
+StatusOr<std::vector<int32_t>> CampaignRun::Propose(int n,
+                                                    int64_t now_unix_ms) {
+  std::vector<fitter::Observation> pending;
+  for (const TrialEntry& t : trials_) {
+    if (InFlight(t.trial)) pending.push_back(t.at);
+  }
+  std::optional<fitter::LawSnapshot> law = fitter_->Current();
+  fitter::ProposeRequest request;
+  request.strategy = spec_.strategy;
+  request.batch = n;
+  request.seed = spec_.seed;
+  request.proposed_before = static_cast<int>(trials_.size());
+  request.pending = pending;
+  const bool informed = law && uncertainty_;
+  if (informed) {
+    request.law = &law->law;
+    request.uncertainty = &*uncertainty_;
+  }
+  MOESWEEP_ASSIGN_OR_RETURN(
+      std::vector<fitter::Candidate> batch,
+      fitter::ProposeRuns(plan_.shape, plan_.space, plan_.question, request));
+  const std::string proposer =
+      spec_.strategy == fitter::Strategy::kActive && !informed
+          ? "space_filling"
+          : std::string(fitter::StrategyName(spec_.strategy));
+  std::vector<int32_t> added;
+  for (const fitter::Candidate& c : batch) {
+    MOESWEEP_ASSIGN_OR_RETURN(fitter::Architecture arch,
+                              fitter::ArchitectureAt(plan_.space, c.unit));
+    TrialEntry t;
+    t.index = static_cast<int32_t>(trials_.size());
+    MOESWEEP_ASSIGN_OR_RETURN(*t.trial.mutable_spec(),
+                              MakeSpec(arch, c.at.tokens, t.index));
+    t.at = c.at;
+    t.at.tokens = static_cast<double>(t.trial.spec().train_tokens());
+    t.at.unique_tokens = t.at.tokens;
+    t.planned_flops = c.flops * t.at.tokens / c.at.tokens;
+    t.trial.set_state(v1::TRIAL_STATE_QUEUED);
+    *t.trial.mutable_features() = ToRunFeatures(t.at);
+    t.trial.set_proposer(proposer);
+    t.trial.set_created_unix_ms(now_unix_ms);
+    queue_.push_back(t.index);
+    added.push_back(t.index);
+    AddLoadedTrial(std::move(t));
+  }
+  return added;
+}
+
+}  // namespace moesweep::coordinator

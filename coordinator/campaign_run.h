@@ -1,0 +1,124 @@
+// CampaignRun: one campaign's trials, law and answer, and the decisions
+// that move it on (propose, stop). The Scheduler owns every CampaignRun and
+// guards it with its lock; the wire messages it keeps are what users see.
+// Internal to coordinator/.
+
+#ifndef MOESWEEP_COORDINATOR_CAMPAIGN_RUN_H_
+#define MOESWEEP_COORDINATOR_CAMPAIGN_RUN_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "campaign/campaign.h"
+#include "common/status.h"
+#include "coordinator/convert.h"
+#include "fitter/fitter.h"
+
+namespace moesweep::coordinator {
+
+struct TrialEntry {
+  int32_t index = 0;
+  v1::Trial trial;               // spec.attempt is the current attempt
+  fitter::Observation at;        // law features (loss unused)
+  double planned_flops = 0;      // under the law's cost model
+  int32_t charged_failures = 0;  // errors and lease expiries so far
+};
+
+// What a campaign needs next (CampaignRun::Next).
+struct NextStep {
+  v1::CampaignState final_state = v1::CAMPAIGN_STATE_UNSPECIFIED;  // stop
+  std::string reason;  // why it stops
+  int propose = 0;     // trials to propose now
+};
+
+// Not thread-safe: the Scheduler calls it under its lock.
+class CampaignRun {
+ public:
+  // A campaign from its record; the spec is parsed from spec_yaml.
+  // INVALID_ARGUMENT for a spec that no longer validates.
+  static StatusOr<std::unique_ptr<CampaignRun>> Create(v1::Campaign campaign);
+
+  const std::string& id() const { return campaign_.campaign_id(); }
+  v1::Campaign& campaign() { return campaign_; }
+  const campaign::CampaignSpec& spec() const { return spec_; }
+  const campaign::CampaignPlan& plan() const { return plan_; }
+
+  std::vector<TrialEntry>& trials() { return trials_; }
+  TrialEntry* Find(std::string_view trial_id);
+  std::deque<int32_t>& queue() { return queue_; }
+  // Adds a trial loaded from the store (index order).
+  void AddLoadedTrial(TrialEntry entry);
+
+  // The observed final loss of a trial joins the fit. OK even when the law is
+  // not yet identifiable. INVALID_ARGUMENT for a non-positive loss.
+  Status Observe(const TrialEntry& trial, double loss);
+  // Brings law, answer and trial counts up to date after Observe calls.
+  // Returns the new law version (to publish) when the fit changed, with the
+  // out-of-sample error of the run that caused it.
+  struct Refreshed {
+    std::optional<v1::LawEstimate> law;
+    std::optional<v1::OutOfSampleError> out_of_sample;
+    bool answer_changed = false;
+  };
+  Refreshed Refresh(int64_t now_unix_ms);
+  // Counts trials by state and sums spent FLOPs into campaign().
+  void Recount();
+
+  NextStep Next(int max_parallel_override = 0) const;
+  // `n` new QUEUED trials from the proposer, appended to trials() and the
+  // queue. Fewer when the space runs out of candidates.
+  StatusOr<std::vector<int32_t>> Propose(int n, int64_t now_unix_ms);
+
+  // The spec of the trial's current attempt.
+  const v1::TrialSpec& SpecOf(const TrialEntry& t) const {
+    return t.trial.spec();
+  }
+
+  const std::vector<v1::LawEstimate>& laws() const { return laws_; }
+  void AddLoadedLaw(v1::LawEstimate law) { laws_.push_back(std::move(law)); }
+  std::vector<v1::OutOfSampleError> OutOfSampleErrors() const;
+  // The latest law as the fitter sees it, with its covariance; nullopt until
+  // the law is identifiable.
+  std::optional<fitter::Law> CurrentLaw() const;
+  const std::optional<fitter::LawUncertainty>& uncertainty() const {
+    return uncertainty_;
+  }
+
+  // Stored events, in order; next_event_seq() numbers the next one.
+  std::vector<v1::CampaignEvent>& events() { return events_; }
+  int64_t next_event_seq() const {
+    return events_.empty() ? 1 : events_.back().event_seq() + 1;
+  }
+
+ private:
+  CampaignRun(v1::Campaign campaign, campaign::CampaignSpec spec,
+              campaign::CampaignPlan plan,
+              std::unique_ptr<fitter::IncrementalFitter> fitter);
+  StatusOr<v1::TrialSpec> MakeSpec(const fitter::Architecture& arch,
+                                   double tokens, int32_t index) const;
+  void UpdateAnswer(const fitter::LawSnapshot& law, int64_t version);
+
+  v1::Campaign campaign_;
+  const campaign::CampaignSpec spec_;
+  const campaign::CampaignPlan plan_;
+  const std::unique_ptr<fitter::IncrementalFitter> fitter_;
+
+  std::vector<TrialEntry> trials_;
+  std::unordered_map<std::string, int32_t> by_id_;
+  std::deque<int32_t> queue_;
+  std::vector<std::string> observed_ids_;  // fitter run order
+  std::vector<int64_t> observed_unix_ms_;
+  int64_t fitter_version_ = 0;  // last fitter version published
+  std::optional<fitter::LawUncertainty> uncertainty_;
+  std::vector<v1::LawEstimate> laws_;
+  std::vector<v1::CampaignEvent> events_;
+};
+
+}  // namespace moesweep::coordinator
+
+#endif  // MOESWEEP_COORDINATOR_CAMPAIGN_RUN_H_

@@ -1,0 +1,47 @@
+// Conversions between the fitter's structs and the wire messages. Internal to
+// coordinator/.
+
+#ifndef MOESWEEP_COORDINATOR_CONVERT_H_
+#define MOESWEEP_COORDINATOR_CONVERT_H_
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "fitter/fitter.h"
+#include "moesweep/v1/campaign.pb.h"
+#include "moesweep/v1/worker.pb.h"
+
+namespace moesweep::coordinator {
+
+namespace v1 = ::moesweep::v1;
+
+v1::RunFeatures ToRunFeatures(const fitter::Observation& at);
+fitter::Observation FromRunFeatures(const v1::RunFeatures& features);
+
+v1::ArchitectureSpec ToArchitectureSpec(const fitter::Architecture& arch);
+fitter::Architecture FromArchitectureSpec(const v1::ArchitectureSpec& spec);
+
+v1::Interval ToInterval(const fitter::Interval& interval, double level);
+
+// The law with its parameters (natural units when the family has them, else
+// θ), standard errors and 95% intervals from `uncertainty` (absent: none).
+StatusOr<v1::LawEstimate> ToLawEstimate(
+    const std::string& campaign_id, const fitter::LawSnapshot& snapshot,
+    const fitter::LawUncertainty* uncertainty, double huber_delta,
+    int64_t now_unix_ms);
+
+// The law a LawEstimate holds (θ from the parameter values).
+fitter::Law LawOf(const v1::LawEstimate& estimate, const fitter::Law& shape);
+
+// The curve point a stored report (Progress, Done or Failed) stands for.
+v1::LossPoint LossPointOf(const v1::WorkerMessage& report);
+
+// The same error code and message (H4: the numbering matches).
+inline int GrpcCode(const Status& s) { return static_cast<int>(s.code()); }
+
+int64_t NowUnixMs();
+
+}  // namespace moesweep::coordinator
+
+#endif  // MOESWEEP_COORDINATOR_CONVERT_H_

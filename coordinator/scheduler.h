@@ -1,0 +1,190 @@
+// Scheduler: every campaign's state, the workers connected, and the one
+// thread that moves campaigns on. Reactions never block on it: they post a
+// task (or touch only the LeaseTable) and return. Tasks run in order on the
+// scheduler thread, under mu_, and end by writing their records to the store
+// in one synced batch before any message or event they caused goes out.
+// Internal to coordinator/.
+
+#ifndef MOESWEEP_COORDINATOR_SCHEDULER_H_
+#define MOESWEEP_COORDINATOR_SCHEDULER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "coordinator/campaign_run.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/lease_table.h"
+
+namespace moesweep::coordinator {
+
+class Metrics;
+class WorkerStream;
+class WatchStream;
+
+// Thread-safe.
+class Scheduler {
+ public:
+  // `store` and `metrics` (may be null) must outlive the Scheduler.
+  Scheduler(Store* store, Metrics* metrics, const ServerOptions& options);
+  ~Scheduler();  // Stop()
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Rebuilds every campaign from the store; leases of running trials wait
+  // options.reconnect_grace_ms for their worker. Call once, before Start.
+  Status Load();
+  void Start();
+  // Runs the tasks already posted, then stops the thread and deletes the
+  // streams that ended. Streams must all have ended (server shut down).
+  void Stop();
+
+  LeaseTable& leases() { return leases_; }
+  ServerStats stats() const;
+
+  // ---- Worker streams (called from reactions; never block) ----
+  void WorkerHello(WorkerStream* stream, v1::Hello hello);
+  // The stream's OnDone ran; the scheduler deletes it.
+  void WorkerGone(WorkerStream* stream);
+  // A report is durable (stored now or before).
+  void ReportStored(const std::string& worker_id, const v1::WorkerMessage& m);
+  void StaleReportRefused(const std::string& trial_id);
+
+  // ---- CampaignService: mutations run on the scheduler thread; `done` gets
+  // the result there. ----
+  using CampaignDone = std::function<void(StatusOr<v1::Campaign>)>;
+  void Create(v1::CreateCampaignRequest request,
+              std::function<void(StatusOr<v1::CreateCampaignResponse>)> done);
+  void Cancel(v1::CancelCampaignRequest request, CampaignDone done);
+  void Pause(v1::PauseCampaignRequest request, CampaignDone done);
+  void Resume(v1::ResumeCampaignRequest request, CampaignDone done);
+  void Amend(v1::AmendCampaignRequest request, CampaignDone done);
+
+  // ---- Reads (any thread). NOT_FOUND for an unknown campaign. ----
+  StatusOr<v1::Campaign> Get(const std::string& campaign_id) const;
+  std::vector<v1::Campaign> List() const;  // newest first
+  StatusOr<v1::GetLawResponse> GetLaw(const v1::GetLawRequest& request) const;
+  StatusOr<std::vector<v1::Trial>> Trials(const std::string& campaign_id) const;
+  // The law of `version` (0: latest) with its covariance, the campaign's
+  // plan, and the version used. FAILED_PRECONDITION while not identifiable.
+  struct LawView {
+    fitter::Law law;
+    fitter::LawUncertainty uncertainty;
+    campaign::CampaignPlan plan;
+    int64_t version = 0;
+  };
+  StatusOr<LawView> LawFor(const std::string& campaign_id,
+                           int64_t version) const;
+
+  // ---- Watch ----
+  // Registers `stream` and hands it the snapshot and the stored events above
+  // `after_event_seq` in one step, so no event is missed or sent twice.
+  Status Subscribe(const std::string& campaign_id, int64_t after_event_seq,
+                   WatchStream* stream);
+  void Unsubscribe(const std::string& campaign_id, WatchStream* stream);
+
+ private:
+  struct Worker {
+    WorkerStream* stream = nullptr;
+    int slots = 1;
+  };
+  // Work produced by a task, sent after its records are durable.
+  struct Outbox {
+    std::vector<Record> records;
+    std::vector<std::string> new_trials;
+    std::vector<std::pair<std::string, v1::CoordinatorMessage>> messages;
+    std::vector<v1::CampaignEvent> events;
+  };
+
+  void Post(std::function<void()> task);
+  void Loop();
+  // Writes the outbox's records (one synced batch), then sends its messages
+  // and publishes its events. On a failed write nothing goes out.
+  Status Flush() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Publish(const std::vector<v1::CampaignEvent>& events);
+
+  // scheduler_worker.cc
+  void HandleHello(WorkerStream* stream, const v1::Hello& hello)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleGone(WorkerStream* stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleReport(const std::string& worker_id, const v1::WorkerMessage& m)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExpireLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Dispatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the trial's current attempt without a result: requeued as the next
+  // attempt, or FAILED when `charge` uses up its attempts.
+  void Requeue(CampaignRun& run, TrialEntry& t, bool charge,
+               const std::string& why, v1::FailureKind kind)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SendTo(const std::string& worker_id, v1::CoordinatorMessage m)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // scheduler_campaigns.cc
+  void Advance(CampaignRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetState(CampaignRun& run, v1::CampaignState state,
+                const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Cancels the queued trials, and the running ones when `running` too.
+  void CancelTrials(CampaignRun& run, bool running, v1::CancelReason reason,
+                    v1::TrialState to) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Numbers, stores and (after the flush) publishes an event.
+  void Emit(CampaignRun& run, v1::CampaignEvent event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes a new law version and answer, if the fit moved.
+  void Refresh(CampaignRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SaveCampaign(CampaignRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SaveTrial(CampaignRun& run, const TrialEntry& t)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishMetrics(CampaignRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  StatusOr<CampaignRun*> Find(const std::string& campaign_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  StatusOr<v1::CreateCampaignResponse> DoCreate(
+      const v1::CreateCampaignRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A trial's report applied to its campaign (scheduler_worker.cc).
+  void ApplyEnd(CampaignRun& run, TrialEntry& t, const v1::WorkerMessage& m)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // scheduler_load.cc
+  Status LoadCampaign(v1::Campaign campaign) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Fixed at construction.
+  Store* const store_;
+  Metrics* const metrics_;
+  const ServerOptions options_;
+  LeaseTable leases_;
+
+  // Tasks for the scheduler thread.
+  absl::Mutex task_mu_;
+  absl::CondVar task_cv_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(task_mu_);
+  bool stopping_ ABSL_GUARDED_BY(task_mu_) = false;
+  std::thread thread_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<CampaignRun>> campaigns_
+      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
+  std::set<WorkerStream*> gone_ ABSL_GUARDED_BY(mu_);  // to delete
+  Outbox outbox_ ABSL_GUARDED_BY(mu_);
+  int64_t next_campaign_ ABSL_GUARDED_BY(mu_) = 1;
+  ServerStats stats_ ABSL_GUARDED_BY(mu_);
+
+  // Watchers, under their own lock: progress is published from the store's
+  // writer thread, which must never wait for a fit.
+  mutable absl::Mutex watch_mu_;
+  std::multimap<std::string, WatchStream*> watchers_ ABSL_GUARDED_BY(watch_mu_);
+  absl::Mutex stats_mu_;
+  int64_t stale_refused_ ABSL_GUARDED_BY(stats_mu_) = 0;
+};
+
+}  // namespace moesweep::coordinator
+
+#endif  // MOESWEEP_COORDINATOR_SCHEDULER_H_

@@ -1,0 +1,301 @@
+// Scheduler: workers connecting and leaving, reports that end attempts,
+// lease expiry, and assigning queued trials to free worker slots.
+
+#include <algorithm>
+
+#include "coordinator/metrics.h"
+#include "coordinator/records.h"
+#include "coordinator/scheduler.h"
+#include "coordinator/watch_stream.h"
+#include "coordinator/worker_stream.h"
+
+namespace moesweep::coordinator {
+namespace {
+
+// The campaign of a trial id ("<campaign>-t<index>", records.h).
+std::string CampaignOf(const std::string& trial_id) {
+  const size_t at = trial_id.rfind("-t");
+  return at == std::string::npos ? std::string() : trial_id.substr(0, at);
+}
+
+}  // namespace
+
+void Scheduler::WorkerHello(WorkerStream* stream, v1::Hello hello) {
+  Post(
+      [this, stream, hello = std::move(hello)] { HandleHello(stream, hello); });
+}
+
+void Scheduler::WorkerGone(WorkerStream* stream) {
+  Post([this, stream] { HandleGone(stream); });
+}
+
+void Scheduler::StaleReportRefused(const std::string& trial_id) {
+  if (metrics_ != nullptr) metrics_->StaleReportRefused(CampaignOf(trial_id));
+}
+
+void Scheduler::ReportStored(const std::string& worker_id,
+                             const v1::WorkerMessage& m) {
+  if (m.kind_case() == v1::WorkerMessage::kProgress) {
+    // Live only (campaign_state.proto): straight to the watchers.
+    const v1::Progress& p = m.progress();
+    v1::CampaignEvent e;
+    e.set_time_unix_ms(NowUnixMs());
+    e.set_campaign_id(CampaignOf(p.trial_id()));
+    v1::TrialProgress* tp = e.mutable_trial_progress();
+    tp->set_trial_id(p.trial_id());
+    v1::LossPoint* point = tp->mutable_point();
+    point->set_attempt(p.attempt());
+    point->set_step(p.step());
+    point->set_trained_tokens(p.trained_tokens());
+    point->set_train_loss(p.train_loss());
+    if (p.has_eval_loss()) point->set_eval_loss(p.eval_loss());
+    point->set_learning_rate(p.learning_rate());
+    point->set_elapsed_seconds(p.elapsed_seconds());
+    tp->set_tokens_per_second(p.tokens_per_second());
+    Publish({e});
+    return;
+  }
+  Post([this, worker_id, m] { HandleReport(worker_id, m); });
+}
+
+void Scheduler::HandleHello(WorkerStream* stream, const v1::Hello& hello) {
+  const std::string& id = hello.worker_id();
+  auto it = workers_.find(id);
+  if (it != workers_.end() && it->second.stream != stream) {
+    it->second.stream->End(
+        AbortedError("replaced by a newer stream of worker " + id));
+  }
+  Worker& w = workers_[id];
+  w.stream = stream;
+  w.slots = std::max(1, hello.capabilities().max_concurrent_trials());
+
+  v1::CoordinatorMessage reply;
+  v1::Welcome* welcome = reply.mutable_welcome();
+  welcome->set_worker_id(id);
+  welcome->set_protocol_version(v1::PROTOCOL_VERSION_1);
+  welcome->set_heartbeat_interval_ms(options_.heartbeat_interval_ms);
+  const int64_t now = NowUnixMs();
+  welcome->set_coordinator_time_unix_ms(now);
+  std::set<std::string> resumed;
+  for (const v1::Lease& held : hello.held_leases()) {
+    std::optional<LeaseEntry> e = leases_.Get(held.trial_id());
+    if (!e || e->worker_id != id || e->lease.attempt() != held.attempt()) {
+      continue;  // void: not listed in Welcome
+    }
+    leases_.Renew(held.trial_id(), held.attempt(), id, now);
+    v1::ResumedLease* r = welcome->add_resumed_leases();
+    *r->mutable_lease() = leases_.Get(held.trial_id())->lease;
+    StatusOr<int64_t> acked =
+        store_->DurableSeq(held.trial_id(), held.attempt());
+    r->set_acked_seq(acked.ok() ? *acked : 0);
+    resumed.insert(held.trial_id());
+  }
+  stream->Send(std::move(reply));
+  // Leases this worker holds but did not list never reached it (an Assign
+  // lost with the old stream): requeue them, at no charge.
+  for (const LeaseEntry& e : leases_.HeldBy(id)) {
+    if (resumed.contains(e.lease.trial_id())) continue;
+    leases_.Release(e.lease.trial_id());
+    StatusOr<CampaignRun*> run = Find(e.campaign_id);
+    if (!run.ok()) continue;
+    TrialEntry* t = (*run)->Find(e.lease.trial_id());
+    if (t != nullptr && t->trial.state() == v1::TRIAL_STATE_RUNNING) {
+      Requeue(**run, *t, /*charge=*/false, "the worker reconnected without it",
+              v1::FAILURE_KIND_UNSPECIFIED);
+      Advance(**run);
+    }
+  }
+  if (metrics_ != nullptr) metrics_->SetWorkersConnected(workers_.size());
+}
+
+void Scheduler::HandleGone(WorkerStream* stream) {
+  for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+    if (it->second.stream == stream) {
+      workers_.erase(it);
+      break;
+    }
+  }
+  gone_.insert(stream);
+  if (metrics_ != nullptr) metrics_->SetWorkersConnected(workers_.size());
+}
+
+void Scheduler::HandleReport(const std::string& worker_id,
+                             const v1::WorkerMessage& m) {
+  const std::string& trial_id = m.kind_case() == v1::WorkerMessage::kDone
+                                    ? m.done().trial_id()
+                                    : m.failed().trial_id();
+  const int32_t attempt = m.kind_case() == v1::WorkerMessage::kDone
+                              ? m.done().attempt()
+                              : m.failed().attempt();
+  StatusOr<CampaignRun*> run = Find(CampaignOf(trial_id));
+  if (!run.ok()) return;
+  TrialEntry* t = (*run)->Find(trial_id);
+  // A resend of an end already applied, or an attempt since replaced.
+  if (t == nullptr || t->trial.state() != v1::TRIAL_STATE_RUNNING ||
+      t->trial.spec().attempt() != attempt) {
+    return;
+  }
+  leases_.Release(trial_id);
+  t->trial.set_worker_id(worker_id);
+  ApplyEnd(**run, *t, m);
+  Refresh(**run);
+  Advance(**run);
+}
+
+void Scheduler::ApplyEnd(CampaignRun& run, TrialEntry& t,
+                         const v1::WorkerMessage& m) {
+  v1::Trial& trial = t.trial;
+  v1::CampaignEvent e;
+  v1::TrialFinished* f = e.mutable_trial_finished();
+  f->set_trial_id(trial.spec().trial_id());
+  f->set_attempt(trial.spec().attempt());
+  if (m.kind_case() == v1::WorkerMessage::kDone) {
+    const v1::Done& d = m.done();
+    const double flops =
+        d.training_flops() > 0 ? d.training_flops() : t.planned_flops;
+    trial.set_training_flops(trial.training_flops() + flops);
+    trial.set_elapsed_seconds(trial.elapsed_seconds() + d.elapsed_seconds());
+    trial.set_trained_tokens(d.trained_tokens());
+    trial.set_finished_unix_ms(NowUnixMs());
+    Status observed = run.Observe(t, d.final_eval_loss());
+    if (observed.ok()) {
+      trial.set_state(v1::TRIAL_STATE_SUCCEEDED);
+      trial.set_final_eval_loss(d.final_eval_loss());
+      f->set_final_eval_loss(d.final_eval_loss());
+    } else {
+      trial.set_state(v1::TRIAL_STATE_FAILED);
+      trial.set_last_failure_kind(v1::FAILURE_KIND_ERROR);
+      trial.set_last_failure_message(std::string(observed.message()));
+      f->set_message(std::string(observed.message()));
+    }
+    f->set_state(trial.state());
+    f->set_training_flops(flops);
+    SaveTrial(run, t);
+    Emit(run, std::move(e));
+    return;
+  }
+  const v1::Failed& fail = m.failed();
+  const double share =
+      trial.spec().train_tokens() > 0
+          ? std::min(1.0, static_cast<double>(fail.trained_tokens()) /
+                              trial.spec().train_tokens())
+          : 0;
+  trial.set_training_flops(trial.training_flops() + share * t.planned_flops);
+  trial.set_elapsed_seconds(trial.elapsed_seconds() + fail.elapsed_seconds());
+  trial.set_trained_tokens(fail.trained_tokens());
+  trial.set_last_failure_kind(fail.kind());
+  trial.set_last_failure_message(fail.message());
+  switch (fail.kind()) {
+    case v1::FAILURE_KIND_PREEMPTED:
+      Requeue(run, t, /*charge=*/false, "preempted: " + fail.message(),
+              fail.kind());
+      return;
+    case v1::FAILURE_KIND_DIVERGED:
+    case v1::FAILURE_KIND_OUT_OF_MEMORY:
+      // Deterministic for the spec: a retry would fail the same way.
+      t.charged_failures = options_.max_attempts - 1;
+      [[fallthrough]];
+    default:
+      Requeue(run, t, /*charge=*/true, fail.message(), fail.kind());
+  }
+}
+
+void Scheduler::Requeue(CampaignRun& run, TrialEntry& t, bool charge,
+                        const std::string& why, v1::FailureKind kind) {
+  v1::Trial& trial = t.trial;
+  v1::CampaignEvent e;
+  v1::TrialFinished* f = e.mutable_trial_finished();
+  f->set_trial_id(trial.spec().trial_id());
+  f->set_attempt(trial.spec().attempt());
+  f->set_failure_kind(kind);
+  f->set_message(why);
+  if (charge) ++t.charged_failures;
+  if (charge && t.charged_failures >= options_.max_attempts) {
+    trial.set_state(v1::TRIAL_STATE_FAILED);
+    trial.set_finished_unix_ms(NowUnixMs());
+  } else {
+    // Fence the attempt before anyone else may train the trial.
+    StatusOr<int32_t> next = store_->BumpAttempt(trial.spec().trial_id());
+    if (!next.ok()) {
+      std::fprintf(stderr, "coordinator: %s\n",
+                   next.status().ToString().c_str());
+      return;
+    }
+    trial.mutable_spec()->set_attempt(*next);
+    trial.set_state(v1::TRIAL_STATE_QUEUED);
+    trial.clear_worker_id();
+    run.queue().push_front(t.index);
+  }
+  f->set_state(trial.state());
+  SaveTrial(run, t);
+  Emit(run, std::move(e));
+}
+
+void Scheduler::ExpireLeases() {
+  for (const LeaseEntry& e : leases_.TakeExpired(NowUnixMs())) {
+    StatusOr<CampaignRun*> run = Find(e.campaign_id);
+    if (!run.ok()) continue;
+    TrialEntry* t = (*run)->Find(e.lease.trial_id());
+    if (t == nullptr || t->trial.state() != v1::TRIAL_STATE_RUNNING ||
+        t->trial.spec().attempt() != e.lease.attempt()) {
+      continue;
+    }
+    v1::CoordinatorMessage cancel;
+    cancel.mutable_cancel()->set_trial_id(e.lease.trial_id());
+    cancel.mutable_cancel()->set_attempt(e.lease.attempt());
+    cancel.mutable_cancel()->set_reason(v1::CANCEL_REASON_LEASE_EXPIRED);
+    cancel.mutable_cancel()->set_message("no renewal before the deadline");
+    SendTo(e.worker_id, std::move(cancel));
+    ++stats_.lease_expiries;
+    if (metrics_ != nullptr) metrics_->LeaseExpired(e.campaign_id);
+    Requeue(**run, *t, /*charge=*/true, "lease expired",
+            v1::FAILURE_KIND_UNSPECIFIED);
+    Advance(**run);
+  }
+}
+
+void Scheduler::Dispatch() {
+  const int64_t now = NowUnixMs();
+  for (auto& [worker_id, worker] : workers_) {
+    int free =
+        worker.slots - static_cast<int>(leases_.HeldBy(worker_id).size());
+    for (auto it = campaigns_.begin(); free > 0 && it != campaigns_.end();) {
+      CampaignRun& run = *it->second;
+      if (run.campaign().state() != v1::CAMPAIGN_STATE_RUNNING ||
+          run.queue().empty()) {
+        ++it;
+        continue;
+      }
+      TrialEntry& t = run.trials()[run.queue().front()];
+      run.queue().pop_front();
+      if (t.trial.state() != v1::TRIAL_STATE_QUEUED) continue;
+      v1::CoordinatorMessage m;
+      v1::Assign* assign = m.mutable_assign();
+      *assign->mutable_lease() = leases_.Grant(
+          run.id(), t.trial.spec().trial_id(), t.trial.spec().attempt(),
+          worker_id, options_.lease_ttl_ms, now);
+      *assign->mutable_spec() = t.trial.spec();
+      t.trial.set_state(v1::TRIAL_STATE_RUNNING);
+      t.trial.set_worker_id(worker_id);
+      SaveTrial(run, t);
+      SendTo(worker_id, std::move(m));
+      v1::CampaignEvent e;
+      v1::TrialStarted* started = e.mutable_trial_started();
+      started->set_trial_id(t.trial.spec().trial_id());
+      started->set_attempt(t.trial.spec().attempt());
+      started->set_worker_id(worker_id);
+      *started->mutable_features() = t.trial.features();
+      Emit(run, std::move(e));
+      run.Recount();
+      SaveCampaign(run);
+      PublishMetrics(run);
+      --free;
+    }
+  }
+}
+
+void Scheduler::SendTo(const std::string& worker_id, v1::CoordinatorMessage m) {
+  outbox_.messages.emplace_back(worker_id, std::move(m));
+}
+
+}  // namespace moesweep::coordinator

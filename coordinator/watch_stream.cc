@@ -1,0 +1,100 @@
+// WatchStream: a campaign's events to one client.
+
+#include "coordinator/watch_stream.h"
+
+#include "coordinator/scheduler.h"
+
+namespace moesweep::coordinator {
+namespace {
+
+bool IsFinal(v1::CampaignState s) {
+  return s == v1::CAMPAIGN_STATE_SUCCEEDED ||
+         s == v1::CAMPAIGN_STATE_BUDGET_EXHAUSTED ||
+         s == v1::CAMPAIGN_STATE_CANCELLED || s == v1::CAMPAIGN_STATE_FAILED;
+}
+
+bool EndsCampaign(const v1::CampaignEvent& e) {
+  return e.kind_case() == v1::CampaignEvent::kStateChanged &&
+         IsFinal(e.state_changed().state());
+}
+
+}  // namespace
+
+WatchStream::WatchStream(Scheduler* scheduler,
+                         const v1::WatchCampaignRequest& request, Status auth)
+    : scheduler_(scheduler),
+      campaign_id_(request.campaign_id()),
+      include_progress_(request.include_progress()) {
+  if (auth.ok()) {
+    auth = scheduler_->Subscribe(campaign_id_, request.after_event_seq(), this);
+  }
+  absl::MutexLock lock(&mu_);
+  if (!auth.ok()) {
+    FinishOnce(auth);
+    return;
+  }
+  subscribed_ = true;
+  // A campaign that already ended ends the stream after the snapshot and
+  // the replay.
+  if (!out_.empty() && out_.front().has_snapshot() &&
+      IsFinal(out_.front().snapshot().state())) {
+    last_queued_ = true;
+  }
+  WriteNext();
+}
+
+void WatchStream::Push(const v1::CampaignEvent& event) {
+  absl::MutexLock lock(&mu_);
+  if (finished_ || last_queued_) return;
+  if (event.kind_case() == v1::CampaignEvent::kTrialProgress &&
+      !include_progress_) {
+    return;
+  }
+  out_.push_back(event);
+  if (EndsCampaign(event)) last_queued_ = true;
+  if (subscribed_) WriteNext();
+}
+
+void WatchStream::WriteNext() {
+  if (writing_ || finished_) return;
+  if (out_.empty()) {
+    if (last_queued_) FinishOnce(OkStatus());
+    return;
+  }
+  writing_ = true;
+  StartWrite(&out_.front());
+}
+
+void WatchStream::OnWriteDone(bool ok) {
+  absl::MutexLock lock(&mu_);
+  writing_ = false;
+  out_.pop_front();
+  if (!ok) {
+    FinishOnce(UnavailableError("watch stream broken"));
+    return;
+  }
+  WriteNext();
+}
+
+void WatchStream::FinishOnce(Status status) {
+  if (finished_) return;
+  finished_ = true;
+  out_.clear();
+  Finish(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message())));
+}
+
+void WatchStream::OnCancel() {
+  absl::MutexLock lock(&mu_);
+  if (!writing_)
+    FinishOnce(UnavailableError("watch cancelled"));
+  else
+    last_queued_ = true;
+}
+
+void WatchStream::OnDone() {
+  scheduler_->Unsubscribe(campaign_id_, this);
+  delete this;
+}
+
+}  // namespace moesweep::coordinator

@@ -1,0 +1,235 @@
+// WorkerStream: one worker's Connect stream. At most one read and one write
+// are in flight; Finish waits for every report handed to the store.
+
+#include "coordinator/worker_stream.h"
+
+#include <random>
+
+#include "coordinator/scheduler.h"
+#include "coordinator/store.h"
+
+namespace moesweep::coordinator {
+namespace {
+
+std::string NewWorkerId() {
+  std::random_device rd;
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "w-%08x%08x", rd(), rd());
+  return buf;
+}
+
+grpc::Status ToGrpc(const Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+// (trial, attempt, seq) of a report; seq 0 for anything else.
+void ReportKey(const v1::WorkerMessage& m, std::string* trial, int32_t* attempt,
+               int64_t* seq) {
+  switch (m.kind_case()) {
+    case v1::WorkerMessage::kProgress:
+      *trial = m.progress().trial_id();
+      *attempt = m.progress().attempt();
+      *seq = m.progress().seq();
+      return;
+    case v1::WorkerMessage::kDone:
+      *trial = m.done().trial_id();
+      *attempt = m.done().attempt();
+      *seq = m.done().seq();
+      return;
+    case v1::WorkerMessage::kFailed:
+      *trial = m.failed().trial_id();
+      *attempt = m.failed().attempt();
+      *seq = m.failed().seq();
+      return;
+    default:
+      *seq = 0;
+  }
+}
+
+}  // namespace
+
+WorkerStream::WorkerStream(Scheduler* scheduler, Store* store, Status auth)
+    : scheduler_(scheduler), store_(store) {
+  absl::MutexLock lock(&mu_);
+  if (!auth.ok()) {
+    reading_ = false;
+    ending_ = true;
+    end_status_ = auth;
+    MaybeFinish();
+    return;
+  }
+  StartRead(&in_);
+}
+
+std::string WorkerStream::worker_id() const {
+  absl::MutexLock lock(&mu_);
+  return worker_id_;
+}
+
+void WorkerStream::Send(v1::CoordinatorMessage message) {
+  absl::MutexLock lock(&mu_);
+  if (ending_ || finished_) return;
+  out_.push_back(std::move(message));
+  WriteNext();
+}
+
+void WorkerStream::End(Status status) {
+  absl::MutexLock lock(&mu_);
+  if (ending_) return;
+  ending_ = true;
+  end_status_ = std::move(status);
+  MaybeFinish();
+}
+
+void WorkerStream::WriteNext() {
+  if (writing_ || out_.empty() || finished_) return;
+  writing_ = true;
+  StartWrite(&out_.front());
+}
+
+void WorkerStream::OnWriteDone(bool ok) {
+  absl::MutexLock lock(&mu_);
+  writing_ = false;
+  out_.pop_front();
+  if (!ok) out_.clear();  // the stream is broken; nothing more gets through
+  WriteNext();
+  MaybeFinish();
+}
+
+void WorkerStream::MaybeFinish() {
+  if (finished_ || (!ending_ && reading_) || pending_reports_ > 0 || writing_) {
+    return;
+  }
+  if (!out_.empty()) {
+    WriteNext();  // flush Acks owed before finishing
+    return;
+  }
+  finished_ = true;
+  Finish(ToGrpc(end_status_));
+}
+
+void WorkerStream::OnReadDone(bool ok) {
+  if (!ok) {
+    absl::MutexLock lock(&mu_);
+    reading_ = false;
+    MaybeFinish();
+    return;
+  }
+  bool hello_seen;
+  {
+    absl::MutexLock lock(&mu_);
+    hello_seen = hello_seen_;
+  }
+  if (!hello_seen) {
+    if (in_.kind_case() != v1::WorkerMessage::kHello) {
+      End(FailedPreconditionError("the first message must be Hello"));
+      return;
+    }
+    HandleHello(in_.hello());
+  } else if (in_.kind_case() == v1::WorkerMessage::kHeartbeat) {
+    HandleHeartbeat(in_.heartbeat());
+  } else if (in_.kind_case() == v1::WorkerMessage::kHello) {
+    End(FailedPreconditionError("Hello may be sent only once"));
+    return;
+  } else {
+    HandleReport(in_);
+  }
+  absl::MutexLock lock(&mu_);
+  if (!ending_) StartRead(&in_);
+}
+
+void WorkerStream::HandleHello(const v1::Hello& hello) {
+  if (hello.protocol_version() != v1::PROTOCOL_VERSION_1) {
+    End(FailedPreconditionError(
+        "protocol version " + std::to_string(hello.protocol_version()) +
+        " is not spoken here; this coordinator speaks version 1"));
+    return;
+  }
+  v1::Hello copy = hello;
+  if (copy.worker_id().empty()) copy.set_worker_id(NewWorkerId());
+  {
+    absl::MutexLock lock(&mu_);
+    hello_seen_ = true;
+    worker_id_ = copy.worker_id();
+  }
+  scheduler_->WorkerHello(this, std::move(copy));
+}
+
+void WorkerStream::HandleHeartbeat(const v1::Heartbeat& heartbeat) {
+  const std::string id = worker_id();
+  const int64_t now = NowUnixMs();
+  for (const v1::TrialAttempt& a : heartbeat.running()) {
+    scheduler_->leases().Renew(a.trial_id(), a.attempt(), id, now);
+  }
+}
+
+void WorkerStream::HandleReport(const v1::WorkerMessage& message) {
+  std::string trial;
+  int32_t attempt = 0;
+  int64_t seq = 0;
+  ReportKey(message, &trial, &attempt, &seq);
+  if (seq == 0 && trial.empty()) {
+    End(InvalidArgumentError("a WorkerMessage with no kind set"));
+    return;
+  }
+  scheduler_->leases().Renew(trial, attempt, worker_id(), NowUnixMs());
+  {
+    absl::MutexLock lock(&mu_);
+    ++pending_reports_;
+  }
+  // The callback runs on the store's writer thread; the reactor cannot
+  // finish, so cannot be deleted, while pending_reports_ > 0.
+  store_->AppendReport(
+      trial, attempt, seq, message.SerializeAsString(),
+      [this, message](Status status) { ReportAnswered(message, status); });
+}
+
+void WorkerStream::ReportAnswered(const v1::WorkerMessage& report,
+                                  const Status& status) {
+  std::string trial;
+  int32_t attempt = 0;
+  int64_t seq = 0;
+  ReportKey(report, &trial, &attempt, &seq);
+  v1::CoordinatorMessage reply;
+  if (status.ok()) {
+    v1::Ack* ack = reply.mutable_ack();
+    ack->set_trial_id(trial);
+    ack->set_attempt(attempt);
+    ack->set_seq(seq);
+    if (std::optional<LeaseEntry> lease = scheduler_->leases().Get(trial)) {
+      ack->set_lease_deadline_unix_ms(lease->lease.deadline_unix_ms());
+    }
+    scheduler_->ReportStored(worker_id(), report);
+  } else {
+    v1::Refuse* refuse = reply.mutable_refuse();
+    refuse->set_trial_id(trial);
+    refuse->set_attempt(attempt);
+    refuse->set_seq(seq);
+    refuse->set_code(static_cast<int32_t>(status.code()));
+    refuse->set_message(std::string(status.message()));
+    StatusOr<int32_t> current = store_->CurrentAttempt(trial);
+    refuse->set_current_attempt(current.ok() ? *current : 0);
+    if (status.code() == StatusCode::kAborted) {
+      scheduler_->StaleReportRefused(trial);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  --pending_reports_;
+  if (!finished_) {
+    out_.push_back(std::move(reply));
+    WriteNext();
+  }
+  MaybeFinish();
+}
+
+void WorkerStream::OnCancel() {
+  absl::MutexLock lock(&mu_);
+  ending_ = true;
+  if (end_status_.ok()) end_status_ = UnavailableError("stream cancelled");
+  MaybeFinish();
+}
+
+void WorkerStream::OnDone() { scheduler_->WorkerGone(this); }
+
+}  // namespace moesweep::coordinator
