@@ -1,0 +1,103 @@
+#include "tests/testing/coordinator_fixture.h"
+
+namespace moesweep::testing {
+
+namespace v1 = ::moesweep::v1;
+
+std::string SmallCampaignYaml(const std::string& name, int max_parallel_runs,
+                              double budget_flops) {
+  return "name: " + name + R"(
+law:
+  family: chinchilla
+space:
+  d_model: [64, 128, 256, 512, 1024]
+  layers: [2, 4, 8, 16]
+  experts: [1]
+  top_k: [1]
+  granularity: [1]
+  shared_experts: [0]
+  tokens: {min: 1.0e7, max: 3.0e9, log: true}
+  vocab_size: 256
+  seq_len: 256
+  head_dim: 32
+limits:
+  max_flops: 1.0e18
+budget:
+  flops: )" +
+         std::to_string(budget_flops) +
+         R"(
+question:
+  kind: compute_optimal_loss
+  flops: 1.0e21
+target:
+  relative_width: 0.05
+max_parallel_runs: )" +
+         std::to_string(max_parallel_runs) + R"(
+strategy: active
+seed: 1
+)";
+}
+
+void CoordinatorFixture::StartServer(coordinator::ServerOptions options) {
+  if (options.db_path.empty()) options.db_path = dir_.File("db");
+  if (options.credentials.empty()) {
+    options.credentials = {{kAdminToken, coordinator::Role::kAdmin},
+                           {kWorkerToken, coordinator::Role::kWorker},
+                           {kViewerToken, coordinator::Role::kViewer}};
+  }
+  StatusOr<std::unique_ptr<coordinator::Server>> s =
+      coordinator::Server::Start(options);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  server_ = std::move(*s);
+}
+
+std::unique_ptr<v1::CampaignService::Stub> CoordinatorFixture::CampaignStub() {
+  return v1::CampaignService::NewStub(
+      grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
+}
+
+std::unique_ptr<v1::WorkerService::Stub> CoordinatorFixture::WorkerStub() {
+  return v1::WorkerService::NewStub(
+      grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
+}
+
+v1::Campaign CoordinatorFixture::CreateCampaign(const std::string& yaml) {
+  v1::CreateCampaignRequest request;
+  request.set_spec_yaml(yaml);
+  v1::CreateCampaignResponse response;
+  auto context = AuthContext(kAdminToken);
+  grpc::Status s = CampaignStub()->Create(context.get(), request, &response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return response.campaign();
+}
+
+v1::CampaignState CoordinatorFixture::WatchToEnd(
+    const std::string& campaign_id) {
+  v1::WatchCampaignRequest request;
+  request.set_campaign_id(campaign_id);
+  auto context = AuthContext(kViewerToken);
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(120));
+  auto stub = CampaignStub();
+  auto reader = stub->Watch(context.get(), request);
+  v1::CampaignEvent e;
+  v1::CampaignState last = v1::CAMPAIGN_STATE_UNSPECIFIED;
+  while (reader->Read(&e)) {
+    if (e.has_snapshot()) last = e.snapshot().state();
+    if (e.has_state_changed()) last = e.state_changed().state();
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return last;
+}
+
+SimWorkerOptions CoordinatorFixture::SimOptions(const std::string& worker_id) {
+  SimWorkerOptions o;
+  o.address = address();
+  o.token = kWorkerToken;
+  o.worker_id = worker_id;
+  o.truth = *fitter::PublishedLaw("chinchilla", "epoch");
+  return o;
+}
+
+}  // namespace moesweep::testing
