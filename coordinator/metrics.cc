@@ -10,7 +10,6 @@
 #include "coordinator/metrics.h"
 
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -24,6 +23,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "coordinator/metrics_http.h"
 
 namespace moesweep::coordinator {
 namespace {
@@ -175,13 +176,13 @@ class Metrics::Impl {
   // Set once by Start. Declared last, so it stops serving before the
   // registry goes.
   int port = 0;
-  std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<MetricsHttpServer> http;
 };
 
 namespace {
 
-// A single host:port, as civetweb would otherwise also read a list
-// ("a:1,b:2") or flags ("8080s") from the same string.
+// A single host:port: no lists ("a:1,b:2") or civetweb-style flags
+// ("8080s"), which other exporters accept.
 bool IsHostPort(const std::string& listen) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
@@ -211,20 +212,12 @@ StatusOr<std::unique_ptr<Metrics>> Metrics::Start(const std::string& listen) {
     return InvalidArgumentError(
         "metrics listen address: want host:port, got '" + listen + "'");
   }
-  try {
-    impl->exposer = std::make_unique<prometheus::Exposer>(listen);
-    impl->exposer->RegisterCollectable(impl->registry);
-  } catch (const std::exception& e) {
-    return UnavailableError("metrics: cannot listen on " + listen +
-                            " for /metrics (port in use, or not an address "
-                            "of this host): " +
-                            e.what());
-  }
-  const std::vector<int> ports = impl->exposer->GetListeningPorts();
-  if (ports.empty()) {
-    return UnavailableError("metrics: not listening on " + listen);
-  }
-  impl->port = ports.front();
+  Impl* raw = impl.get();
+  MOESWEEP_ASSIGN_OR_RETURN(
+      impl->http, MetricsHttpServer::Start(listen, [raw] {
+        return prometheus::TextSerializer().Serialize(raw->registry->Collect());
+      }));
+  impl->port = impl->http->port();
   return std::unique_ptr<Metrics>(new Metrics(std::move(impl)));
 }
 

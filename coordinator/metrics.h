@@ -28,9 +28,8 @@ class Metrics {
   // prometheus-cpp rejects a family (a bug here).
   static StatusOr<std::unique_ptr<Metrics>> Start(const std::string& listen);
 
-  // Stops serving (waits for a scrape in progress), then frees the registry.
-  // Once /metrics has been requested this takes up to 2 s: civetweb's
-  // listener thread notices the stop only when its 2 s poll times out.
+  // Stops serving (a scrape in progress is cut short), then frees the
+  // registry.
   ~Metrics();
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
