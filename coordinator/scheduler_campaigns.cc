@@ -24,6 +24,7 @@ void Scheduler::Create(
     v1::CreateCampaignRequest request,
     std::function<void(StatusOr<v1::CreateCampaignResponse>)> done) {
   Post([this, request = std::move(request), done = std::move(done)] {
+    mu_.AssertHeld();  // tasks run under mu_ (Loop)
     StatusOr<v1::CreateCampaignResponse> r = DoCreate(request);
     Status flushed = Flush();
     if (r.ok() && !flushed.ok()) r = flushed;
@@ -102,6 +103,7 @@ StatusOr<v1::CreateCampaignResponse> Scheduler::DoCreate(
 
 void Scheduler::Cancel(v1::CancelCampaignRequest request, CampaignDone done) {
   Post([this, request = std::move(request), done = std::move(done)] {
+    mu_.AssertHeld();  // tasks run under mu_ (Loop)
     StatusOr<CampaignRun*> run = Find(request.campaign_id());
     if (!run.ok()) return done(run.status());
     CampaignRun& r = **run;
@@ -123,6 +125,7 @@ void Scheduler::Cancel(v1::CancelCampaignRequest request, CampaignDone done) {
 
 void Scheduler::Pause(v1::PauseCampaignRequest request, CampaignDone done) {
   Post([this, request = std::move(request), done = std::move(done)] {
+    mu_.AssertHeld();  // tasks run under mu_ (Loop)
     StatusOr<CampaignRun*> run = Find(request.campaign_id());
     if (!run.ok()) return done(run.status());
     CampaignRun& r = **run;
@@ -144,6 +147,7 @@ void Scheduler::Pause(v1::PauseCampaignRequest request, CampaignDone done) {
 
 void Scheduler::Resume(v1::ResumeCampaignRequest request, CampaignDone done) {
   Post([this, request = std::move(request), done = std::move(done)] {
+    mu_.AssertHeld();  // tasks run under mu_ (Loop)
     StatusOr<CampaignRun*> run = Find(request.campaign_id());
     if (!run.ok()) return done(run.status());
     CampaignRun& r = **run;
@@ -161,6 +165,7 @@ void Scheduler::Resume(v1::ResumeCampaignRequest request, CampaignDone done) {
 
 void Scheduler::Amend(v1::AmendCampaignRequest request, CampaignDone done) {
   Post([this, request = std::move(request), done = std::move(done)] {
+    mu_.AssertHeld();  // tasks run under mu_ (Loop)
     StatusOr<CampaignRun*> run = Find(request.campaign_id());
     if (!run.ok()) return done(run.status());
     CampaignRun& r = **run;

@@ -21,12 +21,17 @@ std::string CampaignOf(const std::string& trial_id) {
 }  // namespace
 
 void Scheduler::WorkerHello(WorkerStream* stream, v1::Hello hello) {
-  Post(
-      [this, stream, hello = std::move(hello)] { HandleHello(stream, hello); });
+  Post([this, stream, hello = std::move(hello)] {
+    mu_.AssertHeld();  // tasks run under mu_ (Loop)
+    HandleHello(stream, hello);
+  });
 }
 
 void Scheduler::WorkerGone(WorkerStream* stream) {
-  Post([this, stream] { HandleGone(stream); });
+  Post([this, stream] {
+    mu_.AssertHeld();
+    HandleGone(stream);
+  });
 }
 
 void Scheduler::StaleReportRefused(const std::string& trial_id) {
@@ -55,7 +60,10 @@ void Scheduler::ReportStored(const std::string& worker_id,
     Publish({e});
     return;
   }
-  Post([this, worker_id, m] { HandleReport(worker_id, m); });
+  Post([this, worker_id, m] {
+    mu_.AssertHeld();
+    HandleReport(worker_id, m);
+  });
 }
 
 void Scheduler::HandleHello(WorkerStream* stream, const v1::Hello& hello) {
