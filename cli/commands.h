@@ -119,6 +119,24 @@ void AddTrainCommand(CLI::App* app, TrainCommandOptions* options);
 int RunTrainCommand(const TrainCommandOptions& options, std::ostream& out,
                     std::ostream& err);
 
+// moesweep worker --coordinator HOST:PORT --backend cpu|cuda --token-file F
+// [--id NAME] [--data-dir DIR] [--threads N]: trains what the coordinator
+// assigns (worker/agent/agent.h) until SIGTERM or SIGINT, which report the
+// running attempt preempted and exit 0. Exits 2 for --backend cuda on a
+// build without CUDA or a bad token file, 1 when the coordinator cannot be
+// reached or refuses the token.
+struct WorkerCommandOptions {
+  std::string coordinator;  // HOST:PORT
+  std::string backend = "cpu";
+  std::string token_file;  // the token alone, or `<role> <token>` lines
+  std::string id;          // empty: the coordinator assigns one
+  std::string data_dir = "data";
+  int threads = 0;  // 0: every hardware thread
+};
+void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* options);
+int RunWorkerCommand(const WorkerCommandOptions& options, std::ostream& out,
+                     std::ostream& err);
+
 }  // namespace moesweep::cli
 
 #endif  // MOESWEEP_CLI_COMMANDS_H_

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   moesweep::cli::TrainCommandOptions train;
   moesweep::cli::AddDataCommand(&app, &data);
   moesweep::cli::AddTrainCommand(&app, &train);
+  moesweep::cli::WorkerCommandOptions worker;
+  moesweep::cli::AddWorkerCommand(&app, &worker);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -47,6 +49,9 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("train")) {
     return moesweep::cli::RunTrainCommand(train, std::cout, std::cerr);
+  }
+  if (app.got_subcommand("worker")) {
+    return moesweep::cli::RunWorkerCommand(worker, std::cout, std::cerr);
   }
   return 2;
 }

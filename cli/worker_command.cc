@@ -1,0 +1,141 @@
+// moesweep worker: trains the trials a coordinator assigns until SIGTERM or
+// SIGINT, which preempt the running attempt (worker/agent/agent.h).
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "cli/commands.h"
+#include "cli/exit_code.h"
+#include "worker/agent/agent.h"
+
+namespace moesweep::cli {
+namespace {
+
+constexpr char kStopByte = 's';
+constexpr char kQuitByte = 'q';
+
+// The write end of the stop pipe while a worker runs; -1 otherwise. A signal
+// handler takes no context, so this one global stands in for it.
+volatile sig_atomic_t g_signal_pipe = -1;
+
+extern "C" void OnStopSignal(int) {
+  const int saved = errno;
+  const char byte = kStopByte;
+  if (g_signal_pipe >= 0 && write(g_signal_pipe, &byte, 1) != 1) {
+    // Nothing to do in a handler: the pipe is full of stop bytes already.
+  }
+  errno = saved;
+}
+
+std::string Timestamp() {
+  std::time_t now =
+      std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+void PrintEvent(const worker::agent::AgentEvent& e, std::ostream& out) {
+  using Kind = worker::agent::AgentEvent::Kind;
+  if (e.kind == Kind::kAcked) return;  // one per report: too many for a log
+  out << Timestamp() << " ";
+  if (!e.trial_id.empty()) {
+    out << "trial " << e.trial_id << " attempt " << e.attempt << ": ";
+  }
+  out << (e.message.empty() ? std::string(EventKindName(e.kind)) : e.message)
+      << std::endl;
+}
+
+}  // namespace
+
+void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* o) {
+  CLI::App* worker = app->add_subcommand(
+      "worker",
+      "Train the trials a coordinator assigns; SIGTERM preempts and exits");
+  worker->add_option("--coordinator", o->coordinator, "HOST:PORT")->required();
+  worker->add_option("--backend", o->backend, "cpu or cuda")
+      ->required()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  worker
+      ->add_option("--token-file", o->token_file,
+                   "The worker token alone, or the coordinator's tokens file")
+      ->required();
+  worker->add_option("--id", o->id,
+                     "Stable worker id; default: the coordinator assigns one");
+  worker
+      ->add_option("--data-dir", o->data_dir,
+                   "Datasets: DIR/<dataset>/train.bin and val.bin")
+      ->capture_default_str();
+  worker->add_option("--threads", o->threads, "Trainer threads; 0: every core")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+}
+
+int RunWorkerCommand(const WorkerCommandOptions& o, std::ostream& out,
+                     std::ostream& err) {
+  namespace agent = worker::agent;
+  agent::AgentOptions options;
+  options.backend =
+      o.backend == "cuda" ? agent::Backend::kCuda : agent::Backend::kCpu;
+  if (Status s = agent::CheckBackend(options.backend); !s.ok()) {
+    return Fail("worker", s, err);
+  }
+  StatusOr<std::string> token = agent::ReadTokenFile(o.token_file);
+  if (!token.ok()) return Fail("worker", token.status(), err);
+  options.coordinator = o.coordinator;
+  options.token = *token;
+  options.worker_id = o.id;
+  options.data_dir = o.data_dir;
+  options.threads = o.threads;
+  options.on_event = [&out](const agent::AgentEvent& e) { PrintEvent(e, out); };
+
+  StatusOr<std::unique_ptr<agent::Agent>> created =
+      agent::Agent::Create(options);
+  if (!created.ok()) return Fail("worker", created.status(), err);
+  agent::Agent& worker = **created;
+  // SIGTERM and SIGINT go through a pipe to `waiter`, which calls Stop: a
+  // handler may do little but write(2), and a signal may land on any thread
+  // (OpenBLAS starts one before main, so blocking them is not enough).
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    return Fail("worker", InternalError("cannot create a pipe"), err);
+  }
+  g_signal_pipe = fds[1];
+  struct sigaction on_stop = {}, old_term = {}, old_int = {};
+  on_stop.sa_handler = OnStopSignal;
+  sigemptyset(&on_stop.sa_mask);
+  on_stop.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &on_stop, &old_term);
+  sigaction(SIGINT, &on_stop, &old_int);
+  std::thread waiter([&] {
+    char byte = 0;
+    while (read(fds[0], &byte, 1) == 1 && byte == kStopByte) worker.Stop();
+  });
+  out << Timestamp() << " worker: connecting to " << o.coordinator
+      << " (backend " << o.backend << ", data " << o.data_dir << ")"
+      << std::endl;
+  Status status = worker.Run();
+  const char quit = kQuitByte;
+  while (write(fds[1], &quit, 1) != 1 && errno == EINTR) {
+  }
+  waiter.join();
+  sigaction(SIGTERM, &old_term, nullptr);
+  sigaction(SIGINT, &old_int, nullptr);
+  g_signal_pipe = -1;
+  close(fds[0]);
+  close(fds[1]);
+  if (!status.ok()) return Fail("worker", status, err);
+  out << Timestamp() << " worker: stopped" << std::endl;
+  return 0;
+}
+
+}  // namespace moesweep::cli

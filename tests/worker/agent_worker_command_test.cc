@@ -1,0 +1,210 @@
+// cli/worker_command.cc: `moesweep worker` in-process for its errors, and the
+// real binary in a child process for SIGTERM: the running attempt is
+// reported preempted, the coordinator requeues it, and the worker exits 0.
+// (Kept beside the agent's tests: it is the agent's command.)
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "tests/testing/coordinator_fixture.h"
+#include "tests/testing/status_matchers.h"
+#include "worker/worker.h"
+
+extern char** environ;
+
+namespace moesweep::cli {
+namespace {
+
+namespace v1 = ::moesweep::v1;
+using ::moesweep::testing::AuthContext;
+using ::moesweep::testing::kAdminToken;
+using ::moesweep::testing::kViewerToken;
+using ::moesweep::testing::kWorkerToken;
+using ::moesweep::testing::ReadFile;
+
+// One long trial (16384 steps of a tiny model): it is still training when
+// the test sends SIGTERM.
+std::string LongTrialCampaignYaml() {
+  return R"(name: sigterm
+law: chinchilla
+space:
+  d_model: [32]
+  layers: [1, 2]
+  experts: [1]
+  top_k: [1]
+  tokens: [4194304]
+  vocab_size: 256
+  seq_len: 32
+  head_dim: 16
+budget:
+  flops: 1.0e14
+question:
+  kind: compute_optimal_loss
+  flops: 1.0e17
+target:
+  relative_width: 0.05
+max_parallel_runs: 1
+training:
+  schedule: cosine
+  lr: {constant: 3.0e-3}
+  batch_tokens: 256
+strategy: active
+seed: 4
+)";
+}
+
+class WorkerCommandTest : public ::moesweep::testing::CoordinatorFixture {
+ protected:
+  WorkerCommandOptions Options(const std::string& coordinator) {
+    WorkerCommandOptions o;
+    o.coordinator = coordinator;
+    o.backend = "cpu";
+    o.token_file = dir_.Write("worker.token",
+                              "# test\nworker " + std::string(kWorkerToken) +
+                                  "\nadmin " + std::string(kAdminToken) + "\n");
+    o.data_dir = dir_.File("data");
+    o.threads = 1;
+    return o;
+  }
+  int Run(const WorkerCommandOptions& o) {
+    out_.str("");
+    err_.str("");
+    return RunWorkerCommand(o, out_, err_);
+  }
+  std::ostringstream out_, err_;
+};
+
+TEST_F(WorkerCommandTest, CudaBackendOnACpuBuildIsRefused) {
+  WorkerCommandOptions o = Options("127.0.0.1:1");
+  o.backend = "cuda";
+  EXPECT_EQ(Run(o), 2);
+  EXPECT_EQ(err_.str(), "moesweep worker: this build has no CUDA backend\n");
+}
+
+TEST_F(WorkerCommandTest, MissingTokenFileIsBadInput) {
+  WorkerCommandOptions o = Options("127.0.0.1:1");
+  o.token_file = dir_.File("absent.token");
+  EXPECT_EQ(Run(o), 2);
+  EXPECT_NE(err_.str().find(o.token_file + ": cannot read the token file"),
+            std::string::npos)
+      << err_.str();
+}
+
+TEST_F(WorkerCommandTest, UnreachableCoordinatorExitsOneNamingIt) {
+  StartServer();
+  const std::string gone = address();
+  StopServer();
+  EXPECT_EQ(Run(Options(gone)), 1);
+  EXPECT_NE(err_.str().find(
+                "moesweep worker: cannot reach the coordinator at " + gone),
+            std::string::npos)
+      << err_.str();
+}
+
+TEST_F(WorkerCommandTest, RefusedTokenExitsOneAndNeverPrintsIt) {
+  StartServer();
+  WorkerCommandOptions o = Options(address());
+  const std::string token = "not-a-known-token-0123456789";
+  o.token_file = dir_.Write("bad.token", token + "\n");
+  EXPECT_EQ(Run(o), 1);
+  EXPECT_NE(err_.str().find("refused the worker token: unknown token"),
+            std::string::npos)
+      << err_.str();
+  EXPECT_EQ((out_.str() + err_.str()).find(token), std::string::npos);
+}
+
+TEST_F(WorkerCommandTest, SigtermPreemptsTheRunningAttemptAndExitsZero) {
+  StartServer();
+  const std::string text_path = dir_.Write(
+      "text.txt", std::string(20000, 'a') + "the quick brown fox jumps\n");
+  ASSERT_OK(worker::PrepareData({{text_path}, dir_.File("data/default"), 0.1}));
+  const v1::Campaign c = CreateCampaign(LongTrialCampaignYaml());
+  // Watch before the worker starts, so its TrialStarted is not missed.
+  auto stub = CampaignStub();
+  v1::WatchCampaignRequest watch;
+  watch.set_campaign_id(c.campaign_id());
+  auto context = AuthContext(kViewerToken);
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(120));
+  auto events = stub->Watch(context.get(), watch);
+
+  const WorkerCommandOptions o = Options(address());
+  const std::string log = dir_.File("worker.log");
+  std::vector<std::string> args = {
+      MOESWEEP_BINARY, "worker",     "--coordinator", o.coordinator,
+      "--backend",     "cpu",        "--token-file",  o.token_file,
+      "--id",          "cli-worker", "--data-dir",    o.data_dir,
+      "--threads",     "1"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, 1, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&files, 1, 2);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), environ),
+            0);
+  posix_spawn_file_actions_destroy(&files);
+
+  std::string trial_id;
+  v1::CampaignEvent e;
+  while (trial_id.empty() && events->Read(&e)) {
+    if (e.has_trial_started()) {
+      EXPECT_EQ(e.trial_started().worker_id(), "cli-worker");
+      trial_id = e.trial_started().trial_id();
+    }
+  }
+  ASSERT_FALSE(trial_id.empty()) << ReadFile(log);
+  context->TryCancel();
+  // No new assignment may race the worker's exit (see the agent's tests).
+  v1::PauseCampaignRequest pause;
+  pause.set_campaign_id(c.campaign_id());
+  v1::PauseCampaignResponse paused;
+  auto admin = AuthContext(kAdminToken);
+  ASSERT_TRUE(stub->Pause(admin.get(), pause, &paused).ok());
+
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  const std::string output = ReadFile(log);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+  EXPECT_NE(output.find("connected to " + o.coordinator +
+                        " as worker "
+                        "cli-worker"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("trial " + trial_id +
+                        " attempt 1: failed (FAILURE_KIND_PREEMPTED)"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("worker: stopped"), std::string::npos) << output;
+  EXPECT_EQ(output.find(kWorkerToken), std::string::npos);
+
+  v1::ListTrialsRequest q;
+  q.set_campaign_id(c.campaign_id());
+  v1::ListTrialsResponse trials;
+  auto viewer = AuthContext(kViewerToken);
+  ASSERT_TRUE(stub->ListTrials(viewer.get(), q, &trials).ok());
+  bool found = false;
+  for (const v1::Trial& t : trials.trials()) {
+    if (t.spec().trial_id() != trial_id) continue;
+    found = true;
+    EXPECT_EQ(t.state(), v1::TRIAL_STATE_QUEUED);
+    EXPECT_EQ(t.spec().attempt(), 2);
+    EXPECT_EQ(t.last_failure_kind(), v1::FAILURE_KIND_PREEMPTED);
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace moesweep::cli
