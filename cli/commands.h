@@ -137,6 +137,45 @@ void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* options);
 int RunWorkerCommand(const WorkerCommandOptions& options, std::ostream& out,
                      std::ostream& err);
 
+// moesweep coordinator --db DIR [--listen HOST:PORT] [--metrics HOST:PORT]
+// [--tokens FILE] [--tls-cert F --tls-key F]: serves until SIGINT/SIGTERM.
+struct CoordinatorCommandOptions {
+  std::string db;
+  std::string listen = "127.0.0.1:7480";
+  std::string metrics = "127.0.0.1:9480";
+  std::string tokens;  // default <db>.tokens, created when missing
+  std::string tls_cert, tls_key;
+  int64_t lease_ttl_ms = 15000;
+  int64_t heartbeat_ms = 3000;
+  int64_t reconnect_grace_ms = 30000;
+  int max_attempts = 3;
+};
+void AddCoordinatorCommand(CLI::App* app, CoordinatorCommandOptions* options);
+int RunCoordinatorCommand(const CoordinatorCommandOptions& options,
+                          std::ostream& out, std::ostream& err);
+
+// moesweep campaign <verb> [target] --coordinator HOST:PORT --token-file F:
+// a CampaignService client that prints answers as JSON.
+struct CampaignCommandOptions {
+  std::string verb;    // create, list, get, watch, law, trials, cancel,
+                       // pause, resume, amend, export, optimal
+  std::string target;  // YAML file (create) or campaign id
+  std::string coordinator = "127.0.0.1:7480";
+  std::string token_file;
+  std::string request_id;
+  bool validate_only = false;
+  double budget_flops = 0;  // amend; 0: unchanged
+  double target_width = 0;  // amend; 0: unchanged
+  std::string table = "trials";
+  std::string format = "csv";
+  double flops = 0;  // optimal
+  bool progress = false;
+  bool stop_running = false;
+};
+void AddCampaignCommand(CLI::App* app, CampaignCommandOptions* options);
+int RunCampaignCommand(const CampaignCommandOptions& options, std::ostream& out,
+                       std::ostream& err);
+
 }  // namespace moesweep::cli
 
 #endif  // MOESWEEP_CLI_COMMANDS_H_

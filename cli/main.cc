@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
   moesweep::cli::AddTrainCommand(&app, &train);
   moesweep::cli::WorkerCommandOptions worker;
   moesweep::cli::AddWorkerCommand(&app, &worker);
+  moesweep::cli::CoordinatorCommandOptions coordinator;
+  moesweep::cli::AddCoordinatorCommand(&app, &coordinator);
+  moesweep::cli::CampaignCommandOptions campaign;
+  moesweep::cli::AddCampaignCommand(&app, &campaign);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -52,6 +56,13 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("worker")) {
     return moesweep::cli::RunWorkerCommand(worker, std::cout, std::cerr);
+  }
+  if (app.got_subcommand("coordinator")) {
+    return moesweep::cli::RunCoordinatorCommand(coordinator, std::cout,
+                                                std::cerr);
+  }
+  if (app.got_subcommand("campaign")) {
+    return moesweep::cli::RunCampaignCommand(campaign, std::cout, std::cerr);
   }
   return 2;
 }
