@@ -124,12 +124,16 @@ class StepGate {
           release_.WaitForNotification();
         }};
   }
-  // Waits until an attempt is held; returns its trial id.
+  // Waits until an attempt is held; returns its trial id ("" after two
+  // minutes).
   std::string WaitPaused() {
-    paused_.WaitForNotification();
+    if (!paused_.WaitForNotificationWithTimeout(absl::Seconds(120))) return "";
     return trial_id_;
   }
-  void Release() { release_.Notify(); }
+  // Idempotent; called by the test thread only.
+  void Release() {
+    if (!release_.HasBeenNotified()) release_.Notify();
+  }
 
  private:
   const int64_t at_step_;
@@ -150,6 +154,7 @@ class AgentTest : public ::moesweep::testing::CoordinatorFixture {
     ASSERT_OK(worker::PrepareData({{input}, dir_.File("data/default"), 0.1}));
   }
   void TearDown() override {
+    if (gate_) gate_->Release();  // a failed test may leave it closed
     if (thread_.joinable()) {
       agent_->Stop();
       thread_.join();
@@ -182,6 +187,11 @@ class AgentTest : public ::moesweep::testing::CoordinatorFixture {
     agent_ = std::move(*a);
     thread_ = std::thread([this] { run_status_ = agent_->Run(); });
   }
+  // A gate that lives as long as the agent, whose runners call it.
+  StepGate& Gate(int64_t at_step) {
+    gate_ = std::make_unique<StepGate>(at_step);
+    return *gate_;
+  }
   Status StopAgent() {
     agent_->Stop();
     thread_.join();
@@ -200,6 +210,32 @@ class AgentTest : public ::moesweep::testing::CoordinatorFixture {
       if (t.spec().trial_id() == trial_id) return t;
     }
     ADD_FAILURE() << "no trial " << trial_id;
+    return {};
+  }
+  // The coordinator applies a report after its Ack (the Ack means durable),
+  // so tests wait for the TrialFinished event of (trial_id, attempt) before
+  // reading the trial. Stored events are replayed from seq 2: seq 1 is the
+  // first TrialStarted, never a TrialFinished.
+  v1::TrialFinished WaitFinished(const std::string& campaign_id,
+                                 const std::string& trial_id, int32_t attempt) {
+    v1::WatchCampaignRequest q;
+    q.set_campaign_id(campaign_id);
+    q.set_after_event_seq(1);
+    auto context = AuthContext(kViewerToken);
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(120));
+    auto stub = CampaignStub();
+    auto events = stub->Watch(context.get(), q);
+    v1::CampaignEvent e;
+    while (events->Read(&e)) {
+      if (e.has_trial_finished() && e.trial_finished().trial_id() == trial_id &&
+          e.trial_finished().attempt() == attempt) {
+        context->TryCancel();
+        return e.trial_finished();
+      }
+    }
+    ADD_FAILURE() << "no TrialFinished for " << trial_id << " attempt "
+                  << attempt;
     return {};
   }
   std::vector<v1::LossPoint> Curve(const std::string& campaign_id,
@@ -221,6 +257,7 @@ class AgentTest : public ::moesweep::testing::CoordinatorFixture {
   }
 
   EventLog log_;
+  std::unique_ptr<StepGate> gate_;  // destroyed after agent_
   std::unique_ptr<Agent> agent_;
   std::thread thread_;
   Status run_status_;
@@ -240,6 +277,8 @@ TEST_F(AgentTest, TrainsAssignedTrialsAndStreamsTheirCurves) {
   for (const AgentEvent& e : log_.events()) {
     if (e.kind != Kind::kFinished || !e.succeeded) continue;
     ++checked;
+    EXPECT_EQ(WaitFinished(c.campaign_id(), e.trial_id, 1).state(),
+              v1::TRIAL_STATE_SUCCEEDED);
     const v1::Trial t = TrialOf(c.campaign_id(), e.trial_id);
     EXPECT_EQ(t.state(), v1::TRIAL_STATE_SUCCEEDED) << e.trial_id;
     EXPECT_EQ(t.worker_id(), "agent-1");
@@ -269,9 +308,10 @@ TEST_F(AgentTest, TrainsAssignedTrialsAndStreamsTheirCurves) {
 TEST_F(AgentTest, StopReportsTheRunningAttemptPreemptedAndItIsRequeued) {
   StartCoordinator();
   const v1::Campaign c = CreateCampaign(TinyCampaignYaml("preempt", 8192));
-  StepGate gate(5);
+  StepGate& gate = Gate(5);
   StartAgent(Options(), gate.Hooks());
   const std::string trial_id = gate.WaitPaused();
+  ASSERT_FALSE(trial_id.empty());
   // Paused, so the requeued trial is not handed straight back to this
   // stopping worker (see the report on Scheduler::Dispatch).
   v1::PauseCampaignRequest pause;
@@ -293,6 +333,9 @@ TEST_F(AgentTest, StopReportsTheRunningAttemptPreemptedAndItIsRequeued) {
     }
   }
   EXPECT_TRUE(reported);  // its Ack came before Run returned
+  const v1::TrialFinished f = WaitFinished(c.campaign_id(), trial_id, 1);
+  EXPECT_EQ(f.state(), v1::TRIAL_STATE_QUEUED);
+  EXPECT_EQ(f.failure_kind(), v1::FAILURE_KIND_PREEMPTED);
   const v1::Trial t = TrialOf(c.campaign_id(), trial_id);
   EXPECT_EQ(t.state(), v1::TRIAL_STATE_QUEUED);
   EXPECT_EQ(t.spec().attempt(), 2);
@@ -305,9 +348,10 @@ TEST_F(AgentTest, ReconnectsResumesItsLeaseAndResendsOnlyUnackedReports) {
   const int port = server_->port();
   const v1::Campaign c = CreateCampaign(TinyCampaignYaml("reconnect", 8192));
   // Held after Progress seq 1 (step 10) while the coordinator goes away.
-  StepGate first(15);
+  StepGate& first = Gate(15);
   StartAgent(Options(), first.Hooks());
   const std::string trial_id = first.WaitPaused();
+  ASSERT_FALSE(trial_id.empty());
   ASSERT_TRUE(log_.WaitForTrial(Kind::kAcked, trial_id));
   StopServer();  // ends the stream with UNAVAILABLE
   ASSERT_TRUE(log_.WaitForKind(Kind::kDisconnected));
@@ -326,6 +370,8 @@ TEST_F(AgentTest, ReconnectsResumesItsLeaseAndResendsOnlyUnackedReports) {
     EXPECT_NE(e.kind, Kind::kVoided);
   }
   EXPECT_TRUE(resumed);
+  EXPECT_EQ(WaitFinished(c.campaign_id(), trial_id, 1).state(),
+            v1::TRIAL_STATE_SUCCEEDED);
   const v1::Trial t = TrialOf(c.campaign_id(), trial_id);
   EXPECT_EQ(t.state(), v1::TRIAL_STATE_SUCCEEDED);
   EXPECT_EQ(t.spec().attempt(), 1);
@@ -341,9 +387,11 @@ TEST_F(AgentTest, HeartbeatsKeepTheLeaseOfAHeldAttempt) {
   o.heartbeat_interval_ms = 100;
   StartServer(o);
   const v1::Campaign c = CreateCampaign(TinyCampaignYaml("heartbeat", 8192));
-  StepGate gate(5);  // before any Progress, which would renew the lease too
+  StepGate& gate =
+      Gate(5);  // before any Progress, which would renew the lease too
   StartAgent(Options(), gate.Hooks());
   const std::string trial_id = gate.WaitPaused();
+  ASSERT_FALSE(trial_id.empty());
   // Four lease lifetimes with no report: only heartbeats renew it, and
   // without them the coordinator cancels the attempt (lease expired).
   EXPECT_FALSE(log_.WaitForTrial(Kind::kCancelled, "", absl::Seconds(2)));
@@ -352,6 +400,8 @@ TEST_F(AgentTest, HeartbeatsKeepTheLeaseOfAHeldAttempt) {
   EXPECT_OK(StopAgent());
   EXPECT_GE(agent_->stats().heartbeats_sent, 10);
   EXPECT_EQ(server_->stats().lease_expiries, 0);
+  EXPECT_EQ(WaitFinished(c.campaign_id(), trial_id, 1).state(),
+            v1::TRIAL_STATE_SUCCEEDED);
   const v1::Trial t = TrialOf(c.campaign_id(), trial_id);
   EXPECT_EQ(t.state(), v1::TRIAL_STATE_SUCCEEDED);
   EXPECT_EQ(t.spec().attempt(), 1);
@@ -364,9 +414,10 @@ TEST_F(AgentTest, ALeaseNotResumedAfterAReconnectIsDropped) {
   AgentOptions o = Options();
   o.backoff_initial_ms = 3000;  // back well after the lease has expired
   o.backoff_max_ms = 3000;
-  StepGate gate(15);
+  StepGate& gate = Gate(15);
   StartAgent(o, gate.Hooks());
   const std::string trial_id = gate.WaitPaused();
+  ASSERT_FALSE(trial_id.empty());
   ASSERT_TRUE(log_.WaitForTrial(Kind::kAcked, trial_id));  // seq 1 stored
   StopServer();
   ASSERT_TRUE(log_.WaitForKind(Kind::kDisconnected));
@@ -386,6 +437,8 @@ TEST_F(AgentTest, ALeaseNotResumedAfterAReconnectIsDropped) {
     return false;
   }));
   EXPECT_OK(StopAgent());
+  EXPECT_EQ(WaitFinished(c.campaign_id(), trial_id, 2).state(),
+            v1::TRIAL_STATE_SUCCEEDED);
   const v1::Trial t = TrialOf(c.campaign_id(), trial_id);
   EXPECT_EQ(t.state(), v1::TRIAL_STATE_SUCCEEDED);
   EXPECT_EQ(t.spec().attempt(), 2);
@@ -403,9 +456,10 @@ TEST_F(AgentTest, ALeaseNotResumedAfterAReconnectIsDropped) {
 TEST_F(AgentTest, CancelStopsTheAttemptAndNothingMoreIsSent) {
   StartCoordinator();
   const v1::Campaign c = CreateCampaign(TinyCampaignYaml("cancel", 8192));
-  StepGate gate(12);  // after Progress seq 1
+  StepGate& gate = Gate(12);  // after Progress seq 1
   StartAgent(Options(), gate.Hooks());
   const std::string trial_id = gate.WaitPaused();
+  ASSERT_FALSE(trial_id.empty());
   ASSERT_TRUE(log_.WaitForKind(Kind::kAcked));  // seq 1 is stored
   v1::CancelCampaignRequest cancel;
   cancel.set_campaign_id(c.campaign_id());

@@ -164,7 +164,6 @@ TEST_F(WorkerCommandTest, SigtermPreemptsTheRunningAttemptAndExitsZero) {
     }
   }
   ASSERT_FALSE(trial_id.empty()) << ReadFile(log);
-  context->TryCancel();
   // No new assignment may race the worker's exit (see the agent's tests).
   v1::PauseCampaignRequest pause;
   pause.set_campaign_id(c.campaign_id());
@@ -189,6 +188,15 @@ TEST_F(WorkerCommandTest, SigtermPreemptsTheRunningAttemptAndExitsZero) {
       << output;
   EXPECT_NE(output.find("worker: stopped"), std::string::npos) << output;
   EXPECT_EQ(output.find(kWorkerToken), std::string::npos);
+  // The coordinator applies the Failed after its Ack: wait for the event.
+  bool finished = false;
+  while (!finished && events->Read(&e)) {
+    finished =
+        e.has_trial_finished() && e.trial_finished().trial_id() == trial_id;
+  }
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(e.trial_finished().failure_kind(), v1::FAILURE_KIND_PREEMPTED);
+  context->TryCancel();
 
   v1::ListTrialsRequest q;
   q.set_campaign_id(c.campaign_id());
