@@ -15,6 +15,10 @@ constexpr size_t kRunsPerParameter = 4;
 // A campaign whose trials keep failing stops: this many failures and more
 // than three for each success.
 constexpr int kFailuresBeforeGivingUp = 5;
+// Each run's fixed cost (start-up, data loading, evals) as a fraction of the
+// largest run's FLOPs: without it the per-FLOP score floods a campaign with
+// the tiniest runs, which real workers do not train for free.
+constexpr double kRunOverheadFraction = 0.01;
 
 v1::Question QuestionOf(campaign::QuestionKind kind) {
   switch (kind) {
@@ -205,6 +209,22 @@ void CampaignRun::Recount() {
   campaign_.set_spent_flops(spent);
 }
 
+double CampaignRun::ScaleFlops() const {
+  if (scale_flops_ > 0) return scale_flops_;
+  // The last value of every list and the top of every range: the largest
+  // run, within the per-run cap.
+  std::vector<double> top(static_cast<size_t>(plan_.space.dims()), 0.999999);
+  StatusOr<fitter::Candidate> c =
+      fitter::CandidateAt(plan_.shape, plan_.space, top);
+  double flops = c.ok() ? c->flops : 0;
+  if (plan_.space.max_run_flops > 0) {
+    flops = flops > 0 ? std::min(flops, plan_.space.max_run_flops)
+                      : plan_.space.max_run_flops;
+  }
+  scale_flops_ = flops;
+  return flops;
+}
+
 NextStep CampaignRun::Next(int) const {
   NextStep next;
   if (campaign_.state() != v1::CAMPAIGN_STATE_RUNNING) return next;
@@ -252,6 +272,11 @@ StatusOr<std::vector<int32_t>> CampaignRun::Propose(int n,
   request.seed = spec_.seed;
   request.proposed_before = static_cast<int>(trials_.size());
   request.pending = pending;
+  // Small runs are noisier and each run costs more than its FLOPs: both
+  // scaled to the largest run the space allows (ScaleFlops()).
+  const double scale = ScaleFlops();
+  request.noise_reference_flops = scale;
+  request.run_overhead_flops = kRunOverheadFraction * scale;
   const bool informed = law && uncertainty_;
   if (informed) {
     request.law = &law->law;

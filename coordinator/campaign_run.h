@@ -102,6 +102,8 @@ class CampaignRun {
   StatusOr<v1::TrialSpec> MakeSpec(const fitter::Architecture& arch,
                                    double tokens, int32_t index) const;
   void UpdateAnswer(const fitter::LawSnapshot& law, int64_t version);
+  // FLOPs of the largest run the space allows (cached).
+  double ScaleFlops() const;
 
   v1::Campaign campaign_;
   const campaign::CampaignSpec spec_;
@@ -117,6 +119,7 @@ class CampaignRun {
   std::optional<fitter::LawUncertainty> uncertainty_;
   std::vector<v1::LawEstimate> laws_;
   std::vector<v1::CampaignEvent> events_;
+  mutable double scale_flops_ = 0;
 };
 
 }  // namespace moesweep::coordinator

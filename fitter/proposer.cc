@@ -103,16 +103,17 @@ void Observe(std::vector<double>& cov, const std::vector<double>& j,
     for (std::size_t b = 0; b < p; ++b) cov[a * p + b] -= sj[a] * sj[b] / denom;
 }
 
-// Var(Q) bought by a run at J, per FLOP.
+// Var(Q) bought by a run at J, per FLOP of its cost.
 double Score(const std::vector<double>& cov, const std::vector<double>& g,
-             const std::vector<double>& j, double noise_var, double flops) {
-  return VarianceReduction(cov, g, j, noise_var) / flops;
+             const std::vector<double>& j, double noise_var, double cost) {
+  return VarianceReduction(cov, g, j, noise_var) / cost;
 }
 
 struct Scored {
   Candidate candidate;
   std::vector<double> jacobian;
   double noise_var;
+  double cost;  // FLOPs plus the per-run overhead
 };
 
 }  // namespace
@@ -337,7 +338,10 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
       var *= std::pow(std::max(request.noise_reference_flops / c.flops, 1.0),
                       2 * request.noise_flops_exponent);
     }
-    if (j.ok()) pool.push_back({std::move(c), *std::move(j), var});
+    // The run's cost as the score sees it: its FLOPs plus the fixed cost
+    // every run adds, so a flood of tiny runs is not free.
+    const double cost = c.flops + request.run_overhead_flops;
+    if (j.ok()) pool.push_back({std::move(c), *std::move(j), var, cost});
     return OkStatus();
   };
   const std::uint32_t offset =
@@ -354,8 +358,8 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
   while (static_cast<int>(out.size()) < request.batch) {
     auto best = std::max_element(
         pool.begin(), pool.end(), [&](const Scored& a, const Scored& b) {
-          return Score(cov, g, a.jacobian, a.noise_var, a.candidate.flops) <
-                 Score(cov, g, b.jacobian, b.noise_var, b.candidate.flops);
+          return Score(cov, g, a.jacobian, a.noise_var, a.cost) <
+                 Score(cov, g, b.jacobian, b.noise_var, b.cost);
         });
     // Local refinement: a few points around the best, kept if better.
     const std::vector<double> centre = best->candidate.unit;
@@ -370,8 +374,8 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
     }
     best = std::max_element(
         pool.begin(), pool.end(), [&](const Scored& a, const Scored& b) {
-          return Score(cov, g, a.jacobian, a.noise_var, a.candidate.flops) <
-                 Score(cov, g, b.jacobian, b.noise_var, b.candidate.flops);
+          return Score(cov, g, a.jacobian, a.noise_var, a.cost) <
+                 Score(cov, g, b.jacobian, b.noise_var, b.cost);
         });
     Observe(cov, best->jacobian, best->noise_var);
     out.push_back(best->candidate);

@@ -123,6 +123,10 @@ struct ProposeRequest {
   // residual scale. 0 disables (constant noise).
   double noise_reference_flops = 0;
   double noise_flops_exponent = 0.15;
+  // A fixed cost every run adds besides its training FLOPs (start-up, data
+  // loading, evals), in FLOPs; the active score divides by FLOPs + this.
+  // 0: none, the score is per training FLOP.
+  double run_overhead_flops = 0;
 };
 
 // `batch` runs from `space`. INVALID_ARGUMENT for a bad space or request.

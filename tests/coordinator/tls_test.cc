@@ -1,0 +1,64 @@
+// With a certificate the coordinator serves TLS only: a client that trusts
+// the certificate gets in; a plaintext client does not.
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "tests/testing/coordinator_fixture.h"
+
+namespace moesweep::testing {
+namespace {
+
+namespace v1 = ::moesweep::v1;
+using TlsTest = CoordinatorFixture;
+
+TEST_F(TlsTest, ServesTlsWithTheGivenCertificate) {
+  const std::string cert = dir_.File("cert.pem"), key = dir_.File("key.pem");
+  // A self-signed certificate for localhost (Debian's openssl, installed by
+  // scripts/setup).
+  const std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+      key + " -out " + cert + " 2>/dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  coordinator::ServerOptions options;
+  options.tls_cert_file = cert;
+  options.tls_key_file = key;
+  StartServer(options);
+
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(cert);
+  auto secure = v1::CampaignService::NewStub(
+      grpc::CreateChannel(address(), grpc::SslCredentials(ssl)));
+  v1::ListCampaignsRequest q;
+  v1::ListCampaignsResponse r;
+  auto context = AuthContext(kViewerToken);
+  grpc::Status s = secure->List(context.get(), q, &r);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+
+  auto plain = CampaignStub();  // insecure channel
+  context = AuthContext(kViewerToken);
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(5));
+  EXPECT_EQ(plain->List(context.get(), q, &r).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(TlsTest, MissingCertificateFileIsRefused) {
+  coordinator::ServerOptions options;
+  options.db_path = dir_.File("db");
+  options.credentials = {{kAdminToken, coordinator::Role::kAdmin}};
+  options.tls_cert_file = dir_.File("missing.pem");
+  options.tls_key_file = dir_.File("missing.key");
+  StatusOr<std::unique_ptr<coordinator::Server>> s =
+      coordinator::Server::Start(options);
+  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("missing.pem"), std::string::npos);
+  options.tls_key_file.clear();
+  EXPECT_EQ(coordinator::Server::Start(options).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace moesweep::testing
