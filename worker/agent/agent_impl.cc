@@ -105,6 +105,7 @@ Status AgentImpl::Run() {
         v1::CoordinatorMessage message = std::move(inbox_.front());
         inbox_.pop_front();
         Handle(message, &pass);
+        Reap(&pass);  // an attempt's end is logged before the next Assign
       }
       runner_exited_ = false;
       const Clock::time_point now = Clock::now();
