@@ -205,7 +205,8 @@ StatusOr<Scheduler::LawView> Scheduler::LawFor(const std::string& campaign_id,
 }
 
 Status Scheduler::Subscribe(const std::string& campaign_id,
-                            int64_t after_event_seq, WatchStream* stream) {
+                            int64_t after_event_seq, bool include_progress,
+                            WatchStream* stream) {
   absl::MutexLock lock(&mu_);
   MOESWEEP_ASSIGN_OR_RETURN(CampaignRun * run, Find(campaign_id));
   v1::CampaignEvent snapshot;
@@ -220,16 +221,18 @@ Status Scheduler::Subscribe(const std::string& campaign_id,
   }
   absl::MutexLock watch(&watch_mu_);
   watchers_.emplace(campaign_id, stream);
+  if (include_progress) ++progress_watchers_;
   return OkStatus();
 }
 
 void Scheduler::Unsubscribe(const std::string& campaign_id,
-                            WatchStream* stream) {
+                            bool include_progress, WatchStream* stream) {
   absl::MutexLock lock(&watch_mu_);
   auto [begin, end] = watchers_.equal_range(campaign_id);
   for (auto it = begin; it != end; ++it) {
     if (it->second == stream) {
       watchers_.erase(it);
+      if (include_progress) --progress_watchers_;
       return;
     }
   }

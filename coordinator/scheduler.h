@@ -8,6 +8,7 @@
 #ifndef MOESWEEP_COORDINATOR_SCHEDULER_H_
 #define MOESWEEP_COORDINATOR_SCHEDULER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -88,8 +89,9 @@ class Scheduler {
   // Registers `stream` and hands it the snapshot and the stored events above
   // `after_event_seq` in one step, so no event is missed or sent twice.
   Status Subscribe(const std::string& campaign_id, int64_t after_event_seq,
+                   bool include_progress, WatchStream* stream);
+  void Unsubscribe(const std::string& campaign_id, bool include_progress,
                    WatchStream* stream);
-  void Unsubscribe(const std::string& campaign_id, WatchStream* stream);
 
  private:
   struct Worker {
@@ -181,6 +183,8 @@ class Scheduler {
   // writer thread, which must never wait for a fit.
   mutable absl::Mutex watch_mu_;
   std::multimap<std::string, WatchStream*> watchers_ ABSL_GUARDED_BY(watch_mu_);
+  // Watchers that asked for TrialProgress; none: progress is not built.
+  std::atomic<int> progress_watchers_{0};
   absl::Mutex stats_mu_;
   int64_t stale_refused_ ABSL_GUARDED_BY(stats_mu_) = 0;
 };

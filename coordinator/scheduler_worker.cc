@@ -41,7 +41,9 @@ void Scheduler::StaleReportRefused(const std::string& trial_id) {
 void Scheduler::ReportStored(const std::string& worker_id,
                              const v1::WorkerMessage& m) {
   if (m.kind_case() == v1::WorkerMessage::kProgress) {
-    // Live only (campaign_state.proto): straight to the watchers.
+    // Live only (campaign_state.proto): straight to the watchers, if any
+    // asked for progress.
+    if (progress_watchers_.load(std::memory_order_relaxed) == 0) return;
     const v1::Progress& p = m.progress();
     v1::CampaignEvent e;
     e.set_time_unix_ms(NowUnixMs());

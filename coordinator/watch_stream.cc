@@ -26,7 +26,8 @@ WatchStream::WatchStream(Scheduler* scheduler,
       campaign_id_(request.campaign_id()),
       include_progress_(request.include_progress()) {
   if (auth.ok()) {
-    auth = scheduler_->Subscribe(campaign_id_, request.after_event_seq(), this);
+    auth = scheduler_->Subscribe(campaign_id_, request.after_event_seq(),
+                                 include_progress_, this);
   }
   absl::MutexLock lock(&mu_);
   if (!auth.ok()) {
@@ -93,7 +94,7 @@ void WatchStream::OnCancel() {
 }
 
 void WatchStream::OnDone() {
-  scheduler_->Unsubscribe(campaign_id_, this);
+  scheduler_->Unsubscribe(campaign_id_, include_progress_, this);
   delete this;
 }
 

@@ -217,8 +217,19 @@ void WorkerStream::ReportAnswered(const v1::WorkerMessage& report,
   absl::MutexLock lock(&mu_);
   --pending_reports_;
   if (!finished_) {
-    out_.push_back(std::move(reply));
-    WriteNext();
+    // Acks are cumulative: one still queued behind the write in flight, for
+    // the same attempt, is raised instead of queueing another.
+    v1::CoordinatorMessage* last =
+        writing_ && out_.size() >= 2 ? &out_.back() : nullptr;
+    if (reply.has_ack() && last != nullptr && last->has_ack() &&
+        last->ack().trial_id() == reply.ack().trial_id() &&
+        last->ack().attempt() == reply.ack().attempt() &&
+        last->ack().seq() < reply.ack().seq()) {
+      *last->mutable_ack() = std::move(*reply.mutable_ack());
+    } else {
+      out_.push_back(std::move(reply));
+      WriteNext();
+    }
   }
   MaybeFinish();
 }
