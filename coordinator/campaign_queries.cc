@@ -9,18 +9,6 @@
 namespace moesweep::coordinator {
 namespace {
 
-StatusOr<size_t> Offset(const std::string& token) {
-  if (token.empty()) return size_t{0};
-  size_t n = 0;
-  for (char c : token) {
-    if (c < '0' || c > '9' || n > (size_t{1} << 40)) {
-      return InvalidArgumentError("page_token: not a token this server gave");
-    }
-    n = n * 10 + static_cast<size_t>(c - '0');
-  }
-  return n;
-}
-
 // The prediction at `at` (features complete) under `view`.
 StatusOr<v1::Prediction> PredictAt(const Scheduler::LawView& view,
                                    const fitter::Observation& at,
@@ -165,7 +153,7 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::ListTrials(
   const Clock::time_point start = Clock::now();
   auto run = [&]() -> Status {
     MOESWEEP_RETURN_IF_ERROR(tokens_->Check(*c, Role::kViewer));
-    MOESWEEP_ASSIGN_OR_RETURN(size_t first, Offset(q->page_token()));
+    MOESWEEP_ASSIGN_OR_RETURN(size_t first, PageOffset(q->page_token()));
     if (q->page_size() < 0)
       return InvalidArgumentError("page_size: must be >= 0");
     const size_t size = q->page_size() == 0 ? 100 : q->page_size();

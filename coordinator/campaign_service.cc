@@ -10,28 +10,6 @@
 #include "coordinator/watch_stream.h"
 
 namespace moesweep::coordinator {
-namespace {
-
-grpc::Status ToGrpc(const Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
-
-// Pages are offsets into a list, written as decimal tokens.
-StatusOr<size_t> PageStart(const std::string& token) {
-  if (token.empty()) return size_t{0};
-  size_t n = 0;
-  for (char c : token) {
-    if (c < '0' || c > '9' || n > (size_t{1} << 40)) {
-      return InvalidArgumentError("page_token: not a token this server gave");
-    }
-    n = n * 10 + static_cast<size_t>(c - '0');
-  }
-  return n;
-}
-
-}  // namespace
-
 CampaignServiceImpl::CampaignServiceImpl(Scheduler* scheduler, Store* store,
                                          const TokenTable* tokens,
                                          Metrics* metrics)
@@ -54,7 +32,7 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::Reply(Ctx* c,
                                                        const Status& status) {
   Record(method, start, status);
   Unary* reactor = c->DefaultReactor();
-  reactor->Finish(ToGrpc(status));
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
@@ -71,7 +49,7 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::Reply(Ctx* c,
       Status s = result.ok() ? OkStatus() : result.status();       \
       if (result.ok()) *r->mutable_##Field() = std::move(*result); \
       Record(#Name, start, s);                                     \
-      reactor->Finish(ToGrpc(s));                                  \
+      reactor->Finish(ToGrpcStatus(s));                            \
     });                                                            \
     return reactor;                                                \
   }
@@ -92,7 +70,7 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::Create(
         Status s = out.ok() ? OkStatus() : out.status();
         if (out.ok()) *r = std::move(*out);
         Record("Create", start, s);
-        reactor->Finish(ToGrpc(s));
+        reactor->Finish(ToGrpcStatus(s));
       });
   return reactor;
 }
@@ -114,7 +92,7 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::List(
   const Clock::time_point start = Clock::now();
   Status s = tokens_->Check(*c, Role::kViewer);
   if (!s.ok()) return Reply(c, "List", start, s);
-  StatusOr<size_t> first = PageStart(q->page_token());
+  StatusOr<size_t> first = PageOffset(q->page_token());
   if (!first.ok()) return Reply(c, "List", start, first.status());
   if (q->page_size() < 0) {
     return Reply(c, "List", start,

@@ -7,6 +7,29 @@
 
 namespace moesweep::coordinator {
 
+grpc::Status ToGrpcStatus(const Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+bool IsFinalState(v1::CampaignState s) {
+  return s == v1::CAMPAIGN_STATE_SUCCEEDED ||
+         s == v1::CAMPAIGN_STATE_BUDGET_EXHAUSTED ||
+         s == v1::CAMPAIGN_STATE_CANCELLED || s == v1::CAMPAIGN_STATE_FAILED;
+}
+
+StatusOr<size_t> PageOffset(const std::string& token) {
+  if (token.empty()) return size_t{0};
+  size_t n = 0;
+  for (char c : token) {
+    if (c < '0' || c > '9' || n > (size_t{1} << 40)) {
+      return InvalidArgumentError("page_token: not a token this server gave");
+    }
+    n = n * 10 + static_cast<size_t>(c - '0');
+  }
+  return n;
+}
+
 int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -4,12 +4,15 @@
 #ifndef MOESWEEP_COORDINATOR_CONVERT_H_
 #define MOESWEEP_COORDINATOR_CONVERT_H_
 
+#include <grpcpp/support/status.h>
+
 #include <cstdint>
 #include <string>
 
 #include "common/status.h"
 #include "fitter/fitter.h"
 #include "moesweep/v1/campaign.pb.h"
+#include "moesweep/v1/campaign_state.pb.h"
 #include "moesweep/v1/worker.pb.h"
 
 namespace moesweep::coordinator {
@@ -37,8 +40,16 @@ fitter::Law LawOf(const v1::LawEstimate& estimate, const fitter::Law& shape);
 // The curve point a stored report (Progress, Done or Failed) stands for.
 v1::LossPoint LossPointOf(const v1::WorkerMessage& report);
 
-// The same error code and message (H4: the numbering matches).
-inline int GrpcCode(const Status& s) { return static_cast<int>(s.code()); }
+// Our Status as a grpc::Status: the same code and message (STYLE.md H4:
+// the numbering matches). The one conversion on the coordinator's side.
+grpc::Status ToGrpcStatus(const Status& s);
+
+// SUCCEEDED, BUDGET_EXHAUSTED, CANCELLED or FAILED.
+bool IsFinalState(v1::CampaignState state);
+
+// The first index of a page: page tokens are decimal offsets into a list.
+// INVALID_ARGUMENT for a token this server did not give.
+StatusOr<size_t> PageOffset(const std::string& token);
 
 int64_t NowUnixMs();
 

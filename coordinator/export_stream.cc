@@ -204,8 +204,7 @@ StatusOr<std::string> ExportText(const Scheduler& scheduler, const Store& store,
 
 ExportStream::ExportStream(StatusOr<std::string> text) {
   if (!text.ok()) {
-    Finish(grpc::Status(static_cast<grpc::StatusCode>(text.status().code()),
-                        std::string(text.status().message())));
+    Finish(ToGrpcStatus(text.status()));
     return;
   }
   text_ = std::move(*text);

@@ -10,16 +10,6 @@
 #include "coordinator/worker_stream.h"
 
 namespace moesweep::coordinator {
-namespace {
-
-bool IsFinal(v1::CampaignState s) {
-  return s == v1::CAMPAIGN_STATE_SUCCEEDED ||
-         s == v1::CAMPAIGN_STATE_BUDGET_EXHAUSTED ||
-         s == v1::CAMPAIGN_STATE_CANCELLED || s == v1::CAMPAIGN_STATE_FAILED;
-}
-
-}  // namespace
-
 void Scheduler::Create(
     v1::CreateCampaignRequest request,
     std::function<void(StatusOr<v1::CreateCampaignResponse>)> done) {
@@ -107,7 +97,7 @@ void Scheduler::Cancel(v1::CancelCampaignRequest request, CampaignDone done) {
     StatusOr<CampaignRun*> run = Find(request.campaign_id());
     if (!run.ok()) return done(run.status());
     CampaignRun& r = **run;
-    if (IsFinal(r.campaign().state())) {
+    if (IsFinalState(r.campaign().state())) {
       return done(FailedPreconditionError(
           "campaign '" + r.id() + "' already ended (" +
           v1::CampaignState_Name(r.campaign().state()) + ")"));

@@ -7,15 +7,9 @@
 namespace moesweep::coordinator {
 namespace {
 
-bool IsFinal(v1::CampaignState s) {
-  return s == v1::CAMPAIGN_STATE_SUCCEEDED ||
-         s == v1::CAMPAIGN_STATE_BUDGET_EXHAUSTED ||
-         s == v1::CAMPAIGN_STATE_CANCELLED || s == v1::CAMPAIGN_STATE_FAILED;
-}
-
 bool EndsCampaign(const v1::CampaignEvent& e) {
   return e.kind_case() == v1::CampaignEvent::kStateChanged &&
-         IsFinal(e.state_changed().state());
+         IsFinalState(e.state_changed().state());
 }
 
 }  // namespace
@@ -38,7 +32,7 @@ WatchStream::WatchStream(Scheduler* scheduler,
   // A campaign that already ended ends the stream after the snapshot and
   // the replay.
   if (!out_.empty() && out_.front().has_snapshot() &&
-      IsFinal(out_.front().snapshot().state())) {
+      IsFinalState(out_.front().snapshot().state())) {
     last_queued_ = true;
   }
   WriteNext();
@@ -81,8 +75,7 @@ void WatchStream::FinishOnce(Status status) {
   if (finished_) return;
   finished_ = true;
   out_.clear();
-  Finish(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message())));
+  Finish(ToGrpcStatus(status));
 }
 
 void WatchStream::OnCancel() {

@@ -18,11 +18,6 @@ std::string NewWorkerId() {
   return buf;
 }
 
-grpc::Status ToGrpc(const Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
-
 // (trial, attempt, seq) of a report; seq 0 for anything else.
 void ReportKey(const v1::WorkerMessage& m, std::string* trial, int32_t* attempt,
                int64_t* seq) {
@@ -106,7 +101,7 @@ void WorkerStream::MaybeFinish() {
     return;
   }
   finished_ = true;
-  Finish(ToGrpc(end_status_));
+  Finish(ToGrpcStatus(end_status_));
 }
 
 void WorkerStream::OnReadDone(bool ok) {
