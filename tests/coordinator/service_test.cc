@@ -232,6 +232,44 @@ TEST_F(ServiceTest, WatchReplaysStoredEventsAfterASeqAndEndsWithTheCampaign) {
   EXPECT_EQ(final_state, v1::CAMPAIGN_STATE_SUCCEEDED);
 }
 
+TEST_F(ServiceTest, WatchSendsProgressOnlyWhenAsked) {
+  StartServer();
+  const v1::Campaign c = CreateCampaign(SmallCampaignYaml("progress", 1));
+  auto stub = CampaignStub();
+  auto open = [&](bool progress, grpc::ClientContext* context) {
+    v1::WatchCampaignRequest q;
+    q.set_campaign_id(c.campaign_id());
+    q.set_include_progress(progress);
+    return stub->Watch(context, q);
+  };
+  auto with_context = AuthContext(kViewerToken);
+  auto without_context = AuthContext(kViewerToken);
+  auto with = open(true, with_context.get());
+  auto without = open(false, without_context.get());
+  v1::CampaignEvent e;
+  ASSERT_TRUE(with->Read(&e));  // snapshots: both are subscribed now
+  ASSERT_TRUE(without->Read(&e));
+  SimWorker w(SimOptions("w"));
+  int progress = 0;
+  while (progress < 2 && with->Read(&e)) {
+    if (e.has_trial_progress()) {
+      ++progress;
+      EXPECT_EQ(e.event_seq(), 0);  // live only, not stored
+      EXPECT_GT(e.trial_progress().point().step(), 0);
+    }
+  }
+  EXPECT_EQ(progress, 2);
+  // The other stream sees the same campaign without a single progress event.
+  int finished = 0;
+  while (finished < 2 && without->Read(&e)) {
+    EXPECT_FALSE(e.has_trial_progress());
+    finished += e.has_trial_finished();
+  }
+  EXPECT_EQ(finished, 2);
+  with_context->TryCancel();
+  without_context->TryCancel();
+}
+
 TEST_F(ServiceTest, ExportWritesTrialsCurvesLawsAndOutOfSampleTables) {
   StartServer();
   const v1::Campaign c = CreateCampaign(SmallCampaignYaml("export"));
