@@ -209,7 +209,8 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::GetCurve(
           return DataLossError("store: a report of " + q->trial_id() +
                                " does not parse");
         }
-        *r->add_points() = LossPointOf(m);
+        // A Failed report ends an attempt without a loss: not a point.
+        if (!m.has_failed()) *r->add_points() = LossPointOf(m);
       }
     }
     return OkStatus();

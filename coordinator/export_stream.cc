@@ -127,6 +127,7 @@ StatusOr<Table> CurvesTable(const Store& store,
         if (!m.ParseFromString(cp.payload)) {
           return DataLossError("store: a report does not parse");
         }
+        if (m.has_failed()) continue;  // no loss: not a point
         const v1::LossPoint p = LossPointOf(m);
         t.rows.push_back(
             {x.spec().trial_id(), std::to_string(a), std::to_string(p.step()),

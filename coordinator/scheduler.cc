@@ -214,7 +214,7 @@ Status Scheduler::Subscribe(const std::string& campaign_id,
   snapshot.set_campaign_id(campaign_id);
   *snapshot.mutable_snapshot() = run->campaign();
   stream->Push(snapshot);
-  if (after_event_seq > 0) {
+  if (after_event_seq != 0) {  // -1: every stored event
     for (const v1::CampaignEvent& e : run->events()) {
       if (e.event_seq() > after_event_seq) stream->Push(e);
     }

@@ -97,6 +97,9 @@ class Scheduler {
   struct Worker {
     WorkerStream* stream = nullptr;
     int slots = 1;
+    // Reported an attempt preempted: it is going away, so it gets no more
+    // work on this stream (a new Hello clears it).
+    bool draining = false;
   };
   // Work produced by a task, sent after its records are durable.
   struct Outbox {

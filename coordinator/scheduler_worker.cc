@@ -77,6 +77,7 @@ void Scheduler::HandleHello(WorkerStream* stream, const v1::Hello& hello) {
   }
   Worker& w = workers_[id];
   w.stream = stream;
+  w.draining = false;
   w.slots = std::max(1, hello.capabilities().max_concurrent_trials());
 
   v1::CoordinatorMessage reply;
@@ -147,6 +148,11 @@ void Scheduler::HandleReport(const std::string& worker_id,
   }
   leases_.Release(trial_id);
   t->trial.set_worker_id(worker_id);
+  if (m.kind_case() == v1::WorkerMessage::kFailed &&
+      m.failed().kind() == v1::FAILURE_KIND_PREEMPTED) {
+    auto w = workers_.find(worker_id);
+    if (w != workers_.end()) w->second.draining = true;
+  }
   ApplyEnd(**run, *t, m);
   Refresh(**run);
   Advance(**run);
@@ -267,6 +273,7 @@ void Scheduler::ExpireLeases() {
 void Scheduler::Dispatch() {
   const int64_t now = NowUnixMs();
   for (auto& [worker_id, worker] : workers_) {
+    if (worker.draining) continue;
     int free =
         worker.slots - static_cast<int>(leases_.HeldBy(worker_id).size());
     for (auto it = campaigns_.begin(); free > 0 && it != campaigns_.end();) {

@@ -263,6 +263,55 @@ TEST_F(ServerTest, WorkerThatReconnectsGetsItsLeaseBack) {
   context->TryCancel();
 }
 
+TEST_F(ServerTest, PreemptedWorkerGetsNoMoreWorkAndTheTrialIsNotCharged) {
+  StartServer();
+  const v1::Campaign c = CreateCampaign(SmallCampaignYaml("preempt", 1));
+  auto stub = WorkerStub();
+  auto context = AuthContext(kWorkerToken);
+  std::unique_ptr<Stream> stream = stub->Connect(context.get());
+  ASSERT_TRUE(stream->Write(Hello("leaving")));
+  v1::CoordinatorMessage m;
+  ASSERT_TRUE(ReadUntil(stream.get(), v1::CoordinatorMessage::kAssign, &m));
+  const v1::TrialSpec spec = m.assign().spec();
+  v1::WorkerMessage failed;
+  failed.mutable_failed()->set_trial_id(spec.trial_id());
+  failed.mutable_failed()->set_attempt(spec.attempt());
+  failed.mutable_failed()->set_seq(1);
+  failed.mutable_failed()->set_kind(v1::FAILURE_KIND_PREEMPTED);
+  ASSERT_TRUE(stream->Write(failed));
+  ASSERT_TRUE(ReadUntil(stream.get(), v1::CoordinatorMessage::kAck, &m));
+  // Another worker gets the requeued trial as attempt 2.
+  v1::WatchCampaignRequest q;
+  q.set_campaign_id(c.campaign_id());
+  q.set_after_event_seq(-1);  // every stored event
+  auto wc = AuthContext(kViewerToken);
+  auto campaigns = CampaignStub();
+  auto reader = campaigns->Watch(wc.get(), q);
+  SimWorker other(SimOptions("other"));
+  v1::CampaignEvent e;
+  bool restarted = false;
+  while (!restarted && reader->Read(&e)) {
+    restarted = e.has_trial_started() &&
+                e.trial_started().trial_id() == spec.trial_id() &&
+                e.trial_started().attempt() == 2;
+    if (restarted) {
+      EXPECT_EQ(e.trial_started().worker_id(), "other");
+    }
+  }
+  EXPECT_TRUE(restarted);
+  wc->TryCancel();
+  context->TryCancel();
+  while (stream->Read(&m)) {
+    EXPECT_FALSE(m.has_assign());
+  }
+  // Preempted for free: the trial's attempts are not used up.
+  for (const v1::Trial& t : ListTrials(campaigns.get(), c.campaign_id())) {
+    if (t.spec().trial_id() == spec.trial_id()) {
+      EXPECT_NE(t.state(), v1::TRIAL_STATE_FAILED);
+    }
+  }
+}
+
 TEST_F(ServerTest, SecondStreamOfTheSameWorkerReplacesTheFirst) {
   StartServer();
   auto stub = WorkerStub();
