@@ -10,6 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
+#include "cli/read_file.h"
 #include "coordinator/coordinator.h"
 #include "moesweep/v1/campaign.grpc.pb.h"
 
@@ -104,6 +105,9 @@ void AddCampaignCommand(CLI::App* app, CampaignCommandOptions* o) {
   cmd->add_flag("--progress", o->progress, "watch: also every report");
   cmd->add_flag("--stop-running", o->stop_running,
                 "pause: cancel running trials too (requeued on resume)");
+  cmd->add_option("--tls-ca", o->tls_ca,
+                  "PEM certificate(s) to trust: talk TLS to a coordinator "
+                  "started with --tls-cert");
 }
 
 int RunCampaignCommand(const CampaignCommandOptions& o, std::ostream& out,
@@ -123,8 +127,17 @@ int RunCampaignCommand(const CampaignCommandOptions& o, std::ostream& out,
       TokenFor(o.token_file, mutates ? coordinator::Role::kAdmin
                                      : coordinator::Role::kViewer);
   if (!token.ok()) return fail(token.status());
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (!o.tls_ca.empty()) {
+    StatusOr<std::string> pem = ReadTextFile(o.tls_ca);
+    if (!pem.ok()) return fail(pem.status());
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = *pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
   auto stub = v1::CampaignService::NewStub(
-      grpc::CreateChannel(o.coordinator, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(o.coordinator, credentials));
   grpc::ClientContext context;
   context.AddMetadata("authorization", "Bearer " + *token);
   if (o.verb != "watch") {
@@ -138,12 +151,10 @@ int RunCampaignCommand(const CampaignCommandOptions& o, std::ostream& out,
     return 0;
   };
   if (o.verb == "create") {
-    std::ifstream in(o.target);
-    if (!in) return fail(NotFoundError(o.target + ": cannot read"));
-    std::ostringstream text;
-    text << in.rdbuf();
+    StatusOr<std::string> text = ReadTextFile(o.target);
+    if (!text.ok()) return fail(text.status());
     v1::CreateCampaignRequest q;
-    q.set_spec_yaml(text.str());
+    q.set_spec_yaml(*text);
     q.set_request_id(o.request_id);
     q.set_validate_only(o.validate_only);
     v1::CreateCampaignResponse r;

@@ -131,7 +131,8 @@ struct WorkerCommandOptions {
   std::string token_file;  // the token alone, or `<role> <token>` lines
   std::string id;          // empty: the coordinator assigns one
   std::string data_dir = "data";
-  int threads = 0;  // 0: every hardware thread
+  int threads = 0;     // 0: every hardware thread
+  std::string tls_ca;  // PEM roots to trust over TLS; empty: plaintext
 };
 void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* options);
 int RunWorkerCommand(const WorkerCommandOptions& options, std::ostream& out,
@@ -171,6 +172,7 @@ struct CampaignCommandOptions {
   double flops = 0;  // optimal
   bool progress = false;
   bool stop_running = false;
+  std::string tls_ca;  // PEM roots to trust over TLS; empty: plaintext
 };
 void AddCampaignCommand(CLI::App* app, CampaignCommandOptions* options);
 int RunCampaignCommand(const CampaignCommandOptions& options, std::ostream& out,

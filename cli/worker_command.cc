@@ -13,6 +13,7 @@
 #include "CLI/CLI.hpp"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
+#include "cli/read_file.h"
 #include "worker/agent/agent.h"
 
 namespace moesweep::cli {
@@ -78,6 +79,9 @@ void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* o) {
   worker->add_option("--threads", o->threads, "Trainer threads; 0: every core")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  worker->add_option("--tls-ca", o->tls_ca,
+                     "PEM certificate(s) to trust: talk TLS to a coordinator "
+                     "started with --tls-cert");
 }
 
 int RunWorkerCommand(const WorkerCommandOptions& o, std::ostream& out,
@@ -96,6 +100,11 @@ int RunWorkerCommand(const WorkerCommandOptions& o, std::ostream& out,
   options.worker_id = o.id;
   options.data_dir = o.data_dir;
   options.threads = o.threads;
+  if (!o.tls_ca.empty()) {
+    StatusOr<std::string> pem = ReadTextFile(o.tls_ca);
+    if (!pem.ok()) return Fail("worker", pem.status(), err);
+    options.tls_root_pem = *pem;
+  }
   options.on_event = [&out](const agent::AgentEvent& e) { PrintEvent(e, out); };
 
   StatusOr<std::unique_ptr<agent::Agent>> created =

@@ -3,8 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include "tests/testing/coordinator_fixture.h"
 
 namespace moesweep::testing {
@@ -15,30 +13,24 @@ using TlsTest = CoordinatorFixture;
 
 TEST_F(TlsTest, ServesTlsWithTheGivenCertificate) {
   const std::string cert = dir_.File("cert.pem"), key = dir_.File("key.pem");
-  // A self-signed certificate for localhost (Debian's openssl, installed by
-  // scripts/setup).
-  const std::string command =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
-      key + " -out " + cert + " 2>/dev/null";
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  ASSERT_TRUE(WriteSelfSignedCertificate(cert, key));
   coordinator::ServerOptions options;
   options.tls_cert_file = cert;
   options.tls_key_file = key;
   StartServer(options);
 
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = ReadFile(cert);
-  auto secure = v1::CampaignService::NewStub(
-      grpc::CreateChannel(address(), grpc::SslCredentials(ssl)));
+  // A campaign runs to its end over TLS: its client and worker trust the
+  // certificate.
+  const v1::Campaign c = CreateCampaign(SmallCampaignYaml("tls"));
+  {
+    SimWorker w(SimOptions("tls-worker"));
+    EXPECT_EQ(WatchToEnd(c.campaign_id()), v1::CAMPAIGN_STATE_SUCCEEDED);
+  }
   v1::ListCampaignsRequest q;
   v1::ListCampaignsResponse r;
+  auto plain = v1::CampaignService::NewStub(
+      grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
   auto context = AuthContext(kViewerToken);
-  grpc::Status s = secure->List(context.get(), q, &r);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-
-  auto plain = CampaignStub();  // insecure channel
-  context = AuthContext(kViewerToken);
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::seconds(5));
   EXPECT_EQ(plain->List(context.get(), q, &r).error_code(),

@@ -1,5 +1,7 @@
 #include "tests/testing/coordinator_fixture.h"
 
+#include <cstdlib>
+
 namespace moesweep::testing {
 
 namespace v1 = ::moesweep::v1;
@@ -38,7 +40,27 @@ seed: 1
 )";
 }
 
+bool WriteSelfSignedCertificate(const std::string& cert_path,
+                                const std::string& key_path) {
+  const std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+      key_path + " -out " + cert_path + " 2>/dev/null";
+  return std::system(command.c_str()) == 0;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> CoordinatorFixture::Credentials()
+    const {
+  if (tls_root_pem_.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = tls_root_pem_;
+  return grpc::SslCredentials(ssl);
+}
+
 void CoordinatorFixture::StartServer(coordinator::ServerOptions options) {
+  tls_root_pem_ = options.tls_cert_file.empty()
+                      ? std::string()
+                      : ReadFile(options.tls_cert_file);
   if (options.db_path.empty()) options.db_path = dir_.File("db");
   if (options.credentials.empty()) {
     options.credentials = {{kAdminToken, coordinator::Role::kAdmin},
@@ -53,12 +75,12 @@ void CoordinatorFixture::StartServer(coordinator::ServerOptions options) {
 
 std::unique_ptr<v1::CampaignService::Stub> CoordinatorFixture::CampaignStub() {
   return v1::CampaignService::NewStub(
-      grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(address(), Credentials()));
 }
 
 std::unique_ptr<v1::WorkerService::Stub> CoordinatorFixture::WorkerStub() {
   return v1::WorkerService::NewStub(
-      grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(address(), Credentials()));
 }
 
 v1::Campaign CoordinatorFixture::CreateCampaign(const std::string& yaml) {
@@ -96,6 +118,7 @@ SimWorkerOptions CoordinatorFixture::SimOptions(const std::string& worker_id) {
   o.address = address();
   o.token = kWorkerToken;
   o.worker_id = worker_id;
+  o.tls_root_pem = tls_root_pem_;
   o.truth = *fitter::PublishedLaw("chinchilla", "epoch");
   return o;
 }

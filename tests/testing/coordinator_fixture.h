@@ -29,6 +29,11 @@ std::string SmallCampaignYaml(const std::string& name = "small",
                               int max_parallel_runs = 4,
                               double budget_flops = 1e19);
 
+// Writes a self-signed certificate for localhost and 127.0.0.1 and its key
+// (Debian's openssl command, installed by scripts/setup); false on failure.
+bool WriteSelfSignedCertificate(const std::string& cert_path,
+                                const std::string& key_path);
+
 class CoordinatorFixture : public ::testing::Test {
  protected:
   // Starts the server on dir_ with `options` (db_path, listen and
@@ -46,8 +51,11 @@ class CoordinatorFixture : public ::testing::Test {
   // ends; returns the final state (UNSPECIFIED if the stream ended first).
   moesweep::v1::CampaignState WatchToEnd(const std::string& campaign_id);
   SimWorkerOptions SimOptions(const std::string& worker_id);
+  // Plaintext, or TLS trusting the server's certificate when it has one.
+  std::shared_ptr<grpc::ChannelCredentials> Credentials() const;
 
   TempDir dir_;
+  std::string tls_root_pem_;  // the server's certificate; empty: plaintext
   std::unique_ptr<coordinator::Server> server_;
 };
 

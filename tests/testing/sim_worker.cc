@@ -30,8 +30,14 @@ void SimWorker::Stop() {
 grpc::Status SimWorker::status() const { return status_; }
 
 void SimWorker::Run() {
-  auto channel =
-      grpc::CreateChannel(options_.address, grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (!options_.tls_root_pem.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options_.tls_root_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  auto channel = grpc::CreateChannel(options_.address, credentials);
   auto stub = v1::WorkerService::NewStub(channel);
   auto stream = stub->Connect(&context_);
   std::mt19937_64 rng(options_.seed);

@@ -26,6 +26,7 @@ struct SimWorkerOptions {
   std::string address;  // host:port of the coordinator
   std::string token;    // a worker token
   std::string worker_id;
+  std::string tls_root_pem;    // trust these over TLS; empty: plaintext
   fitter::Law truth;           // losses come from this law
   double noise_sigma = 0.005;  // log-normal noise of each final loss
   int progress_reports = 2;    // Progress before each Done

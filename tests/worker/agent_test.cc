@@ -305,6 +305,22 @@ TEST_F(AgentTest, TrainsAssignedTrialsAndStreamsTheirCurves) {
   EXPECT_EQ(server_->stats().stale_reports_refused, 0);
 }
 
+TEST_F(AgentTest, TrainsOverTlsTrustingTheCoordinatorsCertificate) {
+  const std::string cert = dir_.File("cert.pem"), key = dir_.File("key.pem");
+  ASSERT_TRUE(::moesweep::testing::WriteSelfSignedCertificate(cert, key));
+  coordinator::ServerOptions server = ServerDefaults();
+  server.tls_cert_file = cert;
+  server.tls_key_file = key;
+  StartServer(server);
+  const v1::Campaign c = CreateCampaign(TinyCampaignYaml("tls", 8192));
+  AgentOptions o = Options();
+  o.tls_root_pem = tls_root_pem_;
+  StartAgent(o);
+  ASSERT_TRUE(log_.WaitForKind(Kind::kFinished, 1));
+  EXPECT_OK(StopAgent());
+  EXPECT_GE(agent_->stats().welcomes, 1);
+}
+
 TEST_F(AgentTest, StopReportsTheRunningAttemptPreemptedAndItIsRequeued) {
   StartCoordinator();
   const v1::Campaign c = CreateCampaign(TinyCampaignYaml("preempt", 8192));

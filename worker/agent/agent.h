@@ -66,6 +66,9 @@ std::string_view EventKindName(AgentEvent::Kind kind);
 struct AgentOptions {
   std::string coordinator;  // HOST:PORT of the coordinator's gRPC port
   std::string token;        // worker-role bearer token; required
+  // PEM root certificates to trust when the coordinator serves TLS
+  // (`moesweep coordinator --tls-cert`); empty: plaintext.
+  std::string tls_root_pem;
   // Stable worker id (Hello.worker_id); empty: the coordinator assigns one,
   // which is reused for every reconnect of this agent.
   std::string worker_id;

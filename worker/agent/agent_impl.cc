@@ -48,8 +48,14 @@ AgentImpl::AgentImpl(AgentOptions options, TestHooks hooks)
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
               int(options_.backoff_initial_ms));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, int(options_.backoff_max_ms));
-  channel_ = grpc::CreateCustomChannel(
-      options_.coordinator, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (!options_.tls_root_pem.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options_.tls_root_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  channel_ = grpc::CreateCustomChannel(options_.coordinator, credentials, args);
   stub_ = v1::WorkerService::NewStub(channel_);
   worker_id_ = options_.worker_id;
   backoff_ms_ = options_.backoff_initial_ms;
