@@ -171,6 +171,10 @@ void WorkerStream::HandleReport(const v1::WorkerMessage& message) {
   scheduler_->leases().Renew(trial, attempt, worker_id(), NowUnixMs());
   {
     absl::MutexLock lock(&mu_);
+    // A cancellation may have finished the stream while this report was
+    // read (OnCancel runs beside OnReadDone): the report is not handed
+    // over, and the worker resends it on its next stream.
+    if (finished_) return;
     ++pending_reports_;
   }
   // The callback runs on the store's writer thread; the reactor cannot
