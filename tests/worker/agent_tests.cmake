@@ -12,7 +12,8 @@ moesweep_test(agent_unit_test
 # Against a real coordinator on loopback (tests/testing/coordinator_fixture.h),
 # and `moesweep worker` itself, in-process and as a child process for SIGTERM.
 moesweep_test(agent_test
-  SOURCES worker/agent_test.cc worker/agent_worker_command_test.cc
+  SOURCES worker/agent_test.cc worker/agent_failure_test.cc
+          worker/agent_worker_command_test.cc
   LIBS moesweep_agent moesweep_cli moesweep_coordinator_testing
        absl::synchronization)
 target_compile_definitions(agent_test PRIVATE

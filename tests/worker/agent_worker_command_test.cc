@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "tests/testing/agent_fixture.h"
 #include "tests/testing/coordinator_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "worker/worker.h"
@@ -32,32 +33,9 @@ using ::moesweep::testing::ReadFile;
 // One long trial (16384 steps of a tiny model): it is still training when
 // the test sends SIGTERM.
 std::string LongTrialCampaignYaml() {
-  return R"(name: sigterm
-law: chinchilla
-space:
-  d_model: [32]
-  layers: [1, 2]
-  experts: [1]
-  top_k: [1]
-  tokens: [4194304]
-  vocab_size: 256
-  seq_len: 32
-  head_dim: 16
-budget:
-  flops: 1.0e14
-question:
-  kind: compute_optimal_loss
-  flops: 1.0e17
-target:
-  relative_width: 0.05
-max_parallel_runs: 1
-training:
-  schedule: cosine
-  lr: {constant: 3.0e-3}
-  batch_tokens: 256
-strategy: active
-seed: 4
-)";
+  return worker::agent::TinyCampaignYaml("sigterm", 4194304,
+                                         /*one_small_dense_width=*/true,
+                                         /*budget_flops=*/1e14, /*seed=*/4);
 }
 
 class WorkerCommandTest : public ::moesweep::testing::CoordinatorFixture {
