@@ -103,8 +103,10 @@ class Metrics::Impl {
             Histograms(*registry, "moesweep_store_commit_duration_seconds",
                        "Duration of one synced store WriteBatch, in seconds.")),
         fit_seconds(Histograms(*registry, "moesweep_fit_duration_seconds",
-                               "Duration of one law fit, by kind (warm or "
-                               "full), in seconds.")),
+                               "Duration of one law update, by kind (warm: "
+                               "the warm refit of a new observation; "
+                               "uncertainty: its covariance and answer), in "
+                               "seconds.")),
         proposal_seconds(
             Histograms(*registry, "moesweep_proposal_duration_seconds",
                        "Duration of choosing one next trial, in seconds.")),

@@ -66,8 +66,10 @@ class Metrics {
   // hand-over of its first report to the end of the sync.
   void ObserveStoreCommit(double seconds);
 
-  // moesweep_fit_duration_seconds{kind}: one law fit; kind "warm" (from the
-  // previous fit, on the scheduler thread) or "full" (background multistart).
+  // moesweep_fit_duration_seconds{kind}: one law update on the scheduler
+  // thread; kind "warm" (the refit from the previous law when an observation
+  // joins) or "uncertainty" (the new law's covariance and answer). Any label
+  // value is accepted.
   void ObserveFit(std::string_view kind, double seconds);
 
   // moesweep_proposal_duration_seconds: choosing one next trial.

@@ -308,10 +308,12 @@ void Scheduler::Emit(CampaignRun& run, v1::CampaignEvent event) {
 void Scheduler::Refresh(CampaignRun& run) {
   const auto start = std::chrono::steady_clock::now();
   CampaignRun::Refreshed r = run.Refresh(NowUnixMs());
-  if (metrics_ != nullptr) {
-    metrics_->ObserveFit("warm", std::chrono::duration<double>(
-                                     std::chrono::steady_clock::now() - start)
-                                     .count());
+  if (metrics_ != nullptr && r.law) {
+    // The covariance and the answer of the new law version.
+    metrics_->ObserveFit(
+        "uncertainty",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
   }
   if (r.law) {
     outbox_.records.push_back(records::LawRecord(*r.law));

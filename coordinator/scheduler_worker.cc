@@ -2,6 +2,7 @@
 // lease expiry, and assigning queued trials to free worker slots.
 
 #include <algorithm>
+#include <chrono>
 
 #include "coordinator/metrics.h"
 #include "coordinator/records.h"
@@ -173,7 +174,13 @@ void Scheduler::ApplyEnd(CampaignRun& run, TrialEntry& t,
     trial.set_elapsed_seconds(trial.elapsed_seconds() + d.elapsed_seconds());
     trial.set_trained_tokens(d.trained_tokens());
     trial.set_finished_unix_ms(NowUnixMs());
-    Status observed = run.Observe(t, d.final_eval_loss());
+    const auto start = std::chrono::steady_clock::now();
+    Status observed = run.Observe(t, d.final_eval_loss());  // a warm refit
+    if (metrics_ != nullptr) {
+      metrics_->ObserveFit("warm", std::chrono::duration<double>(
+                                       std::chrono::steady_clock::now() - start)
+                                       .count());
+    }
     if (observed.ok()) {
       trial.set_state(v1::TRIAL_STATE_SUCCEEDED);
       trial.set_final_eval_loss(d.final_eval_loss());

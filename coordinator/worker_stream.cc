@@ -168,7 +168,9 @@ void WorkerStream::HandleReport(const v1::WorkerMessage& message) {
     End(InvalidArgumentError("a WorkerMessage with no kind set"));
     return;
   }
-  scheduler_->leases().Renew(trial, attempt, worker_id(), NowUnixMs());
+  // The deadline this report's renewal set is the one its Ack carries.
+  const int64_t deadline_unix_ms =
+      scheduler_->leases().Renew(trial, attempt, worker_id(), NowUnixMs());
   {
     absl::MutexLock lock(&mu_);
     // A cancellation may have finished the stream while this report was
@@ -179,12 +181,14 @@ void WorkerStream::HandleReport(const v1::WorkerMessage& message) {
   }
   // The callback runs on the store's writer thread; the reactor cannot
   // finish, so cannot be deleted, while pending_reports_ > 0.
-  store_->AppendReport(
-      trial, attempt, seq, message.SerializeAsString(),
-      [this, message](Status status) { ReportAnswered(message, status); });
+  store_->AppendReport(trial, attempt, seq, message.SerializeAsString(),
+                       [this, message, deadline_unix_ms](Status status) {
+                         ReportAnswered(message, deadline_unix_ms, status);
+                       });
 }
 
 void WorkerStream::ReportAnswered(const v1::WorkerMessage& report,
+                                  int64_t deadline_unix_ms,
                                   const Status& status) {
   std::string trial;
   int32_t attempt = 0;
@@ -196,9 +200,7 @@ void WorkerStream::ReportAnswered(const v1::WorkerMessage& report,
     ack->set_trial_id(trial);
     ack->set_attempt(attempt);
     ack->set_seq(seq);
-    if (std::optional<LeaseEntry> lease = scheduler_->leases().Get(trial)) {
-      ack->set_lease_deadline_unix_ms(lease->lease.deadline_unix_ms());
-    }
+    if (deadline_unix_ms > 0) ack->set_lease_deadline_unix_ms(deadline_unix_ms);
     scheduler_->ReportStored(worker_id(), report);
   } else {
     v1::Refuse* refuse = reply.mutable_refuse();

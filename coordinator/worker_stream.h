@@ -48,7 +48,10 @@ class WorkerStream : public grpc::ServerBidiReactor<v1::WorkerMessage,
   void HandleHello(const v1::Hello& hello);
   void HandleReport(const v1::WorkerMessage& message);
   void HandleHeartbeat(const v1::Heartbeat& heartbeat);
-  void ReportAnswered(const v1::WorkerMessage& report, const Status& status);
+  // `deadline_unix_ms`: the lease deadline the report's renewal set (0: the
+  // worker holds no lease of that attempt).
+  void ReportAnswered(const v1::WorkerMessage& report, int64_t deadline_unix_ms,
+                      const Status& status);
   void MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriteNext() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
