@@ -18,7 +18,6 @@ constexpr int kFailuresBeforeGivingUp = 5;
 // Each run's fixed cost (start-up, data loading, evals) as a fraction of the
 // largest run's FLOPs: without it the per-FLOP score floods a campaign with
 // the tiniest runs, which real workers do not train for free.
-constexpr double kRunOverheadFraction = 0.01;
 
 v1::Question QuestionOf(campaign::QuestionKind kind) {
   switch (kind) {
@@ -210,19 +209,9 @@ void CampaignRun::Recount() {
 }
 
 double CampaignRun::ScaleFlops() const {
-  if (scale_flops_ > 0) return scale_flops_;
-  // The last value of every list and the top of every range: the largest
-  // run, within the per-run cap.
-  std::vector<double> top(static_cast<size_t>(plan_.space.dims()), 0.999999);
-  StatusOr<fitter::Candidate> c =
-      fitter::CandidateAt(plan_.shape, plan_.space, top);
-  double flops = c.ok() ? c->flops : 0;
-  if (plan_.space.max_run_flops > 0) {
-    flops = flops > 0 ? std::min(flops, plan_.space.max_run_flops)
-                      : plan_.space.max_run_flops;
-  }
-  scale_flops_ = flops;
-  return flops;
+  if (scale_flops_ <= 0)
+    scale_flops_ = fitter::LargestRunFlops(plan_.shape, plan_.space);
+  return scale_flops_;
 }
 
 NextStep CampaignRun::Next(int) const {
@@ -276,7 +265,7 @@ StatusOr<std::vector<int32_t>> CampaignRun::Propose(int n,
   // scaled to the largest run the space allows (ScaleFlops()).
   const double scale = ScaleFlops();
   request.noise_reference_flops = scale;
-  request.run_overhead_flops = kRunOverheadFraction * scale;
+  request.run_overhead_flops = fitter::kRunOverheadFraction * scale;
   const bool informed = law && uncertainty_;
   if (informed) {
     request.law = &law->law;

@@ -1,7 +1,10 @@
 #include "fitter/campaign_sim.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "fitter/fitter.h"
 
@@ -18,8 +21,50 @@ Status CampaignSimulation::Validate() const {
   if (max_parallel_runs < 1)
     return InvalidArgumentError("max_parallel_runs must be >= 1");
   if (max_runs < 1) return InvalidArgumentError("max_runs must be >= 1");
+  if (!(check_growth >= 0))
+    return InvalidArgumentError("check_growth must be >= 0");
+  if (!(run_overhead_fraction >= 0)) {
+    return InvalidArgumentError("run_overhead_fraction must be >= 0");
+  }
   return OkStatus();
 }
+
+namespace {
+
+// The question's interval from the current law, recorded in `outcome`; true
+// when it is narrow enough to stop. `uncertainty` receives the covariance
+// when there is one.
+bool CheckStop(const CampaignSimulation& sim, const IncrementalFitter& fitter,
+               const LawSnapshot& law,
+               std::optional<LawUncertainty>& uncertainty,
+               CampaignOutcome& outcome) {
+  const std::vector<Observation> runs = fitter.Runs();
+  StatusOr<LawUncertainty> u =
+      EstimateCovariance(law.law, runs, sim.huber_delta);
+  if (!u.ok()) return false;
+  StatusOr<Interval> interval = DeltaMethodInterval(
+      law.law, *u,
+      [&](const Law& l) { return EvaluateQuestion(l, sim.question); }, 0.95);
+  if (!interval.ok() || !std::isfinite(interval->lower) ||
+      !std::isfinite(interval->upper)) {
+    return false;
+  }
+  uncertainty = *u;
+  outcome.answered = true;
+  outcome.answer = *interval;
+  const double width =
+      (interval->upper - interval->lower) / std::abs(interval->value);
+  // A delta-method interval from a handful of runs is too narrow to trust:
+  // stopping needs four runs a parameter.
+  const bool enough = runs.size() >= 4 * law.law.theta.size();
+  if (enough && width < sim.target_relative_width) {
+    outcome.stop_reason = "target reached";
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
   MOESWEEP_RETURN_IF_ERROR(sim.Validate());
@@ -43,41 +88,33 @@ StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
   MOESWEEP_ASSIGN_OR_RETURN(outcome.truth,
                             EvaluateQuestion(sim.truth, sim.question));
 
+  const double overhead_flops =
+      sim.run_overhead_fraction * LargestRunFlops(sim.shape, sim.space);
   int proposed = 0;
+  int next_check = 0;                 // runs at which the rule is next checked
+  std::vector<Observation> unfitted;  // trained, not yet in the fit
+  std::optional<LawSnapshot> law;
+  std::optional<LawUncertainty> uncertainty;
+  const bool adaptive = sim.strategy == Strategy::kActive;
   while (true) {
-    std::optional<LawSnapshot> law = fitter->Current();
-    std::optional<LawUncertainty> uncertainty;
-    if (law) {
-      const std::vector<Observation> runs = fitter->Runs();
-      StatusOr<LawUncertainty> u =
-          EstimateCovariance(law->law, runs, sim.huber_delta);
-      if (u.ok()) {
-        StatusOr<Interval> interval = DeltaMethodInterval(
-            law->law, *u,
-            [&](const Law& l) { return EvaluateQuestion(l, sim.question); },
-            0.95);
-        if (interval.ok() && std::isfinite(interval->lower) &&
-            std::isfinite(interval->upper)) {
-          uncertainty = *u;
-          outcome.answered = true;
-          outcome.answer = *interval;
-          const double width =
-              (interval->upper - interval->lower) / std::abs(interval->value);
-          // A delta-method interval from a handful of runs is too narrow to
-          // trust: stopping needs four runs a parameter.
-          const bool enough = runs.size() >= 4 * law->law.theta.size();
-          if (enough && width < sim.target_relative_width) {
-            outcome.stop_reason = "target reached";
-            break;
-          }
-        }
-      }
+    const bool out_of_budget = outcome.flops_spent >= sim.budget_flops;
+    const bool out_of_runs = outcome.runs >= sim.max_runs;
+    if (adaptive || sim.check_growth <= 0 || outcome.runs >= next_check ||
+        out_of_budget || out_of_runs) {
+      // The runs trained since the last check join the fit together.
+      MOESWEEP_RETURN_IF_ERROR(fitter->AddBatch(unfitted));
+      unfitted.clear();
+      next_check = static_cast<int>(
+          std::ceil(outcome.runs * (1 + std::max(sim.check_growth, 0.0))));
+      law = fitter->Current();
+      uncertainty.reset();
+      if (law && CheckStop(sim, *fitter, *law, uncertainty, outcome)) break;
     }
-    if (outcome.flops_spent >= sim.budget_flops) {
+    if (out_of_budget) {
       outcome.stop_reason = "budget spent";
       break;
     }
-    if (outcome.runs >= sim.max_runs) {
+    if (out_of_runs) {
       outcome.stop_reason = "run limit";
       break;
     }
@@ -87,6 +124,7 @@ StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
     request.seed = sim.seed;
     request.proposed_before = proposed;
     request.noise_reference_flops = sim.oracle.reference_flops;
+    request.run_overhead_flops = overhead_flops;
     if (law && uncertainty) {
       request.law = &law->law;
       request.uncertainty = &*uncertainty;
@@ -105,9 +143,8 @@ StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
         ++outcome.diverged;
         continue;
       }
-      Observation observed = c.at;
-      observed.loss = run.final_loss;
-      MOESWEEP_RETURN_IF_ERROR(fitter->Add(observed));
+      unfitted.push_back(c.at);
+      unfitted.back().loss = run.final_loss;
     }
   }
   if (outcome.answered) {

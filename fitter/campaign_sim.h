@@ -29,6 +29,16 @@ struct CampaignSimulation {
   OracleOptions oracle;
   double huber_delta = 1e-3;
   int max_runs = 5000;  // a guard against a target never reached
+  // Each run's fixed cost in the active score, as a fraction of the largest
+  // run the space allows: the coordinator's rule (kRunOverheadFraction).
+  double run_overhead_fraction = kRunOverheadFraction;
+  // 0: the stopping rule is checked after every batch, as the coordinator
+  // does. g > 0: the space-filling baselines (which never read the law) check
+  // it only once their runs have grown by the fraction g since the last check,
+  // refitting then: campaigns of tens of thousands of runs become affordable,
+  // and the FLOPs a baseline spends overshoot the every-batch rule's by at
+  // most about g. The active strategy always checks every batch.
+  double check_growth = 0;
 
   Status Validate() const;
 };

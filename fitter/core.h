@@ -122,6 +122,11 @@ struct FitOptions {
   // many grid points (with the extra starts) is tried: for refits that also
   // have a warm start, where the full grid would cost seconds.
   int max_grid_starts = 0;
+  // When > 0 and there are more runs, the screen ranks the starts on an
+  // evenly spread subset of this many runs (a few hundred runs show the
+  // basins) and only the polish reads them all: full refits of thousands of
+  // runs then cost about as much as those of a few hundred.
+  int max_screen_runs = 0;
 
   Status Validate() const;
 };

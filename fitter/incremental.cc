@@ -15,6 +15,8 @@ Status IncrementalOptions::Validate() const {
   if (!(full_refit_growth >= 0)) {
     return InvalidArgumentError("full_refit_growth must be >= 0");
   }
+  if (max_screen_runs < 0)
+    return InvalidArgumentError("max_screen_runs must be >= 0");
   if (full_refit_every < 1)
     return InvalidArgumentError("full_refit_every must be >= 1");
   if (!(surprise_sigmas > 0))
@@ -65,6 +67,7 @@ StatusOr<FitResult> IncrementalFitter::FitRuns(
     fit.extra_starts = {*warm};
   } else {
     fit.max_grid_starts = options_.max_grid_starts;
+    fit.max_screen_runs = options_.max_screen_runs;
     if (also) fit.extra_starts = {*also};
   }
   return shape_.family == "expr" ? Fit(shape_.expr, runs, fit)
@@ -72,31 +75,40 @@ StatusOr<FitResult> IncrementalFitter::FitRuns(
 }
 
 Status IncrementalFitter::Add(const Observation& run) {
+  return AddBatch(std::span<const Observation>(&run, 1));
+}
+
+Status IncrementalFitter::AddBatch(std::span<const Observation> batch) {
   MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(shape_));
-  MOESWEEP_RETURN_IF_ERROR(CheckFeatures(*family, run));
-  if (!(run.loss > 0) || !std::isfinite(run.loss)) {
-    return InvalidArgumentError("loss must be a finite number > 0");
+  for (const Observation& run : batch) {
+    MOESWEEP_RETURN_IF_ERROR(CheckFeatures(*family, run));
+    if (!(run.loss > 0) || !std::isfinite(run.loss)) {
+      return InvalidArgumentError("loss must be a finite number > 0");
+    }
   }
+  if (batch.empty()) return OkStatus();
   std::unique_lock<std::mutex> lock(mu_);
-  const int index = static_cast<int>(runs_.size());
   bool surprising = false;
   if (current_) {
-    // Out of sample: the law has not seen this run.
-    const double log_predicted =
-        family->LogPredict(current_->law.theta.data(), run);
-    const double log_error = log_predicted - std::log(run.loss);
-    out_of_sample_.push_back({index, current_->version, std::exp(log_predicted),
-                              run.loss, log_error});
     // The typical in-sample |residual|, read off the Huber objective: about
     // √(2·obj/n) where residuals sit inside δ, obj/(n·δ) where beyond.
     const double n = std::max<double>(runs_.size(), 1);
     const double scale =
         std::max(std::sqrt(2 * current_->objective / n),
                  current_->objective / (n * options_.huber_delta));
-    surprising =
-        std::abs(log_error) > options_.surprise_sigmas * std::max(scale, 1e-4);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      // Out of sample: the law has not seen this run.
+      const double log_predicted =
+          family->LogPredict(current_->law.theta.data(), batch[i]);
+      const double log_error = log_predicted - std::log(batch[i].loss);
+      out_of_sample_.push_back({static_cast<int>(runs_.size() + i),
+                                current_->version, std::exp(log_predicted),
+                                batch[i].loss, log_error});
+      surprising |= std::abs(log_error) >
+                    options_.surprise_sigmas * std::max(scale, 1e-4);
+    }
   }
-  runs_.push_back(run);
+  runs_.insert(runs_.end(), batch.begin(), batch.end());
   if (static_cast<int>(runs_.size()) <= num_params_) return OkStatus();
 
   if (!current_) {

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct IncrementalOptions {
   double full_refit_growth = 0;
   // Grid points a full refit tries, besides the current law (0: all).
   int max_grid_starts = 0;
+  // Runs a full refit screens its starts on (FitOptions::max_screen_runs);
+  // the polish and the comparison with the current law read every run.
+  int max_screen_runs = 500;
   // A run whose out-of-sample log error exceeds this many residual scales
   // triggers a full refit at once.
   double surprise_sigmas = 6;
@@ -78,6 +82,11 @@ class IncrementalFitter {
   // the family reads. Until the runs outnumber the parameters there is no
   // law; the first law comes from a full fit in this call.
   Status Add(const Observation& run);
+  // Adds runs that arrived together: each is scored out of sample against the
+  // law before any of them, then one warm refit takes them all in (as many
+  // Add() calls would, at the cost of one). Nothing is added when one of them
+  // is refused.
+  Status AddBatch(std::span<const Observation> runs);
 
   // The current law; nullopt before there is one.
   std::optional<LawSnapshot> Current() const;

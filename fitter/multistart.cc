@@ -29,6 +29,8 @@ namespace {
 // Screened points polished in phase 2. More only costs: the basins found are
 // few.
 constexpr std::size_t kPolished = 8;
+// Optima of a screen on a subset of the runs screened again on all of them.
+constexpr std::size_t kRescreened = 16;
 
 struct StartResult {
   std::vector<double> theta;
@@ -193,6 +195,9 @@ Status FitOptions::Validate() const {
   if (max_grid_starts < 0) {
     return InvalidArgumentError("max_grid_starts must be >= 0");
   }
+  if (max_screen_runs < 0) {
+    return InvalidArgumentError("max_screen_runs must be >= 0");
+  }
   if (!use_grid && extra_starts.empty()) {
     return InvalidArgumentError(
         "use_grid is false and no extra_starts were given");
@@ -246,9 +251,19 @@ StatusOr<FitResult> FitFamily(const Family* family, Law law,
                      std::numeric_limits<double>::max(), i};
     }
   }
+  std::vector<Observation> subset;
+  std::span<const Observation> screen_runs = runs;
+  if (!warm_only && options.max_screen_runs > 0 &&
+      runs.size() > static_cast<std::size_t>(options.max_screen_runs)) {
+    const double stride = double(runs.size()) / options.max_screen_runs;
+    for (int i = 0; i < options.max_screen_runs; ++i) {
+      subset.push_back(runs[static_cast<std::size_t>(i * stride)]);
+    }
+    screen_runs = subset;
+  }
   std::atomic<std::size_t> next{warm_only ? starts.size() : 0};
   auto work = [&] {
-    const Screener screener(*family, runs, options);
+    const Screener screener(*family, screen_runs, options);
     for (std::size_t i = next++; i < starts.size(); i = next++) {
       screened[i] = screener.Solve(starts[i], i);
     }
@@ -261,6 +276,16 @@ StatusOr<FitResult> FitFamily(const Family* family, Law law,
   // Sorting by (cost, start index) makes the result independent of the thread
   // count.
   std::sort(screened.begin(), screened.end(), ByCost);
+  if (!subset.empty()) {
+    // A subset ranks basins roughly: the best few of its optima are screened
+    // again on every run before the polish picks its kPolished.
+    screened.resize(std::min(screened.size(), kRescreened));
+    const Screener screener(*family, runs, options);
+    for (StartResult& r : screened) {
+      if (std::isfinite(r.cost)) r = screener.Solve(r.theta, r.start);
+    }
+    std::sort(screened.begin(), screened.end(), ByCost);
+  }
   std::vector<StartResult> results;
   for (std::size_t i = 0; i < std::min(kPolished, screened.size()); ++i) {
     if (std::isfinite(screened[i].cost)) {

@@ -234,6 +234,18 @@ StatusOr<Candidate> CandidateAt(const Law& law, const DesignSpace& space,
   return c;
 }
 
+double LargestRunFlops(const Law& shape, const DesignSpace& space) {
+  const std::vector<double> top(static_cast<std::size_t>(space.dims()),
+                                0.999999);
+  StatusOr<Candidate> c = CandidateAt(shape, space, top);
+  double flops = c.ok() ? c->flops : 0;
+  if (space.max_run_flops > 0) {
+    flops =
+        flops > 0 ? std::min(flops, space.max_run_flops) : space.max_run_flops;
+  }
+  return flops;
+}
+
 StatusOr<double> EvaluateQuestion(const Law& law, const Question& q) {
   switch (q.kind) {
     case QuestionKind::kComputeOptimalLoss: {

@@ -129,6 +129,17 @@ struct ProposeRequest {
   double run_overhead_flops = 0;
 };
 
+// The FLOPs of the largest run `space` allows: the top of every range and
+// the last value of every list, within the per-run cap (0 when none can be
+// counted). Campaigns scale run noise and per-run overhead to it.
+double LargestRunFlops(const Law& shape, const DesignSpace& space);
+
+// What a run costs besides its training FLOPs (start-up, data loading,
+// evals), as a fraction of LargestRunFlops(): the coordinator and the
+// simulation both charge it in the active score (run_overhead_flops), so a
+// flood of tiny runs is not free.
+inline constexpr double kRunOverheadFraction = 0.01;
+
 // `batch` runs from `space`. INVALID_ARGUMENT for a bad space or request.
 StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
                                              const DesignSpace& space,

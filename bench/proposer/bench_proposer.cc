@@ -8,7 +8,13 @@
 // intervals; and the latency of proposing 64 runs from 500 observations.
 //
 // Defaults keep a run to minutes: 3 seeds, a 5% target. The figure is
-// `bench_proposer --seeds 20 --target 0.01` (hours on 2 cores).
+// `bench_proposer --seeds 20 --target 0.01` (about two hours on 2 cores);
+// `--baseline-seeds N` runs fewer seeds of the baselines, `--family` and
+// `--strategy` one of each, `--verbose` prints every campaign.
+//
+// Every strategy gets the same budget, 1000x the largest allowed run. A
+// baseline that spends it without reaching the target needed more: the ratio
+// printed against it is then a lower bound.
 //
 // Prints `bench proposer <metric> value=<v> ref=<r> ratio=<v/r> goal=<g>`,
 // higher ratio is better.
@@ -47,6 +53,11 @@ std::vector<Setup> Setups(double target) {
   base.target_relative_width = target;
   base.max_parallel_runs = 8;
   base.question.optimal.profile_points = 25;
+  // Baselines may need tens of thousands of runs before their budget is
+  // spent: they check the stopping rule each time their runs grow by 2%
+  // (their FLOPs overshoot by at most that), and the run guard is far off.
+  base.check_growth = 0.02;
+  base.max_runs = 40000;
   {
     Setup s{"finegrained", base};
     s.sim.shape.family = "finegrained";
@@ -107,6 +118,7 @@ std::vector<Setup> Setups(double target) {
 }
 
 double Median(std::vector<double> v) {
+  if (v.empty()) return std::nan("");
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2]
                       : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
@@ -163,15 +175,42 @@ double ProposalLatencySeconds() {
 
 int main(int argc, char** argv) {
   int seeds = 3;
+  int baseline_seeds = -1;  // -1: as many as --seeds
   double target = 0.05;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  std::string only_family, only_strategy;
+  bool verbose = false;
+  for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--seeds") seeds = std::atoi(argv[i + 1]);
-    if (flag == "--target") target = std::atof(argv[i + 1]);
+    if (flag == "--verbose") {
+      verbose = true;
+    } else if (i + 1 < argc && flag == "--seeds") {
+      seeds = std::atoi(argv[++i]);
+    } else if (i + 1 < argc && flag == "--baseline-seeds") {
+      baseline_seeds = std::atoi(argv[++i]);
+    } else if (i + 1 < argc && flag == "--target") {
+      target = std::atof(argv[++i]);
+    } else if (i + 1 < argc && flag == "--family") {
+      only_family = argv[++i];
+    } else if (i + 1 < argc && flag == "--strategy") {
+      only_strategy = argv[++i];
+    } else {
+      std::cerr << "usage: bench_proposer [--seeds N] [--baseline-seeds N] "
+                   "[--target W] "
+                   "[--family NAME] [--strategy S] [--verbose]\n";
+      return 2;
+    }
   }
   const Strategy strategies[] = {Strategy::kActive, Strategy::kGrid,
                                  Strategy::kRandom, Strategy::kSobol};
-  const std::vector<Setup> setups = Setups(target);
+  std::vector<Setup> setups = Setups(target);
+  if (!only_family.empty()) {
+    std::erase_if(setups,
+                  [&](const Setup& s) { return s.name != only_family; });
+    if (setups.empty()) {
+      std::cerr << "bench_proposer: no family " << only_family << "\n";
+      return 2;
+    }
+  }
   struct Task {
     std::size_t setup;
     Strategy strategy;
@@ -180,8 +219,13 @@ int main(int argc, char** argv) {
   std::vector<Task> tasks;
   for (std::size_t s = 0; s < setups.size(); ++s)
     for (Strategy strategy : strategies)
-      for (int seed = 0; seed < seeds; ++seed)
-        tasks.push_back({s, strategy, seed});
+      for (int seed = 0;
+           seed < (strategy == Strategy::kActive || baseline_seeds < 0
+                       ? seeds
+                       : baseline_seeds);
+           ++seed)
+        if (only_strategy.empty() || StrategyName(strategy) == only_strategy)
+          tasks.push_back({s, strategy, seed});
   std::map<std::pair<std::size_t, Strategy>, std::vector<CampaignOutcome>>
       outcomes;
   std::mutex mu;
@@ -191,12 +235,27 @@ int main(int argc, char** argv) {
       CampaignSimulation sim = setups[tasks[i].setup].sim;
       sim.strategy = tasks[i].strategy;
       sim.seed = tasks[i].seed;
+      const auto start = std::chrono::steady_clock::now();
       moesweep::StatusOr<CampaignOutcome> o = SimulateCampaign(sim);
       if (!o.ok()) {
         std::cerr << "bench proposer: " << o.status().ToString() << "\n";
         std::exit(1);
       }
       std::lock_guard<std::mutex> lock(mu);
+      if (verbose) {
+        std::cerr << setups[tasks[i].setup].name << " "
+                  << StrategyName(sim.strategy) << " seed " << sim.seed << ": "
+                  << o->stop_reason << ", " << o->runs << " runs, "
+                  << o->flops_spent << " FLOPs, width "
+                  << (o->answer.upper - o->answer.lower) /
+                         std::abs(o->answer.value)
+                  << ", error " << o->relative_error
+                  << (o->covered ? ", covered" : ", missed") << ", "
+                  << std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - start)
+                         .count()
+                  << " s\n";
+      }
       outcomes[{tasks[i].setup, tasks[i].strategy}].push_back(*o);
     }
   };
@@ -227,6 +286,7 @@ int main(int argc, char** argv) {
         covered += o.covered;
         reached += o.stop_reason == "target reached";
       }
+      if (flops.empty()) continue;  // filtered out by --strategy
       const double median = Median(flops);
       std::cout << "bench proposer: " << setups[s].name << " "
                 << StrategyName(strategy) << ": median " << median
@@ -243,10 +303,14 @@ int main(int argc, char** argv) {
     }
     // value and ref in campaigns per FLOP: the ratio is the baseline's FLOPs
     // over active's (goal: active needs <= 0.2x, a ratio >= 5).
-    Print(setups[s].name + "_flops_saving_vs_" + best_name, 1 / active_flops,
-          1 / best_baseline, 5);
-    Print(setups[s].name + "_active_interval_coverage", active_coverage, 0.9,
-          1);
+    if (active_flops > 0 && best_baseline > 0) {
+      Print(setups[s].name + "_flops_saving_vs_" + best_name, 1 / active_flops,
+            1 / best_baseline, 5);
+    }
+    if (active_flops > 0) {
+      Print(setups[s].name + "_active_interval_coverage", active_coverage, 0.9,
+            1);
+    }
   }
   const double latency = ProposalLatencySeconds();
   Print("proposals_per_second_64_from_500_vs_100ms", 1 / latency, 1 / 0.1, 1);

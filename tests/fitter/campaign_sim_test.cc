@@ -64,6 +64,61 @@ TEST(CampaignSimulationTest, StopsWhenTheBudgetIsSpent) {
             2e19 + 8 * 1e19);  // at most one batch past it
 }
 
+// A baseline that checks the stopping rule only as its runs grow by 10%
+// stops no earlier than one that checks every batch, and at most about 10%
+// (plus a batch) later.
+TEST(CampaignSimulationTest, GroupedChecksOvershootByAtMostTheirGrowth) {
+  CampaignSimulation every = ChinchillaCampaign(Strategy::kSobol, 4);
+  CampaignSimulation grouped = every;
+  grouped.check_growth = 0.1;
+  StatusOr<CampaignOutcome> a = SimulateCampaign(every);
+  StatusOr<CampaignOutcome> b = SimulateCampaign(grouped);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  ASSERT_EQ(a->stop_reason, "target reached");
+  EXPECT_EQ(b->stop_reason, "target reached");
+  EXPECT_GE(b->runs, a->runs);
+  EXPECT_LE(b->runs, static_cast<int>(std::ceil(a->runs * 1.1)) + 8);
+  EXPECT_TRUE(b->covered);
+  // Active learning reads the law for every batch: grouping never applies.
+  CampaignSimulation active = ChinchillaCampaign(Strategy::kActive, 4);
+  StatusOr<CampaignOutcome> c = SimulateCampaign(active);
+  active.check_growth = 0.5;
+  StatusOr<CampaignOutcome> d = SimulateCampaign(active);
+  ASSERT_OK(c);
+  ASSERT_OK(d);
+  EXPECT_EQ(c->runs, d->runs);
+  EXPECT_EQ(c->flops_spent, d->flops_spent);
+}
+
+// Without a per-run overhead, active learning floods the campaign with the
+// cheapest runs; charging one (the coordinator's rule) buys fewer, larger
+// runs.
+TEST(CampaignSimulationTest, PerRunOverheadBuysFewerLargerRuns) {
+  CampaignSimulation free_runs = ChinchillaCampaign(Strategy::kActive, 5);
+  free_runs.run_overhead_fraction = 0;
+  CampaignSimulation charged = ChinchillaCampaign(Strategy::kActive, 5);
+  ASSERT_EQ(charged.run_overhead_fraction, kRunOverheadFraction);
+  StatusOr<CampaignOutcome> a = SimulateCampaign(free_runs);
+  StatusOr<CampaignOutcome> b = SimulateCampaign(charged);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  EXPECT_EQ(b->stop_reason, "target reached");
+  EXPECT_LT(b->runs, a->runs);
+  EXPECT_GT(b->flops_spent / b->runs, 1.5 * a->flops_spent / a->runs);
+}
+
+TEST(CampaignSimulationTest, RefusesBadSettings) {
+  CampaignSimulation sim = ChinchillaCampaign(Strategy::kActive, 1);
+  sim.check_growth = -0.1;
+  EXPECT_EQ(SimulateCampaign(sim).status().code(),
+            StatusCode::kInvalidArgument);
+  sim = ChinchillaCampaign(Strategy::kActive, 1);
+  sim.run_overhead_fraction = std::nan("");
+  EXPECT_EQ(SimulateCampaign(sim).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(OracleTest, NoiseDivergenceAndCurvesBehaveAsConfigured) {
   OracleOptions options;
   options.divergence_probability = 0.1;

@@ -83,6 +83,37 @@ TEST(IncrementalFitterTest, BackgroundRefitsCompleteAndNeverLoseRuns) {
   EXPECT_NEAR(*objective, law->objective, 1e-12);
 }
 
+// Runs that arrive together join in one refit: each is scored against the
+// law from before the batch, and the law ends where run-by-run adds end.
+TEST(IncrementalFitterTest, ABatchIsScoredOutOfSampleAndFittedOnce) {
+  IncrementalOptions options;
+  options.background = false;
+  options.full_refit_every = 1000;
+  const std::vector<Observation> runs = EpochRuns(4, 0);
+  auto one_by_one = IncrementalFitter::Create("chinchilla", options);
+  auto batched = IncrementalFitter::Create("chinchilla", options);
+  ASSERT_OK(one_by_one);
+  ASSERT_OK(batched);
+  for (const Observation& run : runs) ASSERT_OK((*one_by_one)->Add(run));
+  const std::span<const Observation> all(runs);
+  ASSERT_OK((*batched)->AddBatch(all.subspan(0, 16)));
+  const LawSnapshot before = *(*batched)->Current();
+  ASSERT_OK((*batched)->AddBatch(all.subspan(16)));
+  const LawSnapshot after = *(*batched)->Current();
+  EXPECT_EQ(after.runs, 48);
+  EXPECT_EQ(after.version, before.version + 1);  // one refit for 32 runs
+  const std::vector<OutOfSample> oos = (*batched)->OutOfSampleErrors();
+  ASSERT_EQ(oos.size(), 32u);
+  for (std::size_t i = 0; i < oos.size(); ++i) {
+    EXPECT_EQ(oos[i].run, static_cast<int>(16 + i));
+    EXPECT_EQ(oos[i].version, before.version);
+    EXPECT_NEAR(std::log(oos[i].predicted),
+                std::log(*PredictLoss(before.law, runs[16 + i])), 1e-12);
+  }
+  EXPECT_NEAR(after.objective, (*one_by_one)->Current()->objective,
+              1e-6 * after.objective);
+}
+
 TEST(IncrementalFitterTest, RefusesBadRunsAndKeepsNothingOfThem) {
   StatusOr<std::unique_ptr<IncrementalFitter>> fitter =
       IncrementalFitter::Create("chinchilla", IncrementalOptions{});
@@ -92,11 +123,21 @@ TEST(IncrementalFitterTest, RefusesBadRunsAndKeepsNothingOfThem) {
   EXPECT_EQ((*fitter)->Add({.params = 1e8, .tokens = 1e9, .loss = -1}).code(),
             StatusCode::kInvalidArgument);
   EXPECT_TRUE((*fitter)->Runs().empty());
+  // One bad run refuses its whole batch.
+  const std::vector<Observation> batch = {
+      {.params = 1e8, .tokens = 1e9, .loss = 3},
+      {.params = 1e8, .tokens = 1e9, .loss = std::nan("")}};
+  EXPECT_EQ((*fitter)->AddBatch(batch).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE((*fitter)->Runs().empty());
   EXPECT_EQ(
       IncrementalFitter::Create("kaplan", IncrementalOptions{}).status().code(),
       StatusCode::kNotFound);
   IncrementalOptions bad;
   bad.full_refit_every = 0;
+  EXPECT_EQ(IncrementalFitter::Create("chinchilla", bad).status().code(),
+            StatusCode::kInvalidArgument);
+  bad = IncrementalOptions{};
+  bad.max_screen_runs = -1;
   EXPECT_EQ(IncrementalFitter::Create("chinchilla", bad).status().code(),
             StatusCode::kInvalidArgument);
 }

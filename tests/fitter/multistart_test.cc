@@ -122,6 +122,33 @@ TEST(MultistartFitTest, RefusesBadRunsNamingTheRun) {
   EXPECT_NE(fit.status().message().find("run 5"), std::string_view::npos);
 }
 
+// Screening on a subset of many runs ranks the basins as all of them do: the
+// polished optimum is the full fit's.
+TEST(MultistartFitTest, ScreeningOnASubsetOfRunsFindsTheSameOptimum) {
+  StatusOr<Law> truth = PublishedLaw("chinchilla", "epoch");
+  ASSERT_OK(truth);
+  SimulationOptions many;
+  many.param_points = 100;
+  many.tokens_per_param = {4, 6, 9, 14, 20, 30, 45, 70, 100, 150};
+  many.noise_sigma = 0.01;
+  many.outlier_fraction = 0.05;
+  many.seed = 11;
+  StatusOr<std::vector<Observation>> runs = SimulateRuns(*truth, many);
+  ASSERT_OK(runs);
+  ASSERT_EQ(runs->size(), 1000u);
+  FitOptions all, subset;
+  subset.max_screen_runs = 60;
+  StatusOr<FitResult> a = Fit("chinchilla", *runs, all);
+  StatusOr<FitResult> b = Fit("chinchilla", *runs, subset);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  EXPECT_EQ(b->runs, 1000);
+  EXPECT_NEAR(b->objective, a->objective, 1e-9 * a->objective);
+  for (std::size_t i = 0; i < a->law.theta.size(); ++i) {
+    EXPECT_NEAR(b->law.theta[i], a->law.theta[i], 1e-4) << i;
+  }
+}
+
 TEST(MultistartFitTest, RefusesBadOptionsAndUnknownFamilies) {
   const std::vector<Observation> runs(
       6, Observation{.params = 1e8, .tokens = 1e9, .loss = 3});
@@ -132,6 +159,10 @@ TEST(MultistartFitTest, RefusesBadOptionsAndUnknownFamilies) {
   FitOptions no_starts;
   no_starts.use_grid = false;
   EXPECT_EQ(Fit("chinchilla", runs, no_starts).status().code(),
+            StatusCode::kInvalidArgument);
+  FitOptions negative_subset;
+  negative_subset.max_screen_runs = -1;
+  EXPECT_EQ(Fit("chinchilla", runs, negative_subset).status().code(),
             StatusCode::kInvalidArgument);
   FitOptions short_start;
   short_start.extra_starts = {{1, 2, 3}};
