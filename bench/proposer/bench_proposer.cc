@@ -10,12 +10,13 @@
 // Defaults keep a run to minutes: 3 seeds, a 5% target. The figure is
 // `bench_proposer --seeds 20 --target 0.01` (about two hours on 2 cores);
 // `--baseline-seeds N` runs fewer seeds of the baselines, `--first-seed K`
-// starts the seeds at K (more seeds in another run), `--family` and
-// `--strategy` one of each, `--verbose` prints every campaign.
+// starts the seeds at K (more seeds in another run), `--family` runs one
+// family, `--strategy a,b` some strategies, `--verbose` prints every campaign.
 //
-// Every strategy gets the same budget, 1000x the largest allowed run. A
-// baseline that spends it without reaching the target needed more: the ratio
-// printed against it is then a lower bound.
+// Every strategy gets the same budget: 1000x the largest allowed run for
+// finegrained and joint, 10,000x for comprehensive. A baseline that spends it
+// without reaching the target needed more: the ratio printed against it is
+// then a lower bound, and an extrapolated need is printed beside it.
 //
 // Prints `bench proposer <metric> value=<v> ref=<r> ratio=<v/r> goal=<g>`,
 // higher ratio is better.
@@ -112,10 +113,24 @@ std::vector<Setup> Setups(double target) {
     s.sim.space.axes = {{Feature::kTokens, 1e10, 1e11, true, {}}};
     s.sim.space.max_run_flops = 1e21;
     s.sim.question.optimal.flops = 1e23;
-    s.sim.budget_flops = 1e24;
+    // The baselines' designs need about 7e24 to reach a 1% width here.
+    s.sim.budget_flops = 1e25;
     setups.push_back(s);
   }
   return setups;
+}
+
+// Whether `strategy` is one of the comma-separated names in `list`.
+bool Listed(const std::string& list, Strategy strategy) {
+  std::size_t begin = 0;
+  while (begin <= list.size()) {
+    std::size_t end = list.find(',', begin);
+    if (end == std::string::npos) end = list.size();
+    if (list.compare(begin, end - begin, StrategyName(strategy)) == 0)
+      return true;
+    begin = end + 1;
+  }
+  return false;
 }
 
 double Median(std::vector<double> v) {
@@ -207,6 +222,16 @@ int main(int argc, char** argv) {
   }
   const Strategy strategies[] = {Strategy::kActive, Strategy::kGrid,
                                  Strategy::kRandom, Strategy::kSobol};
+  int listed = 0;
+  for (Strategy strategy : strategies)
+    listed += Listed(only_strategy, strategy);
+  if (!only_strategy.empty() &&
+      listed != 1 + static_cast<int>(std::count(only_strategy.begin(),
+                                                only_strategy.end(), ','))) {
+    std::cerr << "bench_proposer: --strategy takes names from active, grid, "
+                 "random, sobol, separated by commas\n";
+    return 2;
+  }
   std::vector<Setup> setups = Setups(target);
   if (!only_family.empty()) {
     std::erase_if(setups,
@@ -229,7 +254,7 @@ int main(int argc, char** argv) {
                        ? seeds
                        : baseline_seeds);
            ++seed)
-        if (only_strategy.empty() || StrategyName(strategy) == only_strategy)
+        if (only_strategy.empty() || Listed(only_strategy, strategy))
           tasks.push_back({s, strategy, first_seed + seed});
   std::map<std::pair<std::size_t, Strategy>, std::vector<CampaignOutcome>>
       outcomes;
@@ -286,12 +311,20 @@ int main(int argc, char** argv) {
     bool active_censored = false;
     double active_flops = 0, active_coverage = 0;
     for (Strategy strategy : strategies) {
-      std::vector<double> flops;
+      std::vector<double> flops, extrapolated;
       int covered = 0, reached = 0;
       for (const CampaignOutcome& o : outcomes[{s, strategy}]) {
         flops.push_back(o.flops_spent);
         covered += o.covered;
-        reached += o.stop_reason == "target reached";
+        const bool done = o.stop_reason == "target reached";
+        reached += done;
+        // A fixed design's Var(Q) falls as 1/runs, so its width as
+        // FLOPs^-1/2: what a stopped-short campaign would have needed.
+        const double width =
+            (o.answer.upper - o.answer.lower) / std::abs(o.answer.value);
+        extrapolated.push_back(
+            done || !o.answered ? o.flops_spent
+                                : o.flops_spent * std::pow(width / target, 2));
       }
       if (flops.empty()) continue;  // filtered out by --strategy
       const double median = Median(flops);
@@ -300,6 +333,19 @@ int main(int argc, char** argv) {
                 << " FLOPs, target reached in " << reached << "/"
                 << flops.size() << ", interval covered the truth in " << covered
                 << "/" << flops.size() << "\n";
+      if (strategy != Strategy::kActive &&
+          reached < static_cast<int>(flops.size())) {
+        std::cout << "bench proposer: " << setups[s].name << " "
+                  << StrategyName(strategy)
+                  << ": FLOPs needed, extrapolated as width ~ FLOPs^-1/2 "
+                     "where the budget ran out: median "
+                  << Median(extrapolated);
+        if (active_flops > 0) {
+          std::cout << " (" << Median(extrapolated) / active_flops
+                    << "x active's)";
+        }
+        std::cout << "\n";
+      }
       if (strategy == Strategy::kActive) {
         active_flops = median;
         active_coverage = double(covered) / flops.size();
