@@ -15,10 +15,6 @@ constexpr size_t kRunsPerParameter = 4;
 // A campaign whose trials keep failing stops: this many failures and more
 // than three for each success.
 constexpr int kFailuresBeforeGivingUp = 5;
-// Each run's fixed cost (start-up, data loading, evals) as a fraction of the
-// largest run's FLOPs: without it the per-FLOP score floods a campaign with
-// the tiniest runs, which real workers do not train for free.
-
 v1::Question QuestionOf(campaign::QuestionKind kind) {
   switch (kind) {
     case campaign::QuestionKind::kComputeOptimalLoss:

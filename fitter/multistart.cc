@@ -16,8 +16,10 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <span>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "ceres/ceres.h"
 #include "fitter/family.h"
@@ -38,6 +40,17 @@ struct StartResult {
   std::size_t start =
       0;  // index of the start it came from, for deterministic ties
 };
+
+// `count` items evenly spread over `all` (count < all.size()).
+template <typename T>
+std::vector<T> EvenlySpread(std::span<const T> all, int count) {
+  std::vector<T> out;
+  const double stride = double(all.size()) / count;
+  for (int i = 0; i < count; ++i) {
+    out.push_back(all[static_cast<std::size_t>(i * stride)]);
+  }
+  return out;
+}
 
 bool ByCost(const StartResult& x, const StartResult& y) {
   return x.cost < y.cost || (x.cost == y.cost && x.start < y.start);
@@ -220,12 +233,7 @@ StatusOr<FitResult> FitFamily(const Family* family, Law law,
   if (options.use_grid) starts = family->StartGrid();
   if (options.max_grid_starts > 0 &&
       starts.size() > static_cast<std::size_t>(options.max_grid_starts)) {
-    std::vector<std::vector<double>> subset;
-    const double stride = double(starts.size()) / options.max_grid_starts;
-    for (int i = 0; i < options.max_grid_starts; ++i) {
-      subset.push_back(starts[static_cast<std::size_t>(i * stride)]);
-    }
-    starts = std::move(subset);
+    starts = EvenlySpread<std::vector<double>>(starts, options.max_grid_starts);
   }
   for (const auto& s : options.extra_starts) {
     if (s.size() != family->params().size()) {
@@ -255,10 +263,7 @@ StatusOr<FitResult> FitFamily(const Family* family, Law law,
   std::span<const Observation> screen_runs = runs;
   if (!warm_only && options.max_screen_runs > 0 &&
       runs.size() > static_cast<std::size_t>(options.max_screen_runs)) {
-    const double stride = double(runs.size()) / options.max_screen_runs;
-    for (int i = 0; i < options.max_screen_runs; ++i) {
-      subset.push_back(runs[static_cast<std::size_t>(i * stride)]);
-    }
+    subset = EvenlySpread<Observation>(runs, options.max_screen_runs);
     screen_runs = subset;
   }
   std::atomic<std::size_t> next{warm_only ? starts.size() : 0};
