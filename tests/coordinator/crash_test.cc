@@ -178,7 +178,9 @@ TEST(CrashTest, SigkillUnderLoadLosesNoAcknowledgedReport) {
     q.set_attempt(key.second);
     v1::GetCurveResponse curve;
     auto c = AuthContext(kViewerToken);
-    ASSERT_TRUE(stub->GetCurve(c.get(), q, &curve).ok());
+    const grpc::Status read = stub->GetCurve(c.get(), q, &curve);
+    ASSERT_TRUE(read.ok()) << key.first << " attempt " << key.second << ": "
+                           << read.error_code() << " " << read.error_message();
     ASSERT_GE(curve.points_size(), seq) << key.first << " lost reports";
     for (int i = 0; i < curve.points_size(); ++i) {
       EXPECT_EQ(curve.points(i).step(), i + 1)

@@ -8,8 +8,10 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/commands.h"
@@ -142,6 +144,16 @@ TEST_F(WorkerCommandTest, SigtermPreemptsTheRunningAttemptAndExitsZero) {
     }
   }
   ASSERT_FALSE(trial_id.empty()) << ReadFile(log);
+  // The coordinator publishes the start as it sends the Assign: the SIGTERM
+  // must wait until the worker has it, or there is nothing to preempt.
+  const std::string assigned = "trial " + trial_id + " attempt 1: assigned";
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (ReadFile(log).find(assigned) == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_NE(ReadFile(log).find(assigned), std::string::npos) << ReadFile(log);
   // No new assignment may race the worker's exit (see the agent's tests).
   v1::PauseCampaignRequest pause;
   pause.set_campaign_id(c.campaign_id());
