@@ -158,9 +158,18 @@ struct CampaignSpec {
   friend bool operator==(const CampaignSpec&, const CampaignSpec&) = default;
 };
 
-// Parses and validates. INVALID_ARGUMENT naming the path for text that is not
-// YAML, an unknown key (with the nearest known one), a value of the wrong
-// type, a missing required field, or a broken rule (ValidateCampaignSpec).
+// Bounds on the work one spec can cause, checked before that work starts: a
+// coordinator parses specs from any admin and keeps them for weeks.
+inline constexpr std::size_t kMaxSpecBytes = 64 * 1024;
+// Entries of any one list (an axis, an expr parameter's starts).
+inline constexpr std::size_t kMaxListEntries = 1024;
+// Starting points of an expr law's fit: the product of its starts lists.
+inline constexpr double kMaxExprStarts = 10000;
+
+// Parses and validates. INVALID_ARGUMENT naming the path for text over
+// kMaxSpecBytes or that is not YAML, an unknown key (with the nearest known
+// one), a value of the wrong type, a missing required field, or a broken rule
+// (ValidateCampaignSpec).
 StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml_text);
 // As above, from a file; NOT_FOUND when `path` cannot be read. Messages are
 // prefixed with "<path>: ".

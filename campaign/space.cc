@@ -13,6 +13,9 @@ struct AxisRule {
   std::string_view name;  // "experts"
   double lowest = 1;      // smallest allowed value
   bool integer = true;
+  // Largest allowed value: far above any model this system trains, yet small
+  // enough that every count fits its wire type and a run's work is bounded.
+  double highest = 1e15;
 };
 
 std::string DescribeAxis(const Axis& axis) {
@@ -31,6 +34,8 @@ Status CheckValue(const std::string& path, double v, const AxisRule& rule) {
   if (!std::isfinite(v)) return RuleError(path, "must be finite", v);
   if (!(v >= rule.lowest))
     return RuleError(path, "must be >= " + FormatNumber(rule.lowest), v);
+  if (!(v <= rule.highest))
+    return RuleError(path, "must be <= " + FormatNumber(rule.highest), v);
   if (rule.integer && v != std::floor(v))
     return RuleError(path, "must be an integer", v);
   return OkStatus();
@@ -73,6 +78,21 @@ Status ValidateAxis(const Axis& axis, const AxisRule& rule) {
   }
   if (rule.integer && axis.step != std::floor(axis.step))
     return RuleError(path + ".step", "must be an integer", axis.step);
+  // A range is enumerated when it has a step, or holds integers (PlanSpace):
+  // count its values before anything enumerates them.
+  double count = 0;
+  if (axis.step > 0) {
+    count = axis.log ? std::log(axis.max / axis.min) / std::log(axis.step)
+                     : (axis.max - axis.min) / axis.step;
+  } else if (rule.integer) {
+    count = axis.max - std::ceil(axis.min);
+  }
+  if (count + 1 > static_cast<double>(kMaxListEntries)) {
+    return RuleError(path,
+                     "must allow at most " + std::to_string(kMaxListEntries) +
+                         " values (add or widen a step)",
+                     DescribeAxis(axis));
+  }
   return OkStatus();
 }
 
@@ -146,12 +166,15 @@ Status ValidateHeads(const SpaceSpec& space) {
 }
 
 Status ValidateArchitectures(const SpaceSpec& space) {
-  MOESWEEP_RETURN_IF_ERROR(ValidateAxis(space.d_model, {"d_model", 1, true}));
-  MOESWEEP_RETURN_IF_ERROR(ValidateAxis(space.layers, {"layers", 1, true}));
-  MOESWEEP_RETURN_IF_ERROR(ValidateAxis(space.experts, {"experts", 1, true}));
+  MOESWEEP_RETURN_IF_ERROR(
+      ValidateAxis(space.d_model, {"d_model", 1, true, 65536}));
+  MOESWEEP_RETURN_IF_ERROR(
+      ValidateAxis(space.layers, {"layers", 1, true, 1024}));
+  MOESWEEP_RETURN_IF_ERROR(
+      ValidateAxis(space.experts, {"experts", 1, true, 16384}));
   if (space.experts_power_of_two)
     MOESWEEP_RETURN_IF_ERROR(ValidateExpertsPowerOfTwo(space.experts));
-  MOESWEEP_RETURN_IF_ERROR(ValidateAxis(space.top_k, {"top_k", 1, true}));
+  MOESWEEP_RETURN_IF_ERROR(ValidateAxis(space.top_k, {"top_k", 1, true, 1024}));
   // A top_k above every expert count could never be proposed.
   const double max_experts = AxisMax(space.experts);
   const std::string top_k_rule =
@@ -167,15 +190,15 @@ Status ValidateArchitectures(const SpaceSpec& space) {
     return RuleError("space.top_k.min", top_k_rule, space.top_k.min);
   }
   MOESWEEP_RETURN_IF_ERROR(
-      ValidateAxis(space.granularity, {"granularity", 1, true}));
+      ValidateAxis(space.granularity, {"granularity", 1, true, 1024}));
   MOESWEEP_RETURN_IF_ERROR(
-      ValidateAxis(space.shared_experts, {"shared_experts", 0, true}));
-  if (space.vocab_size < 1) {
-    return RuleError("space.vocab_size", "must be >= 1",
+      ValidateAxis(space.shared_experts, {"shared_experts", 0, true, 1024}));
+  if (space.vocab_size < 1 || space.vocab_size > (1 << 24)) {
+    return RuleError("space.vocab_size", "must be in [1, 16777216]",
                      std::to_string(space.vocab_size));
   }
-  if (space.seq_len < 1) {
-    return RuleError("space.seq_len", "must be >= 1",
+  if (space.seq_len < 1 || space.seq_len > (1 << 20)) {
+    return RuleError("space.seq_len", "must be in [1, 1048576]",
                      std::to_string(space.seq_len));
   }
   MOESWEEP_RETURN_IF_ERROR(ValidateHeads(space));
@@ -215,10 +238,11 @@ Status ValidateFeatures(const SpaceSpec& space, const std::string& family,
     return RuleError("space.experts_power_of_two",
                      "only in a space of architectures", "true");
   }
-  MOESWEEP_RETURN_IF_ERROR(ValidateAxis(space.params, {"params", 1, false}));
+  MOESWEEP_RETURN_IF_ERROR(
+      ValidateAxis(space.params, {"params", 1, false, 1e18}));
   if (space.active_params) {
     MOESWEEP_RETURN_IF_ERROR(
-        ValidateAxis(*space.active_params, {"active_params", 1, false}));
+        ValidateAxis(*space.active_params, {"active_params", 1, false, 1e18}));
     const double max_params = AxisMax(space.params);
     if (AxisMin(*space.active_params) > max_params) {
       return RuleError(space.active_params->is_list()

@@ -370,6 +370,11 @@ bool operator==(const LawSpec& a, const LawSpec& b) {
 }
 
 StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml_text) {
+  if (yaml_text.size() > kMaxSpecBytes) {
+    return InvalidArgumentError(
+        "campaign: " + std::to_string(yaml_text.size()) +
+        " bytes, above the limit of " + std::to_string(kMaxSpecBytes));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));

@@ -58,6 +58,16 @@ Status ValidateExpr(const fitter::ExprSpec& expr) {
     return InvalidArgumentError("law.expression: required by family expr");
   if (expr.params.empty())
     return RuleError("law.params", "must not be empty", "{}");
+  // A full fit tries every combination of starts: bound it before any fit.
+  double starts = 1;
+  for (const fitter::ExprParam& p : expr.params) starts *= p.starts.size();
+  if (starts > kMaxExprStarts) {
+    return RuleError("law.params",
+                     "the product of the starts lists' lengths (the fit's "
+                     "starting points) must be <= " +
+                         FormatNumber(kMaxExprStarts),
+                     FormatNumber(starts));
+  }
   for (std::size_t i = 0; i < expr.params.size(); ++i) {
     const fitter::ExprParam& p = expr.params[i];
     const std::string path = "law.params." + p.name;
@@ -315,8 +325,17 @@ std::string FormatNumber(double value) {
 
 Status RuleError(std::string_view path, std::string_view rule,
                  std::string_view got) {
+  // Quote a short prefix of the bad value, never all of it: an error echoing
+  // megabytes back would itself fail (gRPC's metadata limit).
+  constexpr std::size_t kQuoted = 64;
+  std::string quoted(got.substr(0, kQuoted));
+  while (quoted.size() < got.size() && !quoted.empty() &&
+         (static_cast<unsigned char>(got[quoted.size()]) & 0xc0) == 0x80) {
+    quoted.pop_back();  // do not split a UTF-8 sequence
+  }
+  if (quoted.size() < got.size()) quoted += "...";
   return InvalidArgumentError(std::string(path) + ": " + std::string(rule) +
-                              ", got " + std::string(got));
+                              ", got " + quoted);
 }
 
 Status RuleError(std::string_view path, std::string_view rule, double got) {

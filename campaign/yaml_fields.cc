@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "campaign/campaign.h"
+
 namespace moesweep::campaign {
 namespace {
 
@@ -177,6 +179,11 @@ StatusOr<std::vector<double>> ReadNumberList(const YAML::Node& node,
     return Expected(node, path, "a list of numbers");
   if (node.size() == 0)
     return InvalidArgumentError(path + ": must be a non-empty list, got []");
+  if (node.size() > kMaxListEntries) {
+    return InvalidArgumentError(path + ": " + std::to_string(node.size()) +
+                                " entries, above the limit of " +
+                                std::to_string(kMaxListEntries));
+  }
   std::vector<double> values;
   for (std::size_t i = 0; i < node.size(); ++i) {
     MOESWEEP_ASSIGN_OR_RETURN(double v,

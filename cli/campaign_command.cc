@@ -222,11 +222,26 @@ int RunCampaignCommand(const CampaignCommandOptions& o, std::ostream& out,
     v1::WatchCampaignRequest q;
     q.set_campaign_id(o.target);
     q.set_include_progress(o.progress);
-    auto reader = stub->Watch(&context, q);
-    v1::CampaignEvent e;
-    while (reader->Read(&e)) out << Json(e, false) << std::flush;
-    Status st = FromGrpc(reader->Finish(), o.coordinator);
-    return st.ok() ? 0 : fail(st);
+    // A watcher that falls behind is dropped with RESOURCE_EXHAUSTED; it
+    // resumes after the last stored event it printed (bounded retries, so a
+    // coordinator that keeps dropping it cannot loop it forever).
+    for (int resumes = 0;; ++resumes) {
+      grpc::ClientContext call;
+      call.AddMetadata("authorization", "Bearer " + *token);
+      auto reader = stub->Watch(&call, q);
+      v1::CampaignEvent e;
+      while (reader->Read(&e)) {
+        out << Json(e, false) << std::flush;
+        if (e.event_seq() > 0) q.set_after_event_seq(e.event_seq());
+      }
+      grpc::Status s = reader->Finish();
+      if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+          resumes < 1000) {
+        continue;
+      }
+      Status st = FromGrpc(s, o.coordinator);
+      return st.ok() ? 0 : fail(st);
+    }
   }
   // export
   v1::ExportRequest q;

@@ -97,8 +97,21 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::Optimal(
     MOESWEEP_RETURN_IF_ERROR(tokens_->Check(*c, Role::kViewer));
     const double level = Level(q->confidence_level());
     MOESWEEP_RETURN_IF_ERROR(CheckLevel(level));
-    if (!(q->budget_flops() > 0)) {
-      return InvalidArgumentError("budget_flops: must be > 0");
+    // Past 1e30 FLOPs the tokens overflow their int64 field and every
+    // extrapolation is fiction; caps must be finite where set.
+    if (!(q->budget_flops() > 0 && q->budget_flops() <= 1e30)) {
+      return InvalidArgumentError("budget_flops: must be in (0, 1e30]");
+    }
+    for (auto [name, v] :
+         {std::pair{"max_total_params", q->max_total_params()},
+          std::pair{"max_active_params", q->max_active_params()},
+          std::pair{"max_memory_bytes",
+                    static_cast<double>(q->max_memory_bytes())},
+          std::pair{"max_flops_per_token", q->max_flops_per_token()}}) {
+      if (!std::isfinite(v) || v < 0) {
+        return InvalidArgumentError(std::string(name) +
+                                    ": must be finite and >= 0 (0: no cap)");
+      }
     }
     MOESWEEP_ASSIGN_OR_RETURN(
         Scheduler::LawView view,
@@ -141,6 +154,10 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::Optimal(
         static_cast<int32_t>(std::lround(b.num_experts)));
     r->mutable_architecture()->set_granularity(
         static_cast<int32_t>(std::lround(b.granularity)));
+    if (!(b.tokens >= 0 && b.tokens < 9e18)) {
+      return InvalidArgumentError(
+          "budget_flops: the optimum's tokens do not fit an int64");
+    }
     r->set_train_tokens(static_cast<int64_t>(b.tokens));
     r->set_law_version(view.version);
     return OkStatus();

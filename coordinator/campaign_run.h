@@ -23,10 +23,9 @@ namespace moesweep::coordinator {
 
 struct TrialEntry {
   int32_t index = 0;
-  v1::Trial trial;               // spec.attempt is the current attempt
-  fitter::Observation at;        // law features (loss unused)
-  double planned_flops = 0;      // under the law's cost model
-  int32_t charged_failures = 0;  // errors and lease expiries so far
+  v1::Trial trial;           // spec.attempt is the current attempt
+  fitter::Observation at;    // law features (loss unused)
+  double planned_flops = 0;  // under the law's cost model
 };
 
 // What a campaign needs next (CampaignRun::Next).
@@ -57,6 +56,12 @@ class CampaignRun {
   // The observed final loss of a trial joins the fit. OK even when the law is
   // not yet identifiable. INVALID_ARGUMENT for a non-positive loss.
   Status Observe(const TrialEntry& trial, double loss);
+  // After a restart: the succeeded trials (in the order they finished) join
+  // the fit as they were, and the last stored law (AddLoadedLaw) and
+  // out-of-sample series (events()) become current again without a refit,
+  // so the restart publishes nothing new (campaign_restore.cc). Call once,
+  // after loading trials, laws and events, before any Observe.
+  Status Restore(const std::vector<const TrialEntry*>& succeeded);
   // Brings law, answer and trial counts up to date after Observe calls.
   // Returns the new law version (to publish) when the fit changed, with the
   // out-of-sample error of the run that caused it.

@@ -53,6 +53,9 @@ struct ServerOptions {
   int64_t reconnect_grace_ms = 30000;
   // Attempts a trial gets (errors and lease expiries; preemptions are free).
   int max_attempts = 3;
+  // Events one Watch stream may have queued; a watcher further behind is
+  // ended with RESOURCE_EXHAUSTED naming the after_event_seq to resume from.
+  int max_watch_queue = 1024;
   // Threads of the background full refits; 0: every core.
   int fit_threads = 1;
   Status Validate() const;

@@ -9,6 +9,7 @@
 
 #include "coordinator/records.h"
 #include "coordinator/watch_stream.h"
+#include "coordinator/worker_input.h"
 #include "coordinator/worker_stream.h"
 
 namespace moesweep::coordinator {
@@ -107,29 +108,43 @@ ServerStats Scheduler::stats() const {
     s.workers_connected = static_cast<int64_t>(workers_.size());
   }
   s.reports_stored = store_->stats().reports_stored;
-  s.stale_reports_refused = store_->stats().stale_refused;
+  // Fenced reports are refused by the stream (before the store) or by the
+  // store; both answer through StaleReportRefused.
+  absl::MutexLock lock(&stats_mu_);
+  s.stale_reports_refused = stale_refused_;
   return s;
 }
 
 StatusOr<CampaignRun*> Scheduler::Find(const std::string& campaign_id) const {
   auto it = campaigns_.find(campaign_id);
   if (it == campaigns_.end()) {
-    return NotFoundError("campaign '" + campaign_id + "' not found");
+    auto q = quarantined_.find(campaign_id);
+    if (q != quarantined_.end()) {
+      return FailedPreconditionError(
+          "campaign '" + campaign_id +
+          "' is FAILED: " + q->second.state_reason());
+    }
+    return NotFoundError("campaign '" + Prefix(campaign_id) + "' not found");
   }
   return it->second.get();
 }
 
 StatusOr<v1::Campaign> Scheduler::Get(const std::string& campaign_id) const {
   absl::MutexLock lock(&mu_);
+  auto q = quarantined_.find(campaign_id);
+  if (q != quarantined_.end()) return q->second;
   MOESWEEP_ASSIGN_OR_RETURN(CampaignRun * run, Find(campaign_id));
   return run->campaign();
 }
 
 std::vector<v1::Campaign> Scheduler::List() const {
   absl::MutexLock lock(&mu_);
+  std::map<std::string, const v1::Campaign*> all;
+  for (const auto& [id, run] : campaigns_) all[id] = &run->campaign();
+  for (const auto& [id, c] : quarantined_) all[id] = &c;
   std::vector<v1::Campaign> out;
-  for (auto it = campaigns_.rbegin(); it != campaigns_.rend(); ++it) {
-    out.push_back(it->second->campaign());
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    out.push_back(*it->second);
   }
   return out;
 }

@@ -49,6 +49,7 @@ class Scheduler {
   void Stop();
 
   LeaseTable& leases() { return leases_; }
+  int max_watch_queue() const { return options_.max_watch_queue; }
   ServerStats stats() const;
 
   // ---- Worker streams (called from reactions; never block) ----
@@ -176,6 +177,8 @@ class Scheduler {
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<CampaignRun>> campaigns_
       ABSL_GUARDED_BY(mu_);
+  // Campaigns a restart could not rebuild: FAILED, shown, never run.
+  std::map<std::string, v1::Campaign> quarantined_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
   std::set<WorkerStream*> gone_ ABSL_GUARDED_BY(mu_);  // to delete
   Outbox outbox_ ABSL_GUARDED_BY(mu_);
@@ -188,7 +191,7 @@ class Scheduler {
   std::multimap<std::string, WatchStream*> watchers_ ABSL_GUARDED_BY(watch_mu_);
   // Watchers that asked for TrialProgress; none: progress is not built.
   std::atomic<int> progress_watchers_{0};
-  absl::Mutex stats_mu_;
+  mutable absl::Mutex stats_mu_;
   int64_t stale_refused_ ABSL_GUARDED_BY(stats_mu_) = 0;
 };
 

@@ -10,6 +10,14 @@
 #include "coordinator/worker_stream.h"
 
 namespace moesweep::coordinator {
+namespace {
+
+// A campaign's budget: far beyond any compute on Earth, and finite, so that
+// spent/budget ratios and the stopping rule stay meaningful.
+constexpr double kMaxBudgetFlops = 1e35;
+
+}  // namespace
+
 void Scheduler::Create(
     v1::CreateCampaignRequest request,
     std::function<void(StatusOr<v1::CreateCampaignResponse>)> done) {
@@ -67,6 +75,9 @@ StatusOr<v1::CreateCampaignResponse> Scheduler::DoCreate(
     }
   }
   v1::Campaign& campaign = run->campaign();
+  // The normalized spec is what is kept (and shown): comments, anchors and
+  // formatting of the text sent are not, and it reads back as the same spec.
+  campaign.set_spec_yaml(campaign::CampaignSpecToYaml(spec));
   campaign.set_name(spec.name);
   campaign.set_budget_flops(spec.budget.flops);
   campaign.set_target_interval_width(spec.target_relative_width);
@@ -97,6 +108,11 @@ void Scheduler::Cancel(v1::CancelCampaignRequest request, CampaignDone done) {
     StatusOr<CampaignRun*> run = Find(request.campaign_id());
     if (!run.ok()) return done(run.status());
     CampaignRun& r = **run;
+    if (request.reason().size() > 1024) {
+      return done(InvalidArgumentError(
+          "reason: " + std::to_string(request.reason().size()) +
+          " bytes, above the limit of 1024"));
+    }
     if (IsFinalState(r.campaign().state())) {
       return done(FailedPreconditionError(
           "campaign '" + r.id() + "' already ended (" +
@@ -170,10 +186,14 @@ void Scheduler::Amend(v1::AmendCampaignRequest request, CampaignDone done) {
                                           v1::CampaignState_Name(c.state())));
     }
     if (request.has_budget_flops() &&
-        !(request.budget_flops() >= c.budget_flops())) {
-      return done(
-          InvalidArgumentError("budget_flops: must not be below the current " +
-                               std::to_string(c.budget_flops())));
+        !(request.budget_flops() >= c.budget_flops() &&
+          request.budget_flops() <= kMaxBudgetFlops)) {
+      char buf[128];
+      std::snprintf(buf, sizeof(buf),
+                    "budget_flops: must be finite, not below the current %g "
+                    "and <= %g",
+                    c.budget_flops(), kMaxBudgetFlops);
+      return done(InvalidArgumentError(buf));
     }
     if (request.has_target_interval_width() &&
         !(request.target_interval_width() > 0 &&

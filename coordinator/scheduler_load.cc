@@ -6,6 +6,7 @@
 #include "coordinator/metrics.h"
 #include "coordinator/records.h"
 #include "coordinator/scheduler.h"
+#include "coordinator/worker_input.h"
 
 namespace moesweep::coordinator {
 namespace {
@@ -38,8 +39,29 @@ Status Scheduler::Load() {
   for (const Record& r : found) {
     MOESWEEP_ASSIGN_OR_RETURN(
         v1::Campaign c, records::Decode<v1::Campaign>(r.value, "campaign"));
-    MOESWEEP_RETURN_IF_ERROR(LoadCampaign(std::move(c)));
+    const std::string id = c.campaign_id();
+    Status loaded = LoadCampaign(c);
     ++next_campaign_;
+    if (loaded.ok()) continue;
+    // One campaign that cannot be rebuilt (a spec past today's limits, a
+    // record that does not decode) must not keep the rest from being served:
+    // it is FAILED with the reason, its records kept as they are.
+    if (auto it = campaigns_.find(id); it != campaigns_.end()) {
+      for (const TrialEntry& t : it->second->trials()) {
+        leases_.Release(t.trial.spec().trial_id());
+      }
+      campaigns_.erase(it);
+    }
+    std::fprintf(stderr, "coordinator: campaign %s quarantined: %s\n",
+                 id.c_str(), loaded.ToString().c_str());
+    if (c.state() != v1::CAMPAIGN_STATE_FAILED) {
+      c.set_state(v1::CAMPAIGN_STATE_FAILED);
+      c.set_state_reason("quarantined at restart: " +
+                         Prefix(loaded.message(), 512));
+      c.set_updated_unix_ms(NowUnixMs());
+      outbox_.records.push_back(records::CampaignRecord(c));
+    }
+    quarantined_.emplace(id, std::move(c));
   }
   return Flush();
 }
@@ -70,7 +92,6 @@ Status Scheduler::LoadCampaign(v1::Campaign campaign) {
     MOESWEEP_ASSIGN_OR_RETURN(
         int32_t attempt, store_->CurrentAttempt(t.trial.spec().trial_id()));
     t.trial.mutable_spec()->set_attempt(attempt);
-    t.charged_failures = attempt - 1;
     run.AddLoadedTrial(std::move(t));
   }
   MOESWEEP_ASSIGN_OR_RETURN(
@@ -91,17 +112,16 @@ Status Scheduler::LoadCampaign(v1::Campaign campaign) {
     run.events().push_back(std::move(e));
   }
 
-  // Successes rejoin the fit in the order they finished.
-  std::vector<TrialEntry*> succeeded;
-  for (TrialEntry& t : run.trials()) {
+  // Successes rejoin the fit in the order they finished, under the law
+  // that was published last: a restart publishes nothing new.
+  std::vector<const TrialEntry*> succeeded;
+  for (const TrialEntry& t : run.trials()) {
     if (t.trial.state() == v1::TRIAL_STATE_SUCCEEDED) succeeded.push_back(&t);
   }
   std::stable_sort(succeeded.begin(), succeeded.end(), [](auto* a, auto* b) {
     return a->trial.finished_unix_ms() < b->trial.finished_unix_ms();
   });
-  for (TrialEntry* t : succeeded) {
-    (void)run.Observe(*t, t->trial.final_eval_loss());
-  }
+  MOESWEEP_RETURN_IF_ERROR(run.Restore(succeeded));
   const int64_t now = NowUnixMs();
   for (TrialEntry& t : run.trials()) {
     const std::string& trial_id = t.trial.spec().trial_id();

@@ -36,6 +36,10 @@ void Scheduler::WorkerGone(WorkerStream* stream) {
 }
 
 void Scheduler::StaleReportRefused(const std::string& trial_id) {
+  {
+    absl::MutexLock lock(&stats_mu_);
+    ++stale_refused_;
+  }
   if (metrics_ != nullptr) metrics_->StaleReportRefused(CampaignOf(trial_id));
 }
 
@@ -143,12 +147,14 @@ void Scheduler::HandleReport(const std::string& worker_id,
   if (!run.ok()) return;
   TrialEntry* t = (*run)->Find(trial_id);
   // A resend of an end already applied, or an attempt since replaced.
+  // A report of another worker never gets here (the stream admits only the
+  // lease holder's); the check keeps this task honest on its own.
   if (t == nullptr || t->trial.state() != v1::TRIAL_STATE_RUNNING ||
-      t->trial.spec().attempt() != attempt) {
+      t->trial.spec().attempt() != attempt ||
+      t->trial.worker_id() != worker_id) {
     return;
   }
   leases_.Release(trial_id);
-  t->trial.set_worker_id(worker_id);
   if (m.kind_case() == v1::WorkerMessage::kFailed &&
       m.failed().kind() == v1::FAILURE_KIND_PREEMPTED) {
     auto w = workers_.find(worker_id);
@@ -216,7 +222,7 @@ void Scheduler::ApplyEnd(CampaignRun& run, TrialEntry& t,
     case v1::FAILURE_KIND_DIVERGED:
     case v1::FAILURE_KIND_OUT_OF_MEMORY:
       // Deterministic for the spec: a retry would fail the same way.
-      t.charged_failures = options_.max_attempts - 1;
+      trial.set_charged_failures(options_.max_attempts - 1);
       [[fallthrough]];
     default:
       Requeue(run, t, /*charge=*/true, fail.message(), fail.kind());
@@ -232,8 +238,8 @@ void Scheduler::Requeue(CampaignRun& run, TrialEntry& t, bool charge,
   f->set_attempt(trial.spec().attempt());
   f->set_failure_kind(kind);
   f->set_message(why);
-  if (charge) ++t.charged_failures;
-  if (charge && t.charged_failures >= options_.max_attempts) {
+  if (charge) trial.set_charged_failures(trial.charged_failures() + 1);
+  if (charge && trial.charged_failures() >= options_.max_attempts) {
     trial.set_state(v1::TRIAL_STATE_FAILED);
     trial.set_finished_unix_ms(NowUnixMs());
   } else {

@@ -77,6 +77,9 @@ Status ServerOptions::Validate() const {
   if (max_attempts < 1)
     return InvalidArgumentError("max_attempts: must be >= 1");
   if (fit_threads < 0) return InvalidArgumentError("fit_threads: must be >= 0");
+  if (max_watch_queue < 2 || max_watch_queue > (1 << 20)) {
+    return InvalidArgumentError("max_watch_queue: must be in [2, 1048576]");
+  }
   return OkStatus();
 }
 

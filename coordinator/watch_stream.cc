@@ -18,7 +18,9 @@ WatchStream::WatchStream(Scheduler* scheduler,
                          const v1::WatchCampaignRequest& request, Status auth)
     : scheduler_(scheduler),
       campaign_id_(request.campaign_id()),
-      include_progress_(request.include_progress()) {
+      include_progress_(request.include_progress()),
+      max_queued_(static_cast<size_t>(scheduler->max_watch_queue())),
+      last_seq_queued_(request.after_event_seq()) {
   if (auth.ok()) {
     auth = scheduler_->Subscribe(campaign_id_, request.after_event_seq(),
                                  include_progress_, this);
@@ -45,6 +47,16 @@ void WatchStream::Push(const v1::CampaignEvent& event) {
       !include_progress_) {
     return;
   }
+  if (out_.size() >= max_queued_) {
+    last_queued_ = true;
+    end_status_ = ResourceExhaustedError(
+        "the watcher fell " + std::to_string(max_queued_) +
+        " events behind; resume with after_event_seq=" +
+        std::to_string(last_seq_queued_));
+    if (subscribed_) WriteNext();
+    return;
+  }
+  if (event.event_seq() > 0) last_seq_queued_ = event.event_seq();
   out_.push_back(event);
   if (EndsCampaign(event)) last_queued_ = true;
   if (subscribed_) WriteNext();
@@ -53,7 +65,7 @@ void WatchStream::Push(const v1::CampaignEvent& event) {
 void WatchStream::WriteNext() {
   if (writing_ || finished_) return;
   if (out_.empty()) {
-    if (last_queued_) FinishOnce(OkStatus());
+    if (last_queued_) FinishOnce(end_status_);
     return;
   }
   writing_ = true;

@@ -8,6 +8,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <string>
 
@@ -43,6 +45,11 @@ class WatchStream : public grpc::ServerWriteReactor<v1::CampaignEvent> {
   Scheduler* const scheduler_;
   const std::string campaign_id_;
   const bool include_progress_;
+  // ServerOptions::max_watch_queue. A watcher that falls further behind (it
+  // does not read, or the replay it asked for is longer) gets the queue,
+  // then RESOURCE_EXHAUSTED naming the after_event_seq to resume from, so
+  // memory per watcher stays bounded.
+  const size_t max_queued_;
 
   absl::Mutex mu_;
   std::deque<v1::CampaignEvent> out_ ABSL_GUARDED_BY(mu_);
@@ -50,6 +57,10 @@ class WatchStream : public grpc::ServerWriteReactor<v1::CampaignEvent> {
   bool last_queued_ ABSL_GUARDED_BY(mu_) = false;  // the final event
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool subscribed_ ABSL_GUARDED_BY(mu_) = false;
+  // The stored event queued last (event_seq), where a dropped watcher
+  // resumes; and the status the stream ends with once out_ drains.
+  int64_t last_seq_queued_ ABSL_GUARDED_BY(mu_) = 0;
+  Status end_status_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace moesweep::coordinator

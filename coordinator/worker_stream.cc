@@ -7,6 +7,7 @@
 
 #include "coordinator/scheduler.h"
 #include "coordinator/store.h"
+#include "coordinator/worker_input.h"
 
 namespace moesweep::coordinator {
 namespace {
@@ -135,6 +136,10 @@ void WorkerStream::OnReadDone(bool ok) {
 }
 
 void WorkerStream::HandleHello(const v1::Hello& hello) {
+  if (Status bad = CheckHello(hello); !bad.ok()) {
+    End(bad);
+    return;
+  }
   if (hello.protocol_version() != v1::PROTOCOL_VERSION_1) {
     End(FailedPreconditionError(
         "protocol version " + std::to_string(hello.protocol_version()) +
@@ -152,6 +157,10 @@ void WorkerStream::HandleHello(const v1::Hello& hello) {
 }
 
 void WorkerStream::HandleHeartbeat(const v1::Heartbeat& heartbeat) {
+  if (Status bad = CheckHeartbeat(heartbeat); !bad.ok()) {
+    End(bad);
+    return;
+  }
   const std::string id = worker_id();
   const int64_t now = NowUnixMs();
   for (const v1::TrialAttempt& a : heartbeat.running()) {
@@ -168,9 +177,36 @@ void WorkerStream::HandleReport(const v1::WorkerMessage& message) {
     End(InvalidArgumentError("a WorkerMessage with no kind set"));
     return;
   }
-  // The deadline this report's renewal set is the one its Ack carries.
-  const int64_t deadline_unix_ms =
-      scheduler_->leases().Renew(trial, attempt, worker_id(), NowUnixMs());
+  // Only the holder of the trial's lease for this attempt may report on it:
+  // anything else (a trial never assigned to this worker, leased to
+  // another, already ended) is refused before the store sees it.
+  const std::string id = worker_id();
+  Status admitted = CheckReport(message);
+  int64_t deadline_unix_ms = 0;
+  if (admitted.ok()) {
+    std::optional<LeaseEntry> lease = scheduler_->leases().Get(trial);
+    StatusOr<int32_t> current = store_->CurrentAttempt(trial);
+    if (!current.ok()) {
+      admitted = NotFoundError("trial " + Prefix(trial) + ": unknown");
+    } else if (*current != attempt) {
+      admitted =
+          AbortedError("attempt " + std::to_string(attempt) + " of " +
+                       Prefix(trial) + " is fenced (the current attempt is " +
+                       std::to_string(*current) + "): drop it");
+    } else if (!lease) {
+      admitted = FailedPreconditionError(
+          "trial " + Prefix(trial) +
+          " is not running (never assigned, or already ended): drop it");
+    } else if (lease->worker_id != id || lease->lease.attempt() != attempt) {
+      admitted = AbortedError("attempt " + std::to_string(attempt) + " of " +
+                              Prefix(trial) +
+                              " is not leased to this worker: drop it");
+    } else {
+      // The deadline this report's renewal set is the one its Ack carries.
+      deadline_unix_ms =
+          scheduler_->leases().Renew(trial, attempt, id, NowUnixMs());
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     // A cancellation may have finished the stream while this report was
@@ -179,11 +215,17 @@ void WorkerStream::HandleReport(const v1::WorkerMessage& message) {
     if (finished_) return;
     ++pending_reports_;
   }
+  if (!admitted.ok()) {
+    ReportAnswered(message, 0, admitted);
+    return;
+  }
+  v1::WorkerMessage stored = message;
+  TrimReport(&stored);
   // The callback runs on the store's writer thread; the reactor cannot
   // finish, so cannot be deleted, while pending_reports_ > 0.
-  store_->AppendReport(trial, attempt, seq, message.SerializeAsString(),
-                       [this, message, deadline_unix_ms](Status status) {
-                         ReportAnswered(message, deadline_unix_ms, status);
+  store_->AppendReport(trial, attempt, seq, stored.SerializeAsString(),
+                       [this, stored, deadline_unix_ms](Status status) {
+                         ReportAnswered(stored, deadline_unix_ms, status);
                        });
 }
 

@@ -137,6 +137,47 @@ Status IncrementalFitter::AddBatch(std::span<const Observation> batch) {
   return OkStatus();
 }
 
+Status IncrementalFitter::Restore(std::vector<Observation> runs,
+                                  std::optional<std::vector<double>> theta,
+                                  std::int64_t version,
+                                  std::vector<OutOfSample> out_of_sample) {
+  MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(shape_));
+  for (const Observation& run : runs) {
+    MOESWEEP_RETURN_IF_ERROR(CheckFeatures(*family, run));
+    if (!(run.loss > 0) || !std::isfinite(run.loss)) {
+      return InvalidArgumentError("loss must be a finite number > 0");
+    }
+  }
+  if (theta && static_cast<int>(theta->size()) != num_params_) {
+    return InvalidArgumentError(
+        "restored law has " + std::to_string(theta->size()) +
+        " parameters; the family has " + std::to_string(num_params_));
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!runs_.empty() || current_) {
+    return FailedPreconditionError("Restore: runs were already added");
+  }
+  const int n = static_cast<int>(runs.size());
+  if (theta) {
+    Law law = shape_;
+    law.theta = std::move(*theta);
+    MOESWEEP_ASSIGN_OR_RETURN(double objective,
+                              Objective(law, runs, options_.huber_delta));
+    current_ = LawSnapshot{std::move(law), objective,
+                           std::max<int64_t>(version, 1), n, 1};
+  } else if (n > num_params_) {
+    MOESWEEP_ASSIGN_OR_RETURN(FitResult fit, FitRuns(runs, nullptr));
+    current_ = LawSnapshot{fit.law, fit.objective,
+                           std::max<int64_t>(version, 1), n, 1};
+  }
+  runs_ = std::move(runs);
+  out_of_sample_ = std::move(out_of_sample);
+  // The restored law stands for a full refit: the next is due after the
+  // usual gap, not at once.
+  runs_at_last_refit_ = n;
+  return OkStatus();
+}
+
 void IncrementalFitter::StartFullRefit(std::unique_lock<std::mutex>& lock) {
   if (refit_running_) return;  // the next trigger after it ends will start one
   refit_running_ = true;

@@ -88,6 +88,17 @@ class IncrementalFitter {
   // is refused.
   Status AddBatch(std::span<const Observation> runs);
 
+  // Restores a fitter saved earlier, as a restart needs it: `runs` in Add()
+  // order; `theta`, the law that was current after them, taken as it is (no
+  // fit: a restart must serve the law its clients saw, not a refit of it)
+  // with version `version`; and the out-of-sample series so far. Without a
+  // theta, a first law is fitted when the runs outnumber the parameters.
+  // FAILED_PRECONDITION once runs were added; INVALID_ARGUMENT for a theta
+  // of the wrong size, a run that lacks a feature, or a bad loss.
+  Status Restore(std::vector<Observation> runs,
+                 std::optional<std::vector<double>> theta, std::int64_t version,
+                 std::vector<OutOfSample> out_of_sample);
+
   // The current law; nullopt before there is one.
   std::optional<LawSnapshot> Current() const;
   std::vector<OutOfSample> OutOfSampleErrors() const;

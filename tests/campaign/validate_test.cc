@@ -98,8 +98,25 @@ const BadSpec kBadSpecs[] = {
      "give heads or head_dim, not both"},
     {"  heads: 4\n", "", "space.heads", "required (or space.head_dim)"},
     {"vocab_size: 50257", "vocab_size: 0", "space.vocab_size",
-     "must be >= 1, got 0"},
-    {"seq_len: 1024", "seq_len: -1", "space.seq_len", "must be >= 1, got -1"},
+     "must be in [1, 16777216], got 0"},
+    {"seq_len: 1024", "seq_len: -1", "space.seq_len",
+     "must be in [1, 1048576], got -1"},
+    // Bounds on the wire types and on the work a spec can cause (issue 13):
+    // none of these may reach a worker as a wrapped-around number.
+    {"vocab_size: 50257", "vocab_size: 2147483648", "space.vocab_size",
+     "must be in [1, 16777216], got 2147483648"},
+    {"d_model: {min: 256, max: 1024, log: true, step: 2}",
+     "d_model: [256, 1099511627776]", "space.d_model[1]",
+     "must be <= 65536, got 1099511627776"},
+    {"tokens: {min: 1e9, max: 2e10, log: true}",
+     "tokens: {min: 1e9, max: 1e30}", "space.tokens.max",
+     "must be <= 1e15, got 1e30"},
+    {"d_model: {min: 256, max: 1024, log: true, step: 2}",
+     "d_model: {min: 256, max: 4096}", "space.d_model",
+     "must allow at most 1024 values (add or widen a step)"},
+    {"tokens: {min: 1e9, max: 2e10, log: true}",
+     "tokens: {min: 1, max: 1e15, step: 1}", "space.tokens",
+     "must allow at most 1024 values"},
     {"tokens: {min: 1e9, max: 2e10, log: true}", "tokens: {min: 0, max: 2e10}",
      "space.tokens.min", "must be >= 1, got 0"},
     // limits and budget
@@ -172,6 +189,15 @@ const BadSpec kBadSpecs[] = {
      "training.eval_every_tokens", "must be > 0, got 0"},
     {"seed: 7", "seed: 7\nname: my campaign", "name",
      "must be at most 64 letters, digits, '-', '_' or '.', got 'my campaign'"},
+    {"law: {family: joint}",
+     "law: {family: expr, expression: \"E + A / params^a\", params: {"
+     "E: {lower: 0, upper: 10, starts: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}, "
+     "A: {lower: 0, upper: 10, starts: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}, "
+     "a: {lower: 0, upper: 10, starts: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}, "
+     "b: {lower: 0, upper: 10, starts: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]}}}",
+     "law.params",
+     "the product of the starts lists' lengths (the fit's starting points) "
+     "must be <= 10000, got 11000"},
 };
 
 TEST(ValidateTest, EveryBadSpecIsRefusedWithItsPathAndRule) {
@@ -187,6 +213,42 @@ TEST(ValidateTest, EveryBadSpecIsRefusedWithItsPathAndRule) {
         << message;
     EXPECT_NE(message.find(bad.rule), std::string::npos) << message;
   }
+}
+
+// Issue 13: an error quotes a short prefix of the bad value, never all of
+// it (a message of megabytes fails as gRPC metadata instead).
+TEST(ValidateTest, ABadValueIsQuotedByAShortPrefix) {
+  const std::string text =
+      BaseWith("seed: 7", "seed: 7\nname: " + std::string(5000, 'x'));
+  const StatusOr<CampaignSpec> spec = ParseCampaignSpec(text);
+  ASSERT_FALSE(spec.ok());
+  const std::string message(spec.status().message());
+  EXPECT_LT(message.size(), 200u) << message;
+  EXPECT_NE(message.find("got '" + std::string(63, 'x')), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("..."), std::string::npos) << message;
+}
+
+// Issue 13: the size of a spec and of its lists is bounded before any work.
+TEST(ValidateTest, OversizedSpecsAndListsAreRefusedBeforeParsing) {
+  const std::string big =
+      std::string(kBaseSpec) + "# " + std::string(kMaxSpecBytes, 'x') + "\n";
+  const StatusOr<CampaignSpec> spec = ParseCampaignSpec(big);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(spec.status().message().find("above the limit of 65536"),
+            std::string_view::npos)
+      << spec.status().message();
+
+  std::string layers = "layers: [";
+  for (int i = 1; i <= 1025; ++i) {
+    layers += (i > 1 ? ", " : "") + std::to_string(i);
+  }
+  const StatusOr<CampaignSpec> list =
+      ParseCampaignSpec(BaseWith("layers: [4, 8]", layers + "]"));
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(std::string(list.status().message()),
+            "space.layers: 1025 entries, above the limit of 1024");
 }
 
 TEST(ValidateTest, BaseSpecIsValid) {

@@ -124,9 +124,19 @@ void AgentImpl::Handle(const v1::CoordinatorMessage& m, Pass* pass) {
       AttemptKey key{r.trial_id(), r.attempt()};
       AttemptTable::Attempt* a = attempts_.Find(key);
       if (a == nullptr || a->dropped) break;
+      const bool retry_later =
+          r.code() == static_cast<int32_t>(StatusCode::kUnavailable) ||
+          r.code() == static_cast<int32_t>(StatusCode::kResourceExhausted);
       Event(AgentEvent::Kind::kRefused, key,
-            "refused (code " + std::to_string(r.code()) + "): " + r.message(),
+            "refused (code " + std::to_string(r.code()) + "): " + r.message() +
+                (retry_later ? "; reconnecting to resend" : ""),
             r.seq());
+      if (retry_later) {
+        // The coordinator could not store it now (worker.proto, Refuse):
+        // keep the attempt; the next stream resends what is unacknowledged.
+        pass->cancel = connection_;
+        break;
+      }
       DropAttempt(key);
       break;
     }

@@ -1,0 +1,55 @@
+// CampaignRun::Restore: a campaign's fit as it stood before a restart.
+
+#include <cmath>
+#include <unordered_map>
+
+#include "coordinator/campaign_run.h"
+
+namespace moesweep::coordinator {
+
+Status CampaignRun::Restore(const std::vector<const TrialEntry*>& succeeded) {
+  std::vector<fitter::Observation> runs;
+  std::unordered_map<std::string, int> run_of;
+  for (const TrialEntry* t : succeeded) {
+    fitter::Observation o = t->at;
+    o.loss = t->trial.final_eval_loss();
+    if (!(o.loss > 0) || !std::isfinite(o.loss)) continue;  // never fitted
+    run_of[t->trial.spec().trial_id()] = static_cast<int>(runs.size());
+    observed_ids_.push_back(t->trial.spec().trial_id());
+    observed_unix_ms_.push_back(t->trial.finished_unix_ms());
+    runs.push_back(std::move(o));
+  }
+  std::optional<std::vector<double>> theta;
+  int64_t version = 0;
+  if (!laws_.empty()) {
+    const v1::LawEstimate& law = laws_.back();
+    theta.emplace();
+    for (const v1::LawParameter& p : law.parameters()) {
+      theta->push_back(p.value());
+    }
+    version = law.version();
+  }
+  // The out-of-sample series, as the law updates published it.
+  std::vector<fitter::OutOfSample> out_of_sample;
+  for (const v1::CampaignEvent& e : events_) {
+    if (!e.has_law_updated() || !e.law_updated().has_out_of_sample()) continue;
+    const v1::OutOfSampleError& m = e.law_updated().out_of_sample();
+    auto it = run_of.find(m.trial_id());
+    if (it == run_of.end()) continue;
+    out_of_sample.push_back({it->second, m.law_version(), m.predicted_loss(),
+                             m.observed_loss(), m.log_error()});
+  }
+  MOESWEEP_RETURN_IF_ERROR(fitter_->Restore(std::move(runs), std::move(theta),
+                                            version, std::move(out_of_sample)));
+  std::optional<fitter::LawSnapshot> s = fitter_->Current();
+  if (!s) return OkStatus();
+  StatusOr<fitter::LawUncertainty> u = fitter::EstimateCovariance(
+      s->law, fitter_->Runs(), spec_.law.huber_delta);
+  if (u.ok()) uncertainty_ = *u;
+  // Published already when a law was stored; a fit made here (no law was
+  // stored) is published by the next Refresh.
+  if (!laws_.empty()) fitter_version_ = s->version;
+  return OkStatus();
+}
+
+}  // namespace moesweep::coordinator
