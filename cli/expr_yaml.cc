@@ -4,6 +4,8 @@
 
 #include <fstream>
 
+#include "campaign/campaign.h"
+
 namespace moesweep::cli {
 namespace {
 
@@ -61,6 +63,18 @@ StatusOr<fitter::ExprSpec> ReadExprSpec(const std::string& path) {
       param.starts.push_back(v);
     }
     spec.params.push_back(param);
+  }
+  // The fit tries every combination of starts: bound it before any fit, as
+  // a campaign spec is (campaign.h).
+  double combinations = 1;
+  for (const fitter::ExprParam& p : spec.params)
+    combinations *= p.starts.size();
+  if (combinations > campaign::kMaxExprStarts) {
+    return InvalidArgumentError(
+        path +
+        ": params: the product of the starts lists' lengths (the fit's "
+        "starting points) must be <= 10000, got " +
+        std::to_string(static_cast<long long>(combinations)));
   }
   return spec;
 }
