@@ -80,13 +80,12 @@ int RunOptimalCommand(const OptimalCommandOptions& o, std::ostream& out,
 
   std::optional<fitter::Interval> interval;
   if (file->uncertainty) {
-    auto quantity = [&](const fitter::Law& law) -> StatusOr<double> {
-      MOESWEEP_ASSIGN_OR_RETURN(fitter::OptimalResult r,
-                                fitter::SolveOptimal(law, options));
-      return r.best.loss;
-    };
-    StatusOr<fitter::Interval> i = fitter::DeltaMethodInterval(
-        file->law, *file->uncertainty, quantity, o.level);
+    // The campaign's own answer interval: on log loss, so always positive.
+    fitter::Question question;
+    question.kind = fitter::QuestionKind::kComputeOptimalLoss;
+    question.optimal = options;
+    StatusOr<fitter::Interval> i = fitter::QuestionInterval(
+        file->law, *file->uncertainty, question, o.level);
     if (i.ok()) interval = *i;
   }
   const fitter::OptimalPoint& b = result->best;

@@ -214,7 +214,8 @@ TEST_P(UncertaintyTest, RecoversTheOptimalLossAndItsIntervalsCover) {
     }
     StatusOr<Interval> interval = DeltaMethodInterval(
         refit->law, *u,
-        [&](const Law& law) { return OptimalLoss(law, c.budget); }, 0.95);
+        [&](const Law& law) { return OptimalLoss(law, c.budget); }, 0.95,
+        IntervalScale::kLog);
     ASSERT_OK(interval);
     covered += interval->lower <= *truth && *truth <= interval->upper;
   }
