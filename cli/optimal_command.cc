@@ -65,6 +65,7 @@ int RunOptimalCommand(const OptimalCommandOptions& o, std::ostream& out,
   auto fail = [&](const Status& s) { return Fail("optimal", s, err); };
   StatusOr<LawFile> file = ReadLawFile(o.law_file);
   if (!file.ok()) return fail(file.status());
+  WarnAtBound("optimal", file->law, err);
   fitter::OptimalOptions options;
   options.flops = o.flops;
   options.max_total_params = CapOrNone(o.max_total_params);
