@@ -23,6 +23,16 @@ nlohmann::ordered_json ExprJson(const fitter::ExprSpec& expr) {
   return j;
 }
 
+// {"<θ coordinate>": "lower" | "upper"} for each coordinate on a bound.
+StatusOr<Json> AtBoundJson(const fitter::Law& law) {
+  MOESWEEP_ASSIGN_OR_RETURN(std::vector<fitter::ParameterAtBound> at_bound,
+                            fitter::ParametersAtBound(law));
+  Json j = Json::object();
+  for (const fitter::ParameterAtBound& b : at_bound)
+    j[b.name] = b.side == fitter::BoundSide::kLower ? "lower" : "upper";
+  return j;
+}
+
 // Reads j[key] as T, or an error naming the file and key.
 template <typename T>
 StatusOr<T> Get(const Json& j, const std::string& key,
@@ -48,6 +58,9 @@ std::string FitSummaryJson(const fitter::FitResult& fit,
   j["objective"] = fit.objective;
   j["runs"] = fit.runs;
   j["seconds"] = fit.seconds;
+  // A fitted law always resolves; a law that did not would have no bounds.
+  StatusOr<Json> at_bound = AtBoundJson(fit.law);
+  j["at_bound"] = at_bound.ok() ? *at_bound : Json::object();
   return j.dump();
 }
 
@@ -90,6 +103,7 @@ StatusOr<std::string> LawFileJson(const LawFile& file) {
   j["runs"] = file.runs;
   j["starts"] = file.starts;
   j["warnings"] = file.warnings;
+  MOESWEEP_ASSIGN_OR_RETURN(j["at_bound"], AtBoundJson(file.law));
   if (file.law.family == "expr") j["expr"] = ExprJson(file.law.expr);
   return j.dump(2) + "\n";
 }
@@ -186,6 +200,17 @@ StatusOr<LawFile> ReadLawFile(const std::string& path) {
     file.uncertainty = u;
   }
   return file;
+}
+
+void WarnAtBound(std::string_view command, const fitter::Law& law,
+                 std::ostream& err) {
+  StatusOr<std::vector<fitter::ParameterAtBound>> at_bound =
+      fitter::ParametersAtBound(law);
+  if (!at_bound.ok()) return;  // ReadLawFile checked family and θ
+  for (const fitter::ParameterAtBound& b : *at_bound) {
+    err << "moesweep " << command << ": warning: " << fitter::AtBoundWarning(b)
+        << "\n";
+  }
 }
 
 }  // namespace moesweep::cli

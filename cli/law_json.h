@@ -10,6 +10,9 @@
 //    "intervals": {"<natural name>": [lower, upper]}, (with covariance) 95%
 //    "huber_delta": δ, "objective": value, "runs": count, "starts": count,
 //    "warnings": ["...", ...],
+//    "at_bound": {"<coordinate>": "lower" | "upper", ...}, θ coordinates on
+//                 a bound (fitter::ParametersAtBound); {} when none. Written
+//                 for people and tools; a reader recomputes it from θ.
 //    "expr": {"expression": "...", "params": [{"name": .., "lower": ..,
 //             "upper": .., "starts": [..]}]}           (expr laws only)}
 
@@ -17,15 +20,18 @@
 #define MOESWEEP_CLI_LAW_JSON_H_
 
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "fitter/fitter.h"
 
 namespace moesweep::cli {
 
-// {"law":..,"params":{..},"objective":..,"runs":..,"seconds":..} on one line.
+// {"law":..,"params":{..},"objective":..,"runs":..,"seconds":..,
+// "at_bound":{..}} on one line; at_bound as in the law file.
 std::string FitSummaryJson(const fitter::FitResult& fit,
                            std::span<const fitter::NamedValue> params);
 
@@ -46,6 +52,12 @@ StatusOr<std::string> LawFileJson(const LawFile& file);
 // is not JSON, a missing or mistyped key, an unknown family, a θ of the wrong
 // size or a covariance of the wrong shape; NOT_FOUND when it cannot be read.
 StatusOr<LawFile> ReadLawFile(const std::string& path);
+
+// Writes "moesweep <command>: warning: <fitter::AtBoundWarning>" to `err`
+// for each coordinate of law.theta on a bound: commands that read a law file
+// say when its intervals are not trustworthy.
+void WarnAtBound(std::string_view command, const fitter::Law& law,
+                 std::ostream& err);
 
 }  // namespace moesweep::cli
 

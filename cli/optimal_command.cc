@@ -65,6 +65,7 @@ int RunOptimalCommand(const OptimalCommandOptions& o, std::ostream& out,
   auto fail = [&](const Status& s) { return Fail("optimal", s, err); };
   StatusOr<LawFile> file = ReadLawFile(o.law_file);
   if (!file.ok()) return fail(file.status());
+  WarnAtBound("optimal", file->law, err);
   fitter::OptimalOptions options;
   options.flops = o.flops;
   options.max_total_params = CapOrNone(o.max_total_params);
@@ -80,13 +81,12 @@ int RunOptimalCommand(const OptimalCommandOptions& o, std::ostream& out,
 
   std::optional<fitter::Interval> interval;
   if (file->uncertainty) {
-    auto quantity = [&](const fitter::Law& law) -> StatusOr<double> {
-      MOESWEEP_ASSIGN_OR_RETURN(fitter::OptimalResult r,
-                                fitter::SolveOptimal(law, options));
-      return r.best.loss;
-    };
-    StatusOr<fitter::Interval> i = fitter::DeltaMethodInterval(
-        file->law, *file->uncertainty, quantity, o.level);
+    // The campaign's own answer interval: on log loss, so always positive.
+    fitter::Question question;
+    question.kind = fitter::QuestionKind::kComputeOptimalLoss;
+    question.optimal = options;
+    StatusOr<fitter::Interval> i = fitter::QuestionInterval(
+        file->law, *file->uncertainty, question, o.level);
     if (i.ok()) interval = *i;
   }
   const fitter::OptimalPoint& b = result->best;

@@ -67,6 +67,7 @@ int RunPredictCommand(const PredictCommandOptions& o, std::ostream& out,
   auto fail = [&](const Status& s) { return Fail("predict", s, err); };
   StatusOr<LawFile> file = ReadLawFile(o.law_file);
   if (!file.ok()) return fail(file.status());
+  WarnAtBound("predict", file->law, err);
   StatusOr<std::vector<fitter::Feature>> features =
       fitter::LawFeatures(file->law);
   if (!features.ok()) return fail(features.status());

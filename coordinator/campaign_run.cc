@@ -8,10 +8,6 @@
 namespace moesweep::coordinator {
 namespace {
 
-// A delta-method interval from a handful of runs is too narrow to trust:
-// stopping needs this many finished runs a law parameter (as in
-// fitter::SimulateCampaign).
-constexpr size_t kRunsPerParameter = 4;
 // A campaign whose trials keep failing stops: this many failures and more
 // than three for each success.
 constexpr int kFailuresBeforeGivingUp = 5;
@@ -152,11 +148,10 @@ CampaignRun::Refreshed CampaignRun::Refresh(int64_t now_unix_ms) {
 
 void CampaignRun::UpdateAnswer(const fitter::LawSnapshot& s, int64_t version) {
   if (!uncertainty_) return;
-  const fitter::Question& q = plan_.question;
-  StatusOr<fitter::Interval> interval = fitter::DeltaMethodInterval(
-      s.law, *uncertainty_,
-      [&](const fitter::Law& l) { return fitter::EvaluateQuestion(l, q); },
-      0.95);
+  // On log Q for a positive question (a loss, a size), so the interval stays
+  // positive however few runs the law has seen.
+  StatusOr<fitter::Interval> interval =
+      fitter::QuestionInterval(s.law, *uncertainty_, plan_.question, 0.95);
   if (!interval.ok() || !std::isfinite(interval->lower) ||
       !std::isfinite(interval->upper)) {
     return;
@@ -167,11 +162,11 @@ void CampaignRun::UpdateAnswer(const fitter::LawSnapshot& s, int64_t version) {
   a->set_budget_flops(spec_.question.flops);
   a->set_value(interval->value);
   *a->mutable_interval() = ToInterval(*interval, 0.95);
-  const double width =
-      (interval->upper - interval->lower) / std::abs(interval->value);
-  const bool enough =
-      fitter_->Runs().size() >= kRunsPerParameter * s.law.theta.size();
-  a->set_target_met(enough && width < campaign_.target_interval_width());
+  // The simulation's rule (fitter::MeetsStoppingRule): narrow enough, enough
+  // runs, and no parameter on its bound.
+  a->set_target_met(
+      fitter::MeetsStoppingRule(s.law, fitter_->Runs().size(), *interval,
+                                campaign_.target_interval_width()));
   a->set_law_version(version);
 }
 

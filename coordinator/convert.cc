@@ -139,6 +139,14 @@ StatusOr<v1::LawEstimate> ToLawEstimate(
           ToInterval({value, value - z * se, value + z * se}, 0.95);
     }
   }
+  // A parameter on its bound is flagged, and said in a warning: its standard
+  // error describes the box, not the data.
+  MOESWEEP_ASSIGN_OR_RETURN(std::vector<fitter::ParameterAtBound> at_bound,
+                            fitter::ParametersAtBound(snapshot.law));
+  for (const fitter::ParameterAtBound& b : at_bound) {
+    out.mutable_parameters(b.index)->set_at_bound(true);
+    out.add_warnings(fitter::AtBoundWarning(b));
+  }
   if (uncertainty != nullptr) {
     for (double c : uncertainty->covariance) out.add_covariance(c);
   }

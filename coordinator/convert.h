@@ -27,8 +27,10 @@ fitter::Architecture FromArchitectureSpec(const v1::ArchitectureSpec& spec);
 
 v1::Interval ToInterval(const fitter::Interval& interval, double level);
 
-// The law with its parameters (natural units when the family has them, else
-// θ), standard errors and 95% intervals from `uncertainty` (absent: none).
+// The law with its parameters (θ, the optimiser's coordinates), standard
+// errors and 95% intervals from `uncertainty` (absent: none); a parameter on
+// its bound has at_bound set and a warning (fitter::ParametersAtBound).
+// INVALID_ARGUMENT/NOT_FOUND when the law's family cannot be resolved.
 StatusOr<v1::LawEstimate> ToLawEstimate(
     const std::string& campaign_id, const fitter::LawSnapshot& snapshot,
     const fitter::LawUncertainty* uncertainty, double huber_delta,

@@ -18,13 +18,13 @@
 
 #include <cmath>
 #include <exception>
-#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "coordinator/metrics_http.h"
+#include "fitter/fitter.h"
 
 namespace moesweep::coordinator {
 namespace {
@@ -116,6 +116,10 @@ class Metrics::Impl {
                          "Lower end of a law parameter's 95% interval.")),
         law_upper(Gauges(*registry, "moesweep_law_parameter_upper",
                          "Upper end of a law parameter's 95% interval.")),
+        law_at_bound(Gauges(*registry, "moesweep_law_parameter_at_bound",
+                            "1 when a law parameter sits on its bound (its "
+                            "interval is not trustworthy and the campaign "
+                            "does not stop on the law), else 0.")),
         law_version(Gauges(*registry, "moesweep_law_version",
                            "Version of the campaign's latest law fit.")),
         answer(Gauges(*registry, "moesweep_answer",
@@ -159,6 +163,7 @@ class Metrics::Impl {
   Family<Gauge>& law;
   Family<Gauge>& law_lower;
   Family<Gauge>& law_upper;
+  Family<Gauge>& law_at_bound;
   Family<Gauge>& law_version;
   Family<Gauge>& answer;
   Family<Gauge>& answer_lower;
@@ -279,6 +284,13 @@ void Metrics::SetLawParameter(std::string_view campaign, std::string_view param,
   impl_->law_upper.Add(labels).Set(upper);
 }
 
+void Metrics::SetLawParameterAtBound(std::string_view campaign,
+                                     std::string_view param, bool at_bound) {
+  impl_->law_at_bound
+      .Add({{"campaign", std::string(campaign)}, {"param", std::string(param)}})
+      .Set(at_bound ? 1 : 0);
+}
+
 void Metrics::SetLawVersion(std::string_view campaign, double version) {
   impl_->law_version.Add(Campaign(campaign)).Set(version);
 }
@@ -290,8 +302,7 @@ void Metrics::SetAnswer(std::string_view campaign, double value, double lower,
   impl_->answer_lower.Add(labels).Set(lower);
   impl_->answer_upper.Add(labels).Set(upper);
   impl_->answer_width.Add(labels).Set(
-      value == 0 ? std::numeric_limits<double>::infinity()
-                 : (upper - lower) / std::abs(value));
+      fitter::RelativeWidth({value, lower, upper}));
   impl_->answer_target.Add(labels).Set(target_relative_width);
 }
 

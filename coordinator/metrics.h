@@ -80,13 +80,21 @@ class Metrics {
   void SetLawParameter(std::string_view campaign, std::string_view param,
                        double value, double lower, double upper);
 
+  // moesweep_law_parameter_at_bound{campaign,param} = 1 when the parameter
+  // sits on its bound in the campaign's latest law (LawParameter.at_bound),
+  // else 0: that law's intervals are not trustworthy, and the campaign does
+  // not stop on it.
+  void SetLawParameterAtBound(std::string_view campaign, std::string_view param,
+                              bool at_bound);
+
   // moesweep_law_version{campaign}: the version of the campaign's latest fit.
   void SetLawVersion(std::string_view campaign, double version);
 
   // moesweep_answer{campaign} = value, moesweep_answer_lower / _upper = its
   // 95% interval, moesweep_answer_relative_width = (upper - lower) / |value|
-  // (+Inf when value is 0), and moesweep_answer_target_relative_width = the
-  // width at which the campaign stops.
+  // (fitter::RelativeWidth, the stopping rule's; +Inf when value is 0), and
+  // moesweep_answer_target_relative_width = the width at which the campaign
+  // stops.
   void SetAnswer(std::string_view campaign, double value, double lower,
                  double upper, double target_relative_width);
 

@@ -207,8 +207,8 @@ void Scheduler::Amend(v1::AmendCampaignRequest request, CampaignDone done) {
       c.set_target_interval_width(request.target_interval_width());
       if (c.has_answer()) {
         const v1::Answer& a = c.answer();
-        const double width =
-            (a.interval().upper() - a.interval().lower()) / std::abs(a.value());
+        const double width = fitter::RelativeWidth(
+            {a.value(), a.interval().lower(), a.interval().upper()});
         c.mutable_answer()->set_target_met(a.target_met() &&
                                            width < c.target_interval_width());
       }

@@ -172,6 +172,7 @@ void Scheduler::PublishMetrics(CampaignRun& run) {
   for (const v1::LawParameter& p : law.parameters()) {
     metrics_->SetLawParameter(run.id(), p.name(), p.value(),
                               p.interval().lower(), p.interval().upper());
+    metrics_->SetLawParameterAtBound(run.id(), p.name(), p.at_bound());
   }
 }
 

@@ -42,9 +42,8 @@ bool CheckStop(const CampaignSimulation& sim, const IncrementalFitter& fitter,
   StatusOr<LawUncertainty> u =
       EstimateCovariance(law.law, runs, sim.huber_delta);
   if (!u.ok()) return false;
-  StatusOr<Interval> interval = DeltaMethodInterval(
-      law.law, *u,
-      [&](const Law& l) { return EvaluateQuestion(l, sim.question); }, 0.95);
+  StatusOr<Interval> interval =
+      QuestionInterval(law.law, *u, sim.question, 0.95);
   if (!interval.ok() || !std::isfinite(interval->lower) ||
       !std::isfinite(interval->upper)) {
     return false;
@@ -52,12 +51,8 @@ bool CheckStop(const CampaignSimulation& sim, const IncrementalFitter& fitter,
   uncertainty = *u;
   outcome.answered = true;
   outcome.answer = *interval;
-  const double width =
-      (interval->upper - interval->lower) / std::abs(interval->value);
-  // A delta-method interval from a handful of runs is too narrow to trust:
-  // stopping needs four runs a parameter.
-  const bool enough = runs.size() >= 4 * law.law.theta.size();
-  if (enough && width < sim.target_relative_width) {
+  if (MeetsStoppingRule(law.law, runs.size(), *interval,
+                        sim.target_relative_width)) {
     outcome.stop_reason = "target reached";
     return true;
   }
@@ -65,6 +60,14 @@ bool CheckStop(const CampaignSimulation& sim, const IncrementalFitter& fitter,
 }
 
 }  // namespace
+
+bool MeetsStoppingRule(const Law& law, std::size_t runs, const Interval& answer,
+                       double target_relative_width) {
+  if (runs < kRunsPerParameter * law.theta.size()) return false;
+  if (!(RelativeWidth(answer) < target_relative_width)) return false;
+  StatusOr<std::vector<ParameterAtBound>> at_bound = ParametersAtBound(law);
+  return at_bound.ok() && at_bound->empty();
+}
 
 StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
   MOESWEEP_RETURN_IF_ERROR(sim.Validate());

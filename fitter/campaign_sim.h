@@ -7,14 +7,30 @@
 #ifndef MOESWEEP_FITTER_CAMPAIGN_SIM_H_
 #define MOESWEEP_FITTER_CAMPAIGN_SIM_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "fitter/core.h"
 #include "fitter/oracle.h"
 #include "fitter/proposer.h"
+#include "fitter/uncertainty.h"
 
 namespace moesweep::fitter {
+
+// Finished runs a law parameter a campaign needs before it may stop: a
+// delta-method interval from a handful of runs is too narrow to trust.
+inline constexpr std::size_t kRunsPerParameter = 4;
+
+// The stopping rule, one for the coordinator and the simulation: true when
+// the answer's interval is narrower than `target_relative_width`
+// (RelativeWidth), the fit has kRunsPerParameter runs a parameter (`runs`:
+// observations in the fit), and no parameter sits on a bound
+// (ParametersAtBound): a bound pins that parameter where the data would not,
+// so the covariance, and the answer's interval with it, understate what is
+// unknown. False too when the law cannot be resolved.
+bool MeetsStoppingRule(const Law& law, std::size_t runs, const Interval& answer,
+                       double target_relative_width);
 
 struct CampaignSimulation {
   Law shape;  // the law fitted (family, or expr); θ unused

@@ -177,6 +177,33 @@ StatusOr<double> PredictLoss(const Law& law, const Observation& at);
 // Natural parameters of `law`, in the family's order.
 StatusOr<std::vector<NamedValue>> NaturalParams(const Law& law);
 
+// A θ coordinate on one of its box bounds (LAWS.md §9: the fit is flagged).
+// The optimiser wanted to go past the bound, so the parameter's standard
+// error, and every interval built from the covariance, describe the box and
+// not the data: such a law is shown with a warning and a campaign never
+// stops on it (MeetsStoppingRule).
+enum class BoundSide { kLower, kUpper };
+struct ParameterAtBound {
+  int index = 0;     // into θ
+  std::string name;  // θ's coordinate name, e.g. "e"
+  BoundSide side = BoundSide::kLower;
+  double bound = 0;  // the bound, in θ's coordinates
+};
+
+// A coordinate counts as on its bound within this fraction of the smaller of
+// max(1, |bound|) and the box's width: Ceres' bounded solves end exactly on
+// the bound, and a warm refit from there ends within rounding of it.
+inline constexpr double kAtBoundTolerance = 1e-6;
+
+// The coordinates of law.theta on a bound, in θ order; empty when none.
+// INVALID_ARGUMENT for a θ of the wrong size or not finite; NOT_FOUND for an
+// unknown family.
+StatusOr<std::vector<ParameterAtBound>> ParametersAtBound(const Law& law);
+
+// One line for a law's warnings, e.g. "e sits on its lower bound (-3): its
+// interval is not trustworthy, and a campaign does not stop on this law".
+std::string AtBoundWarning(const ParameterAtBound& at_bound);
+
 // The law with the given natural parameters; every one of the family's must be
 // present, once, and scale constants must be > 0.
 StatusOr<Law> LawFromNatural(std::string_view family,

@@ -5,6 +5,7 @@
 #define MOESWEEP_FITTER_FAMILY_H_
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,9 @@ class Family {
   virtual ceres::CostFunction* NewSqrtHuberResiduals(
       std::span<const Observation> runs, double delta) const = 0;
 };
+
+// The bound θ_i = `theta` sits on (kAtBoundTolerance, core.h), if any.
+std::optional<BoundSide> SideAtBound(const ParamSpec& spec, double theta);
 
 // OK when every feature `family` reads is finite and > 0 (num_shared and
 // shared_ratio: >= 0, shared_ratio < 1); otherwise names the feature.

@@ -1,7 +1,10 @@
 // Family lookup, evaluation of a law, and conversions between θ and natural
 // parameters.
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
+#include <sstream>
 #include <string>
 
 #include "fitter/family.h"
@@ -225,6 +228,41 @@ StatusOr<std::vector<NamedValue>> NaturalParams(const Law& law) {
                    p.log_scale ? std::exp(law.theta[i]) : law.theta[i]});
   }
   return out;
+}
+
+std::optional<BoundSide> SideAtBound(const ParamSpec& spec, double theta) {
+  const double width = spec.upper - spec.lower;
+  auto near = [&](double bound) {
+    const double scale = std::min(std::max(1.0, std::abs(bound)), width);
+    return std::abs(theta - bound) <= kAtBoundTolerance * scale;
+  };
+  if (near(spec.lower)) return BoundSide::kLower;
+  if (near(spec.upper)) return BoundSide::kUpper;
+  return std::nullopt;
+}
+
+StatusOr<std::vector<ParameterAtBound>> ParametersAtBound(const Law& law) {
+  MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
+  MOESWEEP_RETURN_IF_ERROR(CheckTheta(*family, law));
+  std::vector<ParameterAtBound> out;
+  for (std::size_t i = 0; i < law.theta.size(); ++i) {
+    const ParamSpec& spec = family->params()[i];
+    const std::optional<BoundSide> side = SideAtBound(spec, law.theta[i]);
+    if (!side) continue;
+    out.push_back({static_cast<int>(i), std::string(spec.name), *side,
+                   *side == BoundSide::kLower ? spec.lower : spec.upper});
+  }
+  return out;
+}
+
+std::string AtBoundWarning(const ParameterAtBound& at_bound) {
+  std::ostringstream text;
+  text << at_bound.name << " sits on its "
+       << (at_bound.side == BoundSide::kLower ? "lower" : "upper") << " bound ("
+       << at_bound.bound
+       << "): its interval is not trustworthy, and a campaign does not stop "
+          "on this law";
+  return text.str();
 }
 
 StatusOr<Law> LawFromNatural(std::string_view family_name,

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <span>
 #include <sstream>
 #include <thread>
@@ -170,13 +171,14 @@ std::vector<std::string> Warnings(const Family& family,
   std::vector<std::string> warnings;
   const auto specs = family.params();
   const StartResult& best = results.front();
+  // The same rule and text as ParametersAtBound, so the fit's warnings and
+  // the coordinator's at_bound flags agree.
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    const double span = specs[i].upper - specs[i].lower;
-    if (best.theta[i] - specs[i].lower < 1e-6 * span ||
-        specs[i].upper - best.theta[i] < 1e-6 * span) {
-      warnings.push_back("best " + std::string(specs[i].name) +
-                         " sits on its bound");
-    }
+    const std::optional<BoundSide> side = SideAtBound(specs[i], best.theta[i]);
+    if (!side) continue;
+    warnings.push_back(AtBoundWarning(
+        {static_cast<int>(i), std::string(specs[i].name), *side,
+         *side == BoundSide::kLower ? specs[i].lower : specs[i].upper}));
   }
   const std::size_t top = std::min<std::size_t>(3, results.size());
   for (std::size_t k = 1; k < top; ++k) {

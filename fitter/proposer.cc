@@ -87,6 +87,20 @@ StatusOr<std::vector<double>> QuestionGradient(const Law& law,
                               EvaluateQuestion(minus, question));
     g[i] = (q_plus - q_minus) / (2 * h);
   }
+  // The answer's interval is taken on log Q when Q is positive (QuestionScale)
+  // and the stopping rule reads its width, so the variance to shrink is
+  // Var(log Q) = Var(Q)/Q² (delta method): ∇log Q = ∇Q/Q. Q is fixed within a
+  // batch, so the picks are those ∇Q would make; the scores are in the units
+  // the stopping rule uses.
+  MOESWEEP_ASSIGN_OR_RETURN(const IntervalScale scale,
+                            QuestionScale(law, question));
+  if (scale == IntervalScale::kLog) {
+    MOESWEEP_ASSIGN_OR_RETURN(const double q, EvaluateQuestion(law, question));
+    if (!(q > 0)) {
+      return FailedPreconditionError("the question's value is not positive");
+    }
+    for (double& gi : g) gi /= q;
+  }
   return g;
 }
 
@@ -267,6 +281,37 @@ StatusOr<double> EvaluateQuestion(const Law& law, const Question& q) {
       return PredictLoss(law, q.at);
   }
   return InvalidArgumentError("unknown question kind");
+}
+
+StatusOr<IntervalScale> QuestionScale(const Law& law, const Question& q) {
+  switch (q.kind) {
+    case QuestionKind::kComputeOptimalLoss:
+    case QuestionKind::kOptimalSize:
+    case QuestionKind::kPrediction:
+      return IntervalScale::kLog;
+    case QuestionKind::kLawParameter: {
+      MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
+      const auto specs = family->params();
+      if (q.param_index < 0 || q.param_index >= static_cast<int>(specs.size()))
+        return InvalidArgumentError("param_index out of range");
+      // A scale constant is fitted as its logarithm, so its log-scale
+      // interval is exp(θ ± z·se): the covariance's own, unlinearised.
+      return specs[q.param_index].log_scale ? IntervalScale::kLog
+                                            : IntervalScale::kLinear;
+    }
+  }
+  return InvalidArgumentError("unknown question kind");
+}
+
+StatusOr<Interval> QuestionInterval(const Law& law,
+                                    const LawUncertainty& uncertainty,
+                                    const Question& question, double level) {
+  MOESWEEP_ASSIGN_OR_RETURN(const IntervalScale scale,
+                            QuestionScale(law, question));
+  return DeltaMethodInterval(
+      law, uncertainty,
+      [&](const Law& l) { return EvaluateQuestion(l, question); }, level,
+      scale);
 }
 
 StatusOr<Strategy> StrategyFromName(std::string_view name) {

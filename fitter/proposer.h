@@ -6,7 +6,9 @@
 // J_x = ∂ log L̂(x)/∂θ and Σ the parameter covariance; the proposer picks the
 // runs that buy the most of that per FLOP, greedily for a batch, updating Σ
 // after each pick as if the run had been observed (runs in flight count the
-// same way). Baselines: grid, random and Sobol designs.
+// same way). Where Q's interval is taken on log Q (QuestionScale), the
+// variance shrunk is Var(log Q) = Var(Q)/Q², the one the stopping rule reads.
+// Baselines: grid, random and Sobol designs.
 //
 // Thread-safety: thread-safe (no state).
 
@@ -96,6 +98,20 @@ struct Question {
 };
 
 StatusOr<double> EvaluateQuestion(const Law& law, const Question& question);
+
+// The scale the question's interval is built on (uncertainty.h): kLog for a
+// quantity positive by construction (a loss, an active-parameter count, a
+// law parameter fitted as a logarithm), kLinear for one that may be 0 or
+// negative (an exponent). INVALID_ARGUMENT/NOT_FOUND when the law's family
+// cannot be resolved.
+StatusOr<IntervalScale> QuestionScale(const Law& law, const Question& question);
+
+// The question's estimate with its delta-method interval at `level`, on
+// QuestionScale: the campaign's answer, in the coordinator and in the
+// simulation alike. Errors as DeltaMethodInterval's.
+StatusOr<Interval> QuestionInterval(const Law& law,
+                                    const LawUncertainty& uncertainty,
+                                    const Question& question, double level);
 
 // (g·Σ·Jᵀ)² / (J·Σ·Jᵀ + σ²): how much observing a run with log-loss Jacobian
 // J and noise variance σ² shrinks Var(Q) for ∇Q = g (Σ: p×p row-major).

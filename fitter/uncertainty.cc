@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -181,9 +182,16 @@ StatusOr<Interval> PredictionInterval(const Law& law,
                   std::exp(log_value + half)};
 }
 
+double RelativeWidth(const Interval& interval) {
+  const double width =
+      (interval.upper - interval.lower) / std::abs(interval.value);
+  return std::isfinite(width) ? width : std::numeric_limits<double>::infinity();
+}
+
 StatusOr<Interval> DeltaMethodInterval(const Law& law,
                                        const LawUncertainty& uncertainty,
-                                       const Quantity& quantity, double level) {
+                                       const Quantity& quantity, double level,
+                                       IntervalScale scale) {
   if (!(level > 0 && level < 1))
     return InvalidArgumentError("level must be in (0, 1)");
   const std::size_t p = law.theta.size();
@@ -191,6 +199,11 @@ StatusOr<Interval> DeltaMethodInterval(const Law& law,
     return InvalidArgumentError("covariance does not match the law");
   }
   MOESWEEP_ASSIGN_OR_RETURN(const double value, quantity(law));
+  if (scale == IntervalScale::kLog && !(value > 0)) {
+    return FailedPreconditionError(
+        "a log-scale interval needs a positive quantity, got " +
+        std::to_string(value));
+  }
   std::vector<double> g(p);
   for (std::size_t i = 0; i < p; ++i) {
     // A step of a thousandth of θ_i's own standard error: small against the
@@ -204,8 +217,14 @@ StatusOr<Interval> DeltaMethodInterval(const Law& law,
     MOESWEEP_ASSIGN_OR_RETURN(const double q_minus, quantity(minus));
     g[i] = (q_plus - q_minus) / (2 * h);
   }
-  const double half =
-      TwoSidedZ(level) * std::sqrt(Quadratic(g, uncertainty.covariance));
+  const double sd = std::sqrt(Quadratic(g, uncertainty.covariance));
+  if (scale == IntervalScale::kLog) {
+    // sd(log Q) = sd(Q)/Q: the same linearisation, taken on log Q, so the
+    // interval Q·exp(±h) stays positive however large Σ is.
+    const double half = TwoSidedZ(level) * sd / value;
+    return Interval{value, value * std::exp(-half), value * std::exp(half)};
+  }
+  const double half = TwoSidedZ(level) * sd;
   return Interval{value, value - half, value + half};
 }
 

@@ -55,12 +55,34 @@ StatusOr<Interval> PredictionInterval(const Law& law,
                                       const Observation& at, double level,
                                       bool include_noise);
 
+// (upper − lower) / |value|: the width a campaign's target is stated in.
+// +Inf when value is 0 or any end is not finite. For a kLog interval it is
+// 2·sinh(z·sd(log Q)), monotone in the log-scale half-width and equal to the
+// linear rule's 2·z·sd(Q)/Q to first order, so a target means what it meant
+// for narrow intervals.
+double RelativeWidth(const Interval& interval);
+
+// How a delta-method interval is built.
+enum class IntervalScale {
+  // Q ± z·sd(Q): symmetric; may cross 0. For quantities of either sign (an
+  // exponent).
+  kLinear,
+  // On log Q, then exponentiated: Q·exp(±z·sd(log Q)) with sd(log Q) =
+  // sd(Q)/Q (the delta method). Positive and asymmetric, as a loss's
+  // interval must be however large the covariance; for quantities positive
+  // by construction (a loss, a model size, a scale constant).
+  kLog,
+};
+
 // A derived quantity Q(law) (e.g. a compute-optimal loss) with its delta-method
-// interval; ∇Q by central differences in θ.
+// interval on `scale`; ∇Q by central differences in θ. INVALID_ARGUMENT for a
+// level outside (0, 1) or a covariance of the wrong size; FAILED_PRECONDITION
+// for kLog when Q(law) is not > 0; the quantity's own error when it fails.
 using Quantity = std::function<StatusOr<double>(const Law&)>;
 StatusOr<Interval> DeltaMethodInterval(const Law& law,
                                        const LawUncertainty& uncertainty,
-                                       const Quantity& quantity, double level);
+                                       const Quantity& quantity, double level,
+                                       IntervalScale scale);
 
 struct BootstrapOptions {
   int resamples = 200;     // refits; each costs one warm-started fit

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -49,6 +51,36 @@ TEST(LawJsonTest, ExprLawRoundTrips) {
   ASSERT_EQ(back->law.expr.params.size(), 3u);
   EXPECT_EQ(back->law.expr.params[1].upper, 1e6);
   EXPECT_EQ(back->law.theta, file.law.theta);
+}
+
+// Coordinates on a bound are listed with their side, in the law file and in
+// `fit --json`'s summary; a law inside its box lists none.
+TEST(LawJsonTest, LawFileAndFitSummaryShowParametersAtBound) {
+  LawFile file;
+  file.law = *fitter::PublishedLaw("chinchilla", "epoch");
+  StatusOr<std::string> inside = LawFileJson(file);
+  ASSERT_OK(inside);
+  EXPECT_EQ(nlohmann::json::parse(*inside).at("at_bound"),
+            nlohmann::json::object());
+
+  file.law.theta[2] = -3;   // e on its lower bound
+  file.law.theta[4] = 2.5;  // beta on its upper bound
+  StatusOr<std::string> text = LawFileJson(file);
+  ASSERT_OK(text);
+  const nlohmann::json expected = {{"e", "lower"}, {"beta", "upper"}};
+  EXPECT_EQ(nlohmann::json::parse(*text).at("at_bound"), expected);
+  testing::TempDir dir;
+  StatusOr<LawFile> back = ReadLawFile(dir.Write("law.json", *text));
+  ASSERT_OK(back);
+  EXPECT_EQ(back->law.theta, file.law.theta);
+
+  fitter::FitResult fit;
+  fit.law = file.law;
+  StatusOr<std::vector<fitter::NamedValue>> params =
+      fitter::NaturalParams(fit.law);
+  ASSERT_OK(params);
+  EXPECT_EQ(nlohmann::json::parse(FitSummaryJson(fit, *params)).at("at_bound"),
+            expected);
 }
 
 // A bad law file is refused with the file and the key named.

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/law_json.h"
 #include "tests/testing/temp_dir.h"
 
 namespace moesweep::cli {
@@ -85,6 +86,66 @@ TEST(OptimalCommandTest, FindsTheComputeOptimalModelWithAnInterval) {
   EXPECT_LE(
       nlohmann::json::parse(capped.str()).at("best").at("params").get<double>(),
       1e9);
+}
+
+// A law file from a handful of runs: e on its lower bound and a covariance so
+// large that a linear interval would reach below zero. Both commands keep
+// their loss intervals positive and warn about the bound.
+std::string WideLawAtBound(const testing::TempDir& dir) {
+  LawFile file;
+  file.law = *fitter::PublishedLaw("chinchilla", "epoch");
+  file.law.theta[2] = -3;
+  fitter::LawUncertainty u;
+  u.covariance.assign(25, 0.0);
+  for (int i = 0; i < 5; ++i) u.covariance[i * 5 + i] = 4;
+  u.residual_sigma = 0.5;
+  file.uncertainty = u;
+  StatusOr<std::string> text = LawFileJson(file);
+  EXPECT_TRUE(text.ok());
+  return dir.Write("wide.json", text.ok() ? *text : "");
+}
+
+TEST(PredictCommandTest, WideLawKeepsPositiveIntervalsAndWarnsAtBound) {
+  testing::TempDir dir;
+  PredictCommandOptions options;
+  options.law_file = WideLawAtBound(dir);
+  options.at = {"N=1e8", "D=2e9"};
+  options.json = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunPredictCommand(options, out, err), 0) << err.str();
+  const nlohmann::json j = nlohmann::json::parse(out.str());
+  for (const char* key : {"interval", "run_interval"}) {
+    const auto interval = j.at(key).get<std::vector<double>>();
+    EXPECT_GT(interval[0], 0) << key;
+    EXPECT_LT(interval[0], j.at("loss").get<double>()) << key;
+    EXPECT_GT(interval[1], j.at("loss").get<double>()) << key;
+  }
+  EXPECT_NE(err.str().find("moesweep predict: warning: e sits on its lower "
+                           "bound"),
+            std::string::npos)
+      << err.str();
+}
+
+TEST(OptimalCommandTest, WideLawKeepsAPositiveIntervalAndWarnsAtBound) {
+  testing::TempDir dir;
+  OptimalCommandOptions options;
+  options.law_file = WideLawAtBound(dir);
+  options.flops = 1e21;
+  options.json = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunOptimalCommand(options, out, err), 0) << err.str();
+  const nlohmann::json j = nlohmann::json::parse(out.str());
+  const auto interval = j.at("loss_interval").get<std::vector<double>>();
+  const double loss = j.at("best").at("loss").get<double>();
+  EXPECT_GT(interval[0], 0);
+  EXPECT_LT(interval[0], loss);
+  EXPECT_GT(interval[1], loss);
+  // Symmetric on log loss: loss² = lower·upper.
+  EXPECT_NEAR(loss * loss, interval[0] * interval[1], 1e-6 * loss * loss);
+  EXPECT_NE(err.str().find("moesweep optimal: warning: e sits on its lower "
+                           "bound"),
+            std::string::npos)
+      << err.str();
 }
 
 TEST(OptimalCommandTest, RefusesBadBudgetsAndImpossibleCaps) {

@@ -56,6 +56,7 @@ TEST(MetricsTest, EveryFamilyHasHelpAndType) {
   metrics->StaleReportRefused("c");
   metrics->ObserveFit("warm", 1);
   metrics->SetLawParameter("c", "alpha", 1, 0, 2);
+  metrics->SetLawParameterAtBound("c", "alpha", false);
   metrics->SetLawVersion("c", 1);
   metrics->SetAnswer("c", 1, 0, 2, 0.1);
   metrics->SetFlops("c", 1, 2);
@@ -74,6 +75,7 @@ TEST(MetricsTest, EveryFamilyHasHelpAndType) {
       {"moesweep_law_parameter", "gauge"},
       {"moesweep_law_parameter_lower", "gauge"},
       {"moesweep_law_parameter_upper", "gauge"},
+      {"moesweep_law_parameter_at_bound", "gauge"},
       {"moesweep_law_version", "gauge"},
       {"moesweep_answer", "gauge"},
       {"moesweep_answer_lower", "gauge"},
@@ -109,6 +111,24 @@ TEST(MetricsTest, LawParameterAndIntervalCarryCampaignAndParam) {
       Sample(text, "moesweep_law_parameter{campaign=\"c2\",param=\"beta\"}"),
       "-1.5");
   EXPECT_EQ(Sample(text, "moesweep_law_version{campaign=\"c1\"}"), "7");
+}
+
+// A parameter on its bound shows 1 until a later law moves it off (0).
+TEST(MetricsTest, LawParameterAtBoundIsOneOnTheBoundAndZeroOff) {
+  std::unique_ptr<Metrics> metrics = StartOrDie("");
+  ASSERT_NE(metrics, nullptr);
+  metrics->SetLawParameterAtBound("c1", "e", true);
+  metrics->SetLawParameterAtBound("c1", "alpha", false);
+  std::string text = metrics->Render();
+  const std::string e = "{campaign=\"c1\",param=\"e\"}";
+  EXPECT_EQ(Sample(text, "moesweep_law_parameter_at_bound" + e), "1");
+  EXPECT_EQ(Sample(text,
+                   "moesweep_law_parameter_at_bound{campaign=\"c1\","
+                   "param=\"alpha\"}"),
+            "0");
+  metrics->SetLawParameterAtBound("c1", "e", false);
+  text = metrics->Render();
+  EXPECT_EQ(Sample(text, "moesweep_law_parameter_at_bound" + e), "0");
 }
 
 TEST(MetricsTest, RpcsCountByMethodAndCodeName) {
@@ -166,6 +186,7 @@ TEST(MetricsTest, CountersAndGaugesPerCampaign) {
   metrics->SetFlops("c1", 1.5e18, 1e20);
   metrics->SetAnswer("c1", 2.0, 1.9, 2.1, 0.05);
   metrics->SetAnswer("c0", 0, -1, 1, 0.05);
+  metrics->SetAnswer("c2", 2.0, 2.0 / 1.5, 3.0, 0.05);  // a log-scale interval
   const std::string text = metrics->Render();
   EXPECT_EQ(Sample(text, "moesweep_trials{campaign=\"c1\",state=\"pending\"}"),
             "3");
@@ -187,6 +208,10 @@ TEST(MetricsTest, CountersAndGaugesPerCampaign) {
   EXPECT_NEAR(std::stod(width), 0.1, 1e-12) << width;
   EXPECT_EQ(Sample(text, "moesweep_answer_relative_width{campaign=\"c0\"}"),
             "+Inf");
+  const std::string log_width =
+      Sample(text, "moesweep_answer_relative_width{campaign=\"c2\"}");
+  EXPECT_NEAR(std::stod(log_width), (3.0 - 2.0 / 1.5) / 2.0, 1e-12)
+      << log_width;
   EXPECT_EQ(
       Sample(text, "moesweep_answer_target_relative_width{campaign=\"c1\"}"),
       "0.05");

@@ -119,6 +119,50 @@ TEST(CampaignSimulationTest, RefusesBadSettings) {
             StatusCode::kInvalidArgument);
 }
 
+// The one stopping rule the coordinator and the simulation share: a narrow
+// interval and enough runs stop a campaign, unless a parameter sits on its
+// bound (chinchilla's e >= -3).
+TEST(StoppingRuleTest, RefusesToStopWithAParameterAtItsBound) {
+  StatusOr<Law> law = PublishedLaw("chinchilla", "epoch");
+  ASSERT_OK(law);
+  const Interval narrow{2.0, 1.99, 2.01};  // relative width 0.01
+  const std::size_t enough = kRunsPerParameter * 5;
+  EXPECT_TRUE(MeetsStoppingRule(*law, enough, narrow, 0.02));
+  EXPECT_FALSE(MeetsStoppingRule(*law, enough - 1, narrow, 0.02));
+  EXPECT_FALSE(MeetsStoppingRule(*law, enough, narrow, 0.005));
+  EXPECT_FALSE(
+      MeetsStoppingRule(*law, enough, {0, -0.01, 0.01}, 0.02));  // no value
+
+  Law on_bound = *law;
+  on_bound.theta[2] = -3;
+  EXPECT_FALSE(MeetsStoppingRule(on_bound, enough, narrow, 0.02));
+  on_bound.theta[2] = -3 + 1e-3;  // inside: a fitted value again
+  EXPECT_TRUE(MeetsStoppingRule(on_bound, enough, narrow, 0.02));
+}
+
+// An oracle whose E (0.01) lies below the family's box: the fit presses e
+// against its bound, its covariance calls the answer certain, and the
+// campaign must still not stop on it.
+TEST(StoppingRuleTest, SimulatedCampaignDoesNotStopOnALawAtItsBound) {
+  CampaignSimulation sim = ChinchillaCampaign(Strategy::kSobol, 5);
+  const std::vector<NamedValue> natural = {{"A", 482.01},
+                                           {"B", 2085.43},
+                                           {"E", 0.01},
+                                           {"alpha", 0.3478},
+                                           {"beta", 0.3658}};
+  StatusOr<Law> truth = LawFromNatural("chinchilla", natural);
+  ASSERT_OK(truth);
+  sim.truth = *truth;
+  sim.target_relative_width = 0.2;  // reached after 40 runs if e is ignored
+  sim.budget_flops = 2e20;
+  StatusOr<CampaignOutcome> outcome = SimulateCampaign(sim);
+  ASSERT_OK(outcome);
+  ASSERT_TRUE(outcome->answered);
+  EXPECT_EQ(outcome->stop_reason, "budget spent");
+  // Narrow enough: only the bound kept the campaign going.
+  EXPECT_LT(RelativeWidth(outcome->answer), sim.target_relative_width);
+}
+
 TEST(OracleTest, NoiseDivergenceAndCurvesBehaveAsConfigured) {
   OracleOptions options;
   options.divergence_probability = 0.1;

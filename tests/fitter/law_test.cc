@@ -113,5 +113,94 @@ TEST(ChinchillaLawTest, PredictRefusesNonPositiveFeatures) {
             StatusCode::kInvalidArgument);
 }
 
+Law Chinchilla(double e, double alpha) {
+  StatusOr<Law> law = PublishedLaw("chinchilla", "epoch");
+  EXPECT_OK(law);
+  law->theta[2] = e;
+  law->theta[3] = alpha;
+  return *law;
+}
+
+// chinchilla's bounds: e in [-3, 3], alpha in [0, 2.5] (LAWS.md §9).
+TEST(ParametersAtBoundTest, FlagsCoordinatesOnTheirBoundsAndNoOthers) {
+  StatusOr<std::vector<ParameterAtBound>> inside =
+      ParametersAtBound(Chinchilla(0.5, 0.35));
+  ASSERT_OK(inside);
+  EXPECT_TRUE(inside->empty());
+
+  StatusOr<std::vector<ParameterAtBound>> both =
+      ParametersAtBound(Chinchilla(-3, 2.5 - 1e-7));
+  ASSERT_OK(both);
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ((*both)[0].index, 2);
+  EXPECT_EQ((*both)[0].name, "e");
+  EXPECT_EQ((*both)[0].side, BoundSide::kLower);
+  EXPECT_EQ((*both)[0].bound, -3);
+  EXPECT_EQ((*both)[1].name, "alpha");
+  EXPECT_EQ((*both)[1].side, BoundSide::kUpper);
+  EXPECT_EQ(AtBoundWarning((*both)[0]),
+            "e sits on its lower bound (-3): its interval is not trustworthy, "
+            "and a campaign does not stop on this law");
+
+  // A thousandth inside is a fitted value, not a bound.
+  StatusOr<std::vector<ParameterAtBound>> near =
+      ParametersAtBound(Chinchilla(-3 + 1e-3, 0.35));
+  ASSERT_OK(near);
+  EXPECT_TRUE(near->empty());
+}
+
+// The tolerance scales with the bound, not with a box that is open on one
+// side: E = 0.05 in [0, 1e300] is a value, E = 0 is on the bound.
+TEST(ParametersAtBoundTest, OneSidedBoxesUseTheBoundsOwnScale) {
+  Law law;
+  law.family = "expr";
+  law.expr = {.expression = "E + A/params^alpha",
+              .params = {{"E", 0, 1e300, {1}},
+                         {"A", 1e-2, 1e7, {1e2}},
+                         {"alpha", 0, 2.5, {0.3}}}};
+  law.theta = {0.05, 100, 0.3};
+  StatusOr<std::vector<ParameterAtBound>> value = ParametersAtBound(law);
+  ASSERT_OK(value);
+  EXPECT_TRUE(value->empty());
+  law.theta[0] = 0;
+  StatusOr<std::vector<ParameterAtBound>> bound = ParametersAtBound(law);
+  ASSERT_OK(bound);
+  ASSERT_EQ(bound->size(), 1u);
+  EXPECT_EQ((*bound)[0].name, "E");
+}
+
+// Runs from a law whose E (0.01) lies below the family's box (e >= -3, E >=
+// 0.0498): the fit ends on the bound, says so, and is flagged.
+TEST(ParametersAtBoundTest, AFitPressedAgainstItsBoundIsFlagged) {
+  const std::vector<NamedValue> natural = {{"A", 482.01},
+                                           {"B", 2085.43},
+                                           {"E", 0.01},
+                                           {"alpha", 0.3478},
+                                           {"beta", 0.3658}};
+  StatusOr<Law> truth = LawFromNatural("chinchilla", natural);
+  ASSERT_OK(truth);
+  SimulationOptions design;
+  design.noise_sigma = 0.002;
+  StatusOr<std::vector<Observation>> runs = SimulateRuns(*truth, design);
+  ASSERT_OK(runs);
+  StatusOr<FitResult> fit = Fit("chinchilla", *runs, FitOptions{});
+  ASSERT_OK(fit);
+  StatusOr<std::vector<ParameterAtBound>> at_bound =
+      ParametersAtBound(fit->law);
+  ASSERT_OK(at_bound);
+  ASSERT_EQ(at_bound->size(), 1u);
+  EXPECT_EQ((*at_bound)[0].name, "e");
+  EXPECT_EQ((*at_bound)[0].side, BoundSide::kLower);
+  ASSERT_FALSE(fit->warnings.empty());
+  EXPECT_EQ(fit->warnings[0], AtBoundWarning((*at_bound)[0]));
+}
+
+TEST(ParametersAtBoundTest, RefusesABadTheta) {
+  Law law = Chinchilla(0, 0.3);
+  law.theta.pop_back();
+  EXPECT_EQ(ParametersAtBound(law).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace moesweep::fitter

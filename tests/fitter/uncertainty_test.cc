@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "fitter/fitter.h"
@@ -214,7 +215,8 @@ TEST_P(UncertaintyTest, RecoversTheOptimalLossAndItsIntervalsCover) {
     }
     StatusOr<Interval> interval = DeltaMethodInterval(
         refit->law, *u,
-        [&](const Law& law) { return OptimalLoss(law, c.budget); }, 0.95);
+        [&](const Law& law) { return OptimalLoss(law, c.budget); }, 0.95,
+        IntervalScale::kLog);
     ASSERT_OK(interval);
     covered += interval->lower <= *truth && *truth <= interval->upper;
   }
@@ -237,6 +239,68 @@ INSTANTIATE_TEST_SUITE_P(Families, UncertaintyTest,
                          [](const auto& info) {
                            return std::string(info.param().name);
                          });
+
+// A law from a handful of runs can carry a covariance so large that Q ±
+// z·sd(Q) crosses zero (an early campaign answered [-2.75, 4.17]); on log Q
+// the interval stays positive, and is symmetric in log: value² = lower·upper.
+TEST(DeltaMethodIntervalTest, LogScaleStaysPositiveUnderHugeCovariance) {
+  StatusOr<Law> law = PublishedLaw("chinchilla", "epoch");
+  ASSERT_OK(law);
+  LawUncertainty huge;
+  huge.covariance.assign(25, 0.0);
+  for (int i = 0; i < 5; ++i) huge.covariance[i * 5 + i] = 4;
+  huge.residual_sigma = 0.5;
+  const Observation at{.params = 1e8, .tokens = 2e9};
+  const Quantity loss = [&](const Law& l) { return PredictLoss(l, at); };
+
+  StatusOr<Interval> linear =
+      DeltaMethodInterval(*law, huge, loss, 0.95, IntervalScale::kLinear);
+  ASSERT_OK(linear);
+  ASSERT_LT(linear->lower, 0);  // the failure this guards against
+
+  StatusOr<Interval> log =
+      DeltaMethodInterval(*law, huge, loss, 0.95, IntervalScale::kLog);
+  ASSERT_OK(log);
+  EXPECT_EQ(log->value, linear->value);
+  EXPECT_GT(log->lower, 0);
+  EXPECT_LT(log->lower, log->value);
+  EXPECT_GT(log->upper, log->value);
+  EXPECT_NEAR(std::log(log->upper / log->value),
+              std::log(log->value / log->lower), 1e-9);
+  // Same linearisation: sd(log Q) = sd(Q)/Q.
+  EXPECT_NEAR(std::log(log->upper / log->value),
+              (linear->upper - linear->value) / linear->value, 1e-9);
+
+  for (bool noise : {false, true}) {
+    StatusOr<Interval> p = PredictionInterval(*law, huge, at, 0.95, noise);
+    ASSERT_OK(p);
+    EXPECT_GT(p->lower, 0);
+    EXPECT_LT(p->lower, p->value);
+    EXPECT_GT(p->upper, p->value);
+  }
+}
+
+TEST(DeltaMethodIntervalTest, LogScaleRefusesANonPositiveQuantity) {
+  StatusOr<Law> law = PublishedLaw("chinchilla", "epoch");
+  ASSERT_OK(law);
+  LawUncertainty u;
+  u.covariance.assign(25, 0.0);
+  const Quantity negative = [](const Law&) -> StatusOr<double> { return -1; };
+  EXPECT_EQ(DeltaMethodInterval(*law, u, negative, 0.95, IntervalScale::kLog)
+                .status()
+                .code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_OK(
+      DeltaMethodInterval(*law, u, negative, 0.95, IntervalScale::kLinear));
+}
+
+TEST(RelativeWidthTest, WidthOverValueAndInfinityWithoutOne) {
+  EXPECT_NEAR(RelativeWidth({2, 1.9, 2.1}), 0.1, 1e-12);
+  EXPECT_NEAR(RelativeWidth({-2, -2.1, -1.9}), 0.1, 1e-12);
+  EXPECT_EQ(RelativeWidth({0, -1, 1}), std::numeric_limits<double>::infinity());
+  EXPECT_EQ(RelativeWidth({1, 0, std::numeric_limits<double>::infinity()}),
+            std::numeric_limits<double>::infinity());
+}
 
 TEST(PercentileIntervalTest, InterpolatesQuantiles) {
   std::vector<double> samples;
