@@ -105,7 +105,7 @@ struct DataCommandOptions {
   std::vector<std::string> inputs;  // [FORMAT:]PATH; no FORMAT: text
   std::string out_dir;
   double val_fraction = 0.05;  // share of text held out, whole documents
-  std::string corpus;          // a named corpus read before the inputs
+  std::string corpus = "";     // a named corpus read before the inputs
 };
 void AddDataCommand(CLI::App* app, DataCommandOptions* options);
 int RunDataCommand(const DataCommandOptions& options, std::ostream& out,
