@@ -97,12 +97,15 @@ void AddSynthCommand(CLI::App* app, SynthCommandOptions* options);
 int RunSynthCommand(const SynthCommandOptions& options, std::ostream& out,
                     std::ostream& err);
 
-// moesweep data prepare --input FILE... --out DIR [--val-fraction F]: text
-// bytes -> token shards DIR/train.bin and DIR/val.bin (worker/worker.h).
+// moesweep data prepare [--corpus NAME] [--input [FORMAT:]PATH]... --out DIR
+// [--val-fraction F]: text bytes -> token shards DIR/train.bin and
+// DIR/val.bin, held out by whole documents (worker/worker.h), cached by
+// DIR/manifest. Exits 2 for bad input (naming the file), 1 otherwise.
 struct DataCommandOptions {
-  std::vector<std::string> inputs;  // text files, concatenated in order
+  std::vector<std::string> inputs;  // [FORMAT:]PATH; no FORMAT: text
   std::string out_dir;
-  double val_fraction = 0.05;  // tail of the text held out for eval
+  double val_fraction = 0.05;  // share of text held out, whole documents
+  std::string corpus = "";     // a named corpus read before the inputs
 };
 void AddDataCommand(CLI::App* app, DataCommandOptions* options);
 int RunDataCommand(const DataCommandOptions& options, std::ostream& out,

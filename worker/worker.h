@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -37,19 +38,76 @@ StatusOr<TokenShard> ReadTokenShard(const std::string& path);
 inline constexpr int kByteVocabSize = 256;
 std::vector<uint16_t> ByteTokenize(std::string_view text);
 
+// How a text file divides into documents, the unit of the held-out split:
+// each document goes whole to the training or the held-out shard. Every byte
+// of a file belongs to exactly one document; separators stay with the
+// document they end. A file always begins a new document. Stored by name in
+// the prepare manifest.
+enum class DocumentFormat : int {
+  kText = 0,        // "text": a paragraph, ending after a blank line, and cut
+                    // after 1 KiB, so a file without blank lines still splits
+  kFile = 1,        // "file": the whole file (one reST page, one book)
+  kFortune = 2,     // "fortune": fortune(6) files; a line holding "%" ends one
+  kDictionary = 3,  // "dict": dictd's .dict text; an entry begins at a line
+                    // that starts with a character other than a blank
+};
+// The names above; ParseDocumentFormat is INVALID_ARGUMENT for any other.
+std::string_view DocumentFormatName(DocumentFormat format);
+StatusOr<DocumentFormat> ParseDocumentFormat(std::string_view name);
+
+// One input of PrepareData.
+struct TextSource {
+  // A bare path is plain text, so `{{"a.txt"}, dir}` reads as before.
+  TextSource(std::string path,  // NOLINT(google-explicit-constructor)
+             DocumentFormat format = DocumentFormat::kText)
+      : path(std::move(path)), format(format) {}
+  TextSource(const char* path)  // NOLINT(google-explicit-constructor)
+      : TextSource(std::string(path)) {}
+  // A file, plain or gzip (read through zlib either way), or a folder: every
+  // regular file below it, in path order.
+  std::string path;
+  DocumentFormat format;
+};
+
+// The named corpus "debian-en", about 52 MB of English text from Debian 12
+// packages (scripts/setup installs them; README.md names their licences):
+// dict-gcide's dictionary entries, python3.11-doc's reST sources, and ten
+// files of fortunes. Paths only; nothing is read.
+std::vector<TextSource> DebianEnglishCorpus();
+// DebianEnglishCorpus() for "debian-en"; NOT_FOUND naming the known corpora
+// for any other name.
+StatusOr<std::vector<TextSource>> NamedCorpus(std::string_view name);
+
 struct PrepareOptions {
-  std::vector<std::string> inputs;  // text files, concatenated in order
-  std::string out_dir;              // gets train.bin and val.bin
-  double val_fraction = 0.05;       // the tail of the text held out for eval
+  std::vector<TextSource> inputs;  // read in order
+  std::string out_dir;             // gets train.bin, val.bin and manifest
+  // The share of text bytes held out, as whole documents spread through the
+  // inputs (each next document is held out while the held-out share is
+  // below this).
+  double val_fraction = 0.05;
+  // Bounds checked before any work and while reading: input files after
+  // folders are listed, and text bytes of all files together (after gzip).
+  int max_files = 10000;
+  int64_t max_bytes = int64_t{1} << 30;
 };
 struct PrepareReport {
   int64_t train_tokens = 0;
   int64_t val_tokens = 0;
+  int64_t train_documents = 0;
+  int64_t val_documents = 0;
+  int64_t files = 0;
+  // True when out_dir already held shards of the same inputs (paths, sizes
+  // and modification times) and options, and nothing was redone.
+  bool cached = false;
 };
-// Tokenizes the inputs and writes out_dir/train.bin and out_dir/val.bin,
-// creating out_dir. INVALID_ARGUMENT for no inputs or a fraction outside
-// (0, 1) or too little text for both splits; NOT_FOUND for a missing input;
-// UNAVAILABLE when a file cannot be written.
+// Streams the inputs (memory bounded by buffers, not by the text) into
+// out_dir/train.bin and out_dir/val.bin, creating out_dir, and writes
+// out_dir/manifest last; with a manifest that matches, returns at once
+// (cached). INVALID_ARGUMENT for no inputs, a fraction outside (0, 1), a
+// folder with no files, inputs past max_files or max_bytes, a file that is
+// not text (a NUL byte) or corrupt gzip, or too little text for both splits;
+// NOT_FOUND for a missing input; UNAVAILABLE when a file cannot be read or
+// written. Each message names the file.
 StatusOr<PrepareReport> PrepareData(const PrepareOptions& options);
 
 // ---- Trainer --------------------------------------------------------------

@@ -8,11 +8,13 @@
 //   token  := uint16
 //
 // The header is 24 bytes; a file is exactly 24 + 2 * count bytes. A reader
-// refuses any other version rather than guessing.
+// refuses any other version rather than guessing. ShardWriter writes the
+// header with count 0 first and patches it in Finish.
 
 #include <cstring>
 #include <fstream>
 
+#include "worker/data/shard_writer.h"
 #include "worker/worker.h"
 
 namespace moesweep::worker {
@@ -22,6 +24,7 @@ namespace {
 constexpr char kMagic[8] = {'M', 'O', 'E', 'S', 'H', 'A', 'R', 'D'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderBytes = 24;
+constexpr size_t kBufferBytes = 64 * 1024;
 
 template <typename T>
 void PutLittleEndian(char* out, T value) {
@@ -36,6 +39,15 @@ T GetLittleEndian(const unsigned char* in) {
   return value;
 }
 
+std::string Header(int vocab_size, uint64_t count) {
+  std::string header(kHeaderBytes, '\0');
+  std::memcpy(header.data(), kMagic, 8);
+  PutLittleEndian<uint32_t>(&header[8], kVersion);
+  PutLittleEndian<uint32_t>(&header[12], uint32_t(vocab_size));
+  PutLittleEndian<uint64_t>(&header[16], count);
+  return header;
+}
+
 }  // namespace
 
 std::vector<uint16_t> ByteTokenize(std::string_view text) {
@@ -44,62 +56,118 @@ std::vector<uint16_t> ByteTokenize(std::string_view text) {
   return tokens;
 }
 
-Status WriteTokenShard(const std::string& path, const TokenShard& shard) {
-  if (shard.vocab_size < 1 || shard.vocab_size > 65536) {
+ShardWriter::ShardWriter(std::string path, int vocab_size)
+    : path_(std::move(path)), vocab_size_(vocab_size) {
+  buffer_.reserve(kBufferBytes);
+}
+
+StatusOr<std::unique_ptr<ShardWriter>> ShardWriter::Create(std::string path,
+                                                           int vocab_size) {
+  if (vocab_size < 1 || vocab_size > 65536) {
     return InvalidArgumentError("vocab_size must be in [1, 65536], got " +
-                                std::to_string(shard.vocab_size));
+                                std::to_string(vocab_size));
   }
-  std::string bytes(kHeaderBytes + 2 * shard.tokens.size(), '\0');
-  std::memcpy(bytes.data(), kMagic, 8);
-  PutLittleEndian<uint32_t>(&bytes[8], kVersion);
-  PutLittleEndian<uint32_t>(&bytes[12], uint32_t(shard.vocab_size));
-  PutLittleEndian<uint64_t>(&bytes[16], uint64_t(shard.tokens.size()));
-  for (size_t i = 0; i < shard.tokens.size(); ++i) {
-    if (shard.tokens[i] >= shard.vocab_size) {
-      return InvalidArgumentError("token " + std::to_string(shard.tokens[i]) +
-                                  " at " + std::to_string(i) +
-                                  " is outside the vocabulary");
-    }
-    PutLittleEndian<uint16_t>(&bytes[kHeaderBytes + 2 * i], shard.tokens[i]);
+  std::unique_ptr<ShardWriter> writer(
+      new ShardWriter(std::move(path), vocab_size));
+  writer->out_.open(writer->path_, std::ios::binary | std::ios::trunc);
+  std::string header = Header(vocab_size, 0);
+  writer->out_.write(header.data(), std::streamsize(header.size()));
+  if (!writer->out_) return UnavailableError(writer->path_ + ": cannot write");
+  return writer;
+}
+
+Status ShardWriter::Append(uint16_t token) {
+  if (token >= vocab_size_) {
+    return InvalidArgumentError("token " + std::to_string(token) + " at " +
+                                std::to_string(tokens_) +
+                                " is outside the vocabulary");
   }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-  out.close();
-  if (!out) return UnavailableError(path + ": cannot write");
+  char bytes[2];
+  PutLittleEndian<uint16_t>(bytes, token);
+  buffer_.append(bytes, 2);
+  ++tokens_;
+  if (buffer_.size() >= kBufferBytes) return Flush();
   return OkStatus();
 }
 
+Status ShardWriter::AppendBytes(std::string_view text) {
+  if (vocab_size_ < 256) {
+    for (char c : text) MOESWEEP_RETURN_IF_ERROR(Append(uint8_t(c)));
+    return OkStatus();
+  }
+  for (char c : text) {
+    buffer_.push_back(c);  // little-endian: the byte, then a zero
+    buffer_.push_back('\0');
+  }
+  tokens_ += int64_t(text.size());
+  if (buffer_.size() >= kBufferBytes) return Flush();
+  return OkStatus();
+}
+
+Status ShardWriter::Flush() {
+  out_.write(buffer_.data(), std::streamsize(buffer_.size()));
+  buffer_.clear();
+  if (!out_) return UnavailableError(path_ + ": cannot write");
+  return OkStatus();
+}
+
+Status ShardWriter::Finish() {
+  MOESWEEP_RETURN_IF_ERROR(Flush());
+  std::string header = Header(vocab_size_, uint64_t(tokens_));
+  out_.seekp(0);
+  out_.write(header.data(), std::streamsize(header.size()));
+  out_.close();
+  if (!out_) return UnavailableError(path_ + ": cannot write");
+  return OkStatus();
+}
+
+Status WriteTokenShard(const std::string& path, const TokenShard& shard) {
+  MOESWEEP_ASSIGN_OR_RETURN(std::unique_ptr<ShardWriter> writer,
+                            ShardWriter::Create(path, shard.vocab_size));
+  for (uint16_t token : shard.tokens) {
+    MOESWEEP_RETURN_IF_ERROR(writer->Append(token));
+  }
+  return writer->Finish();
+}
+
 StatusOr<TokenShard> ReadTokenShard(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return NotFoundError(path + ": no such token shard");
-  std::string bytes((std::istreambuf_iterator<char>(in)),
-                    std::istreambuf_iterator<char>());
-  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
-  if (bytes.size() < kHeaderBytes || std::memcmp(data, kMagic, 8) != 0) {
+  const uint64_t file_bytes = uint64_t(in.tellg());
+  in.seekg(0);
+  unsigned char header[kHeaderBytes];
+  if (!in.read(reinterpret_cast<char*>(header), kHeaderBytes) ||
+      std::memcmp(header, kMagic, 8) != 0) {
     return DataLossError(path + ": not a token shard (bad magic)");
   }
-  uint32_t version = GetLittleEndian<uint32_t>(data + 8);
+  uint32_t version = GetLittleEndian<uint32_t>(header + 8);
   if (version != kVersion) {
     return DataLossError(path + ": token shard version " +
                          std::to_string(version) + ", this build reads 1");
   }
-  TokenShard shard;
-  uint32_t vocab = GetLittleEndian<uint32_t>(data + 12);
-  uint64_t count = GetLittleEndian<uint64_t>(data + 16);
+  uint32_t vocab = GetLittleEndian<uint32_t>(header + 12);
+  uint64_t count = GetLittleEndian<uint64_t>(header + 16);
   if (vocab < 1 || vocab > 65536) {
     return DataLossError(path + ": vocab_size " + std::to_string(vocab));
   }
-  if ((bytes.size() - kHeaderBytes) / 2 != count ||
-      (bytes.size() - kHeaderBytes) % 2 != 0) {
+  const uint64_t token_bytes = file_bytes - kHeaderBytes;
+  if (token_bytes / 2 != count || token_bytes % 2 != 0) {
     return DataLossError(path + ": header says " + std::to_string(count) +
-                         " tokens, file holds " +
-                         std::to_string(bytes.size() - kHeaderBytes) +
+                         " tokens, file holds " + std::to_string(token_bytes) +
                          " bytes of tokens");
   }
+  TokenShard shard;
   shard.vocab_size = int(vocab);
   shard.tokens.resize(count);
+  // Read straight into the tokens, then decode in place: no second copy.
+  if (!in.read(reinterpret_cast<char*>(shard.tokens.data()),
+               std::streamsize(token_bytes))) {
+    return UnavailableError(path + ": cannot read");
+  }
   for (uint64_t i = 0; i < count; ++i) {
-    shard.tokens[i] = GetLittleEndian<uint16_t>(data + kHeaderBytes + 2 * i);
+    const auto* bytes =
+        reinterpret_cast<const unsigned char*>(&shard.tokens[i]);
+    shard.tokens[i] = GetLittleEndian<uint16_t>(bytes);
     if (shard.tokens[i] >= vocab) {
       return DataLossError(path + ": token " + std::to_string(shard.tokens[i]) +
                            " at " + std::to_string(i) +
