@@ -106,7 +106,8 @@ TEST_F(ServerStoreFailureTest, WriteErrorMakesHealthNotServingAndKeepsAcks) {
     }
     if (!answered) break;  // the stream ended
   }
-  EXPECT_GE(acked, kAckedBeforeFailure);
+  EXPECT_EQ(acked, kAckedBeforeFailure);
+  EXPECT_TRUE(refused) << "the report after the failure was not refused";
   ASSERT_TRUE(failed.WaitForNotificationWithTimeout(absl::Seconds(30)));
   EXPECT_EQ(server_->health().code(), StatusCode::kUnavailable);
   EXPECT_EQ(HealthBytes(), std::string("\x08\x02", 2));  // NOT_SERVING
