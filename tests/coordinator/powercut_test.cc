@@ -176,10 +176,14 @@ PowerCutResult RunPowerCuts(bool sync_reports, int cuts) {
     // A lost report is sent again as new; what the store kept is resent.
     acked_seq = durable;
     env.fs().CutPowerAfter(ops_to_cut(rng));
+    // Every producer exists before any thread starts: a thread reads the
+    // vector.
     std::vector<std::unique_ptr<Producer>> producers;
-    std::vector<std::thread> threads;
     for (int t = 0; t < kTrials; ++t) {
       producers.push_back(std::make_unique<Producer>(t, durable[t]));
+    }
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kTrials; ++t) {
       threads.emplace_back([&, t] { producers[t]->Run(**store); });
     }
     for (std::thread& th : threads) th.join();
