@@ -131,5 +131,36 @@ TEST_F(ServerStoreFailureTest, WriteErrorMakesHealthNotServingAndKeepsAcks) {
   }
 }
 
+// A failed Flush (the campaign's records) is fatal too: Create answers
+// UNAVAILABLE, health says NOT_SERVING, and the restarted coordinator knows
+// nothing of a campaign the store never wrote.
+TEST_F(ServerStoreFailureTest, FailedFlushIsFatalAndLeavesNothingBehind) {
+  absl::Notification failed;
+  coordinator::ServerOptions options;
+  options.store_env = env_.env();
+  options.on_store_failure = [&](const Status&) { failed.Notify(); };
+  StartServer(options);
+  env_.fs().SetWriteErrors(true);
+  v1::CreateCampaignRequest request;
+  request.set_spec_yaml(SmallCampaignYaml("unwritten"));
+  v1::CreateCampaignResponse response;
+  auto context = AuthContext(kAdminToken);
+  grpc::Status s = CampaignStub()->Create(context.get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  ASSERT_TRUE(failed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(HealthBytes(), std::string("\x08\x02", 2));  // NOT_SERVING
+  StopServer();
+
+  env_.fs().SetWriteErrors(false);
+  StartServer(options);
+  EXPECT_EQ(HealthBytes(), std::string("\x08\x01", 2));  // SERVING
+  v1::ListCampaignsResponse list;
+  auto viewer = AuthContext(kViewerToken);
+  ASSERT_TRUE(CampaignStub()
+                  ->List(viewer.get(), v1::ListCampaignsRequest(), &list)
+                  .ok());
+  EXPECT_EQ(list.campaigns_size(), 0);
+}
+
 }  // namespace
 }  // namespace moesweep::testing
