@@ -16,6 +16,9 @@ namespace {
 
 int g_stop_pipe[2] = {-1, -1};
 
+// Written to the stop pipe when the store fails; no signal has number 0.
+constexpr unsigned char kStoreFailed = 0;
+
 // Async-signal-safe: one write of the signal number.
 void OnStopSignal(int signal) {
   const unsigned char b = static_cast<unsigned char>(signal);
@@ -96,6 +99,11 @@ int RunCoordinatorCommand(const CoordinatorCommandOptions& o, std::ostream& out,
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  // Crash-only on a failed synced write: stop and exit non-zero, so a
+  // supervisor restarts the coordinator on a working disk.
+  options.on_store_failure = [](const Status&) {
+    (void)!::write(g_stop_pipe[1], &kStoreFailed, 1);
+  };
   StatusOr<std::unique_ptr<coordinator::Server>> server =
       coordinator::Server::Start(options);
   if (!server.ok()) return fail(server.status());
@@ -108,6 +116,11 @@ int RunCoordinatorCommand(const CoordinatorCommandOptions& o, std::ostream& out,
   out << "; tokens in " << tokens << std::endl;
   unsigned char signal = 0;
   while (::read(g_stop_pipe[0], &signal, 1) < 0 && errno == EINTR) {
+  }
+  if (signal == kStoreFailed) {
+    const Status failure = (*server)->health();
+    (*server)->Shutdown();
+    return fail(failure);
   }
   out << "coordinator: stopping (signal " << int{signal} << ")" << std::endl;
   (*server)->Shutdown();

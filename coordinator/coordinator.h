@@ -7,6 +7,7 @@
 #define MOESWEEP_COORDINATOR_COORDINATOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,6 +59,16 @@ struct ServerOptions {
   int max_watch_queue = 1024;
   // Threads of the background full refits; 0: every core.
   int fit_threads = 1;
+  // Called once when a synced store write fails (UNAVAILABLE, with the
+  // error). The server is then crash-only: health says NOT_SERVING, no
+  // report is acknowledged and nothing more is sent, and the owner should
+  // shut it down and exit non-zero (`moesweep coordinator` does). Runs on a
+  // store or scheduler thread: must not block or destroy the Server.
+  // Optional.
+  std::function<void(const Status&)> on_store_failure;
+  // RocksDB Env of the store (StoreOptions::env); borrowed, must outlive the
+  // Server. Null: the default. Tests inject disk faults through it.
+  rocksdb::Env* store_env = nullptr;
   Status Validate() const;
 };
 
@@ -87,6 +98,10 @@ class Server {
   int port() const;          // the bound gRPC port
   int metrics_port() const;  // the bound /metrics port; 0 when off
   ServerStats stats() const;
+  // OK while serving; after a synced store write failed, that error
+  // (UNAVAILABLE) for good: the server serves no more work (see
+  // ServerOptions::on_store_failure).
+  Status health() const;
 
   // Stops accepting calls, ends open streams with UNAVAILABLE, waits for
   // background fits and every pending store write. Idempotent.

@@ -61,7 +61,7 @@ void Scheduler::Loop() {
     absl::MutexLock lock(&mu_);
     for (std::function<void()>& task : tasks) {
       task();
-      (void)Flush();  // a failed write was logged; its effects were dropped
+      (void)Flush();  // a failure broke the store: nothing more goes out
     }
     if (stopping) return;
     ExpireLeases();
@@ -75,10 +75,15 @@ void Scheduler::Loop() {
 Status Scheduler::Flush() {
   Outbox out;
   std::swap(out, outbox_);
+  // Crash-only: a failed write leaves memory ahead of disk, and rolling it
+  // back is harder than a restart. The store stays broken after it (and has
+  // told the Server, which reports NOT_SERVING so the process exits), so
+  // from then on every Flush fails here and nothing the memory holds, no
+  // message and no event, goes out again.
+  MOESWEEP_RETURN_IF_ERROR(store_->health());
   if (!out.records.empty() || !out.new_trials.empty()) {
     Status s = store_->WriteRecords(out.records, out.new_trials);
     if (!s.ok()) {
-      // Nothing that depends on these records goes out.
       std::fprintf(stderr, "coordinator: %s\n", s.ToString().c_str());
       return s;
     }

@@ -238,18 +238,24 @@ void Scheduler::Requeue(CampaignRun& run, TrialEntry& t, bool charge,
   f->set_attempt(trial.spec().attempt());
   f->set_failure_kind(kind);
   f->set_message(why);
-  if (charge) trial.set_charged_failures(trial.charged_failures() + 1);
-  if (charge && trial.charged_failures() >= options_.max_attempts) {
+  const int charged = trial.charged_failures() + (charge ? 1 : 0);
+  if (charge && charged >= options_.max_attempts) {
+    trial.set_charged_failures(charged);
     trial.set_state(v1::TRIAL_STATE_FAILED);
     trial.set_finished_unix_ms(NowUnixMs());
   } else {
     // Fence the attempt before anyone else may train the trial.
     StatusOr<int32_t> next = store_->BumpAttempt(trial.spec().trial_id());
     if (!next.ok()) {
+      // The failed synced write broke the store: the server is NOT_SERVING
+      // and its owner exits (crash-only). Memory is left exactly as on disk
+      // (the trial RUNNING on its old attempt, nothing charged), so nothing
+      // runs ahead of the store; the restart requeues the trial.
       std::fprintf(stderr, "coordinator: %s\n",
                    next.status().ToString().c_str());
       return;
     }
+    trial.set_charged_failures(charged);
     trial.mutable_spec()->set_attempt(*next);
     trial.set_state(v1::TRIAL_STATE_QUEUED);
     trial.clear_worker_id();

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "coordinator/auth.h"
 #include "coordinator/campaign_service.h"
 #include "coordinator/coordinator.h"
@@ -91,6 +93,20 @@ class Server::Impl {
 
   Status Start();
   void Shutdown();
+  // The store's on_failure: NOT_SERVING, then the owner's callback.
+  void OnStoreFailure(const Status& error);
+  Status health() const {
+    absl::MutexLock lock(&failure_mu_);
+    return failure_;
+  }
+
+  // Declared first, so it outlives the store whose writer thread calls
+  // OnStoreFailure until the store is closed.
+  mutable absl::Mutex failure_mu_;
+  Status failure_ ABSL_GUARDED_BY(failure_mu_);
+  // Null before the server is built and after Shutdown.
+  grpc::HealthCheckServiceInterface* health_ ABSL_GUARDED_BY(failure_mu_) =
+      nullptr;
 
   const ServerOptions options_;
   const TokenTable tokens_;
@@ -108,6 +124,8 @@ Status Server::Impl::Start() {
   MOESWEEP_ASSIGN_OR_RETURN(metrics_, Metrics::Start(options_.metrics_listen));
   StoreOptions store_options;
   store_options.path = options_.db_path;
+  store_options.env = options_.store_env;
+  store_options.on_failure = [this](const Status& s) { OnStoreFailure(s); };
   Metrics* metrics = metrics_.get();
   store_options.on_commit = [metrics](double s) {
     metrics->ObserveStoreCommit(s);
@@ -144,16 +162,32 @@ Status Server::Impl::Start() {
                             " (address in use, or not an address of this "
                             "host)");
   }
+  absl::MutexLock lock(&failure_mu_);
+  health_ = server_->GetHealthCheckService();
+  // The store may have failed while the server was being built.
+  if (health_ != nullptr && !failure_.ok()) health_->SetServingStatus(false);
   return OkStatus();
+}
+
+void Server::Impl::OnStoreFailure(const Status& error) {
+  {
+    absl::MutexLock lock(&failure_mu_);
+    if (!failure_.ok()) return;
+    failure_ = error;
+    if (health_ != nullptr) health_->SetServingStatus(false);
+  }
+  if (options_.on_store_failure) options_.on_store_failure(error);
 }
 
 void Server::Impl::Shutdown() {
   if (down_) return;
   down_ = true;
   if (server_ != nullptr) {
-    if (auto* health = server_->GetHealthCheckService()) {
-      health->SetServingStatus(false);
-    }
+    absl::MutexLock lock(&failure_mu_);
+    if (health_ != nullptr) health_->SetServingStatus(false);
+    health_ = nullptr;
+  }
+  if (server_ != nullptr) {
     // Streams still open after a moment are cancelled; their reactors end
     // with UNAVAILABLE and OnDone runs before Shutdown returns.
     server_->Shutdown(std::chrono::system_clock::now() +
@@ -175,6 +209,7 @@ Server::~Server() = default;
 int Server::port() const { return impl_->port_; }
 int Server::metrics_port() const { return impl_->metrics_->port(); }
 ServerStats Server::stats() const { return impl_->scheduler_->stats(); }
+Status Server::health() const { return impl_->health(); }
 void Server::Shutdown() { impl_->Shutdown(); }
 
 }  // namespace moesweep::coordinator

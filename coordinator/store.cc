@@ -62,7 +62,8 @@ Status Store::Impl::Open() {
       std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
   bool write_version = !exists;
   if (exists) {
-    MOESWEEP_ASSIGN_OR_RETURN(SchemaState state, CheckStoreSchema(path));
+    MOESWEEP_ASSIGN_OR_RETURN(SchemaState state,
+                              CheckStoreSchema(path, options_.env));
     write_version = state == SchemaState::kUnversionedEmpty;
   } else if (!options_.create_if_missing) {
     return FailedPreconditionError("store at " + path +
@@ -70,6 +71,7 @@ Status Store::Impl::Open() {
                                    "false)");
   }
   rocksdb::DBOptions db_options;
+  if (options_.env != nullptr) db_options.env = options_.env;
   db_options.create_if_missing = !exists;
   db_options.create_missing_column_families = !exists;
   rocksdb::DB* raw = nullptr;
@@ -125,14 +127,37 @@ StatusOr<int64_t> Store::Impl::LastSeqOnDisk(std::string_view trial_id,
   return parts.seq;
 }
 
+Status Store::Impl::CheckHealthy(std::string_view what) const {
+  if (write_error_.ok()) return OkStatus();
+  return UnavailableError(std::string(what) + "store failed a write: " +
+                          std::string(write_error_.message()));
+}
+
+Status Store::Impl::Fail(Status error) {
+  bool first = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (write_error_.ok()) {
+      write_error_ = error;
+      first = true;
+    }
+  }
+  if (first && options_.on_failure) options_.on_failure(error);
+  return error;
+}
+
 Status Store::Impl::PutTrialRecord(std::string_view trial_id, int32_t attempt) {
+  {
+    absl::MutexLock lock(&mu_);
+    MOESWEEP_RETURN_IF_ERROR(CheckHealthy("store: trial write refused: "));
+  }
   rocksdb::WriteOptions sync;
   sync.sync = true;
   rocksdb::Status s =
       db_->Put(sync, handles_[kTrials], std::string(trial_id),
                fmt::EncodeTrialRecord(fmt::TrialRecord{attempt}));
   if (!s.ok()) {
-    return UnavailableError("store: trial write failed: " + s.ToString());
+    return Fail(UnavailableError("store: trial write failed: " + s.ToString()));
   }
   return OkStatus();
 }
@@ -198,9 +223,8 @@ void Store::Impl::AppendReport(std::string_view trial_id, int32_t attempt,
   Status id_ok = fmt::ValidateTrialId(trial_id);
   absl::MutexLock lock(&mu_);
   auto it = trials_.find(trial_id);
-  if (!write_error_.ok()) {
-    p.status = UnavailableError(
-        where + "store failed a write: " + std::string(write_error_.message()));
+  if (Status healthy = CheckHealthy(where); !healthy.ok()) {
+    p.status = std::move(healthy);
   } else if (!id_ok.ok()) {
     p.status = InvalidArgumentError(where + std::string(id_ok.message()));
   } else if (seq < 1) {
@@ -259,10 +283,13 @@ void Store::Impl::CommitBatch(std::vector<Pending>& batch) {
   }
   if (failed.ok() && writes > 0) {
     rocksdb::WriteOptions sync;
-    sync.sync = true;
+    sync.sync = options_.sync_reports;
     const auto start = std::chrono::steady_clock::now();
     rocksdb::Status s = db_->Write(sync, &write);
-    if (!s.ok()) failed = UnavailableError("synced write: " + s.ToString());
+    if (!s.ok()) {
+      failed = Fail(UnavailableError("store: synced write of reports failed: " +
+                                     s.ToString()));
+    }
     if (options_.on_commit) {
       options_.on_commit(std::chrono::duration<double>(
                              std::chrono::steady_clock::now() - start)
@@ -271,7 +298,6 @@ void Store::Impl::CommitBatch(std::vector<Pending>& batch) {
   }
   absl::MutexLock lock(&mu_);
   if (!failed.ok()) {
-    write_error_ = failed;
     for (Pending& p : batch) {
       if (p.status.ok()) p.status = failed;
     }
@@ -361,6 +387,7 @@ StatusOr<std::vector<Record>> Store::ScanRecords(
     RecordFamily family, std::string_view prefix) const {
   return impl_->ScanRecords(family, prefix);
 }
+Status Store::health() const { return impl_->health(); }
 StoreStats Store::stats() const { return impl_->stats(); }
 
 }  // namespace moesweep::coordinator

@@ -21,6 +21,10 @@
 
 #include "common/status.h"
 
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace moesweep::coordinator {
 
 struct StoreOptions {
@@ -34,6 +38,19 @@ struct StoreOptions {
   // Most reports written in one synced WriteBatch. Default 4096; raising it
   // lengthens the longest acknowledgement wait behind a big batch.
   int max_batch_reports = 4096;
+  // Every file of the store goes through this RocksDB Env. Borrowed: it must
+  // outlive the Store. Null: RocksDB's default. Tests pass one that cuts
+  // power and fails writes (tests/testing/faulty_file_system.h).
+  rocksdb::Env* env = nullptr;
+  // Called once, by the thread whose synced write failed, with that error
+  // (UNAVAILABLE); the store is broken from then on (Store::health()). Must
+  // not block or call into the Store. Optional.
+  std::function<void(const Status&)> on_failure;
+  // TEST ONLY: false writes reports without syncing the WAL and still
+  // acknowledges them, which breaks the durability contract of AppendReport.
+  // It exists so the power-cut test can show that it detects the loss.
+  // Default true; nothing but that test sets it.
+  bool sync_reports = true;
 
   // INVALID_ARGUMENT naming the bad field.
   Status Validate() const;
@@ -70,7 +87,10 @@ struct Record {
 // must not destroy the Store.
 using AckCallback = std::function<void(Status)>;
 
-// Thread-safe.
+// Thread-safe. A failed synced write breaks the store: the write it was
+// part of is refused (nothing is acknowledged that is not durable), and every
+// later write is refused with UNAVAILABLE until the store is reopened
+// (crash-only: the caller stops and restarts rather than retrying).
 class Store {
  public:
   // Opens or creates the store at options.path. Errors:
@@ -92,13 +112,15 @@ class Store {
 
   // Registers a trial with current attempt 1, durably (synced) before
   // returning. INVALID_ARGUMENT for a bad id (empty, over 256 bytes, holds a
-  // NUL); ALREADY_EXISTS if known; UNAVAILABLE if the write fails.
+  // NUL); ALREADY_EXISTS if known; UNAVAILABLE if the write fails or the
+  // store is broken.
   Status CreateTrial(std::string_view trial_id);
 
   // Fences the trial's current attempt (its lease expired) and returns the new
   // current attempt, durable before returning. Reports of the old attempt
   // handed over before this call are still stored; later ones are refused.
-  // NOT_FOUND for an unknown trial; UNAVAILABLE if the write fails.
+  // NOT_FOUND for an unknown trial; UNAVAILABLE if the write fails or the
+  // store is broken.
   StatusOr<int32_t> BumpAttempt(std::string_view trial_id);
 
   // The trial's current attempt; NOT_FOUND for an unknown trial.
@@ -114,8 +136,9 @@ class Store {
   //   INVALID_ARGUMENT     seq < 1, or seq skips ahead (more than one above
   //                        the highest taken for the attempt); a bad trial id;
   //   NOT_FOUND            unknown trial;
-  //   UNAVAILABLE          the store failed an earlier write and takes no
-  //                        more reports; reopen it.
+  //   UNAVAILABLE          the synced write of this report's batch failed,
+  //                        or the store is broken (an earlier write
+  //                        failed) and takes no more reports; reopen it.
   // `payload` is copied; its bytes are stored unparsed.
   void AppendReport(std::string_view trial_id, int32_t attempt, int64_t seq,
                     std::string_view payload, AckCallback callback);
@@ -133,7 +156,7 @@ class Store {
   // Writes `records` and registers `new_trials` (current attempt 1) in one
   // WriteBatch with the WAL synced, all or nothing. INVALID_ARGUMENT for a
   // bad trial id; ALREADY_EXISTS for a known trial; UNAVAILABLE if the write
-  // fails.
+  // fails or the store is broken.
   Status WriteRecords(const std::vector<Record>& records,
                       const std::vector<std::string>& new_trials = {});
 
@@ -141,6 +164,10 @@ class Store {
   // DATA_LOSS for corruption.
   StatusOr<std::vector<Record>> ScanRecords(RecordFamily family,
                                             std::string_view prefix) const;
+
+  // OK while every synced write has succeeded; after the first failure,
+  // UNAVAILABLE with its error, for good (the store is broken).
+  Status health() const;
 
   StoreStats stats() const;
 

@@ -52,6 +52,10 @@ class Store::Impl {
     absl::MutexLock lock(&mu_);
     return stats_;
   }
+  Status health() const {
+    absl::MutexLock lock(&mu_);
+    return write_error_;
+  }
 
  private:
   struct TrialState {
@@ -77,6 +81,12 @@ class Store::Impl {
   StatusOr<int64_t> LastSeqOnDisk(std::string_view trial_id,
                                   int32_t attempt) const;
   Status PutTrialRecord(std::string_view trial_id, int32_t attempt);
+  // UNAVAILABLE naming the first failed write once the store is broken.
+  Status CheckHealthy(std::string_view what) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Breaks the store with `error` (the first one wins) and calls
+  // options_.on_failure once. Returns `error`.
+  Status Fail(Status error) ABSL_LOCKS_EXCLUDED(mu_);
   void Enqueue(Pending pending) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriterLoop();
   void CommitBatch(std::vector<Pending>& batch);
@@ -97,6 +107,7 @@ class Store::Impl {
   TrialMap trials_ ABSL_GUARDED_BY(mu_);
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The first failed synced write; OK while none has failed.
   Status write_error_ ABSL_GUARDED_BY(mu_);
   StoreStats stats_ ABSL_GUARDED_BY(mu_);
 };

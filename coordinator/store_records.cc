@@ -33,6 +33,7 @@ Status Store::Impl::WriteRecords(const std::vector<Record>& records,
   absl::MutexLock admin(&admin_mu_);
   {
     absl::MutexLock lock(&mu_);
+    MOESWEEP_RETURN_IF_ERROR(CheckHealthy("store: record write refused: "));
     for (const std::string& id : new_trials) {
       MOESWEEP_RETURN_IF_ERROR(format::ValidateTrialId(id));
       if (trials_.contains(id)) {
@@ -48,7 +49,8 @@ Status Store::Impl::WriteRecords(const std::vector<Record>& records,
   sync.sync = true;
   rocksdb::Status s = db_->Write(sync, &batch);
   if (!s.ok()) {
-    return UnavailableError("store: record write failed: " + s.ToString());
+    return Fail(
+        UnavailableError("store: record write failed: " + s.ToString()));
   }
   absl::MutexLock lock(&mu_);
   for (const std::string& id : new_trials) trials_.emplace(id, TrialState{});

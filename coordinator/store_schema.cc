@@ -49,10 +49,12 @@ std::vector<rocksdb::ColumnFamilyDescriptor> ColumnFamilyDescriptors() {
   return out;
 }
 
-StatusOr<SchemaState> CheckStoreSchema(const std::string& path) {
+StatusOr<SchemaState> CheckStoreSchema(const std::string& path,
+                                       rocksdb::Env* env) {
+  rocksdb::DBOptions options;
+  if (env != nullptr) options.env = env;
   std::vector<std::string> present;
-  rocksdb::Status s =
-      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &present);
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, path, &present);
   MOESWEEP_RETURN_IF_ERROR(FromRocksStatus(s, path));
   for (std::string_view name : FamilyNames()) {
     if (std::find(present.begin(), present.end(), name) == present.end()) {
@@ -68,8 +70,7 @@ StatusOr<SchemaState> CheckStoreSchema(const std::string& path) {
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, descriptors,
-                                   &handles, &raw);
+  s = rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw);
   MOESWEEP_RETURN_IF_ERROR(FromRocksStatus(s, path));
   std::unique_ptr<rocksdb::DB> db(raw);
   rocksdb::ColumnFamilyHandle* meta = nullptr;

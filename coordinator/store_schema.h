@@ -44,8 +44,9 @@ enum class SchemaState {
 // FAILED_PRECONDITION when a column family is missing (another program's
 // RocksDB), the schema version is missing from a non-empty store, or it is
 // another version (the message names both); DATA_LOSS for corruption or an
-// undecodable version.
-StatusOr<SchemaState> CheckStoreSchema(const std::string& path);
+// undecodable version. Files are read through `env`; null: the default.
+StatusOr<SchemaState> CheckStoreSchema(const std::string& path,
+                                       rocksdb::Env* env = nullptr);
 
 }  // namespace moesweep::coordinator
 
