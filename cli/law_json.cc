@@ -1,9 +1,12 @@
 #include "cli/law_json.h"
 
 #include <cmath>
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <type_traits>
 
 namespace moesweep::cli {
 namespace {
@@ -39,6 +42,21 @@ StatusOr<T> Get(const Json& j, const std::string& key,
                 const std::string& path) {
   if (!j.contains(key))
     return InvalidArgumentError(path + ": missing key '" + key + "'");
+  if constexpr (std::is_integral_v<T>) {
+    // get<int> would cast 1e300 or 2^40 unchecked (undefined behaviour).
+    const Json& v = j.at(key);
+    const bool fits =
+        v.is_number_unsigned()
+            ? v.get<std::uint64_t>() <=
+                  std::uint64_t(std::numeric_limits<T>::max())
+            : v.is_number_integer() &&
+                  v.get<std::int64_t>() >= std::numeric_limits<T>::min() &&
+                  v.get<std::int64_t>() <= std::numeric_limits<T>::max();
+    if (!fits) {
+      return InvalidArgumentError(path + ": key '" + key +
+                                  "' must be an integer in range");
+    }
+  }
   try {
     return j.at(key).get<T>();
   } catch (const nlohmann::json::exception&) {
@@ -116,7 +134,8 @@ StatusOr<LawFile> ReadLawFile(const std::string& path) {
   Json j;
   try {
     j = Json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number beyond a double (1e999).
     return InvalidArgumentError(
         path + ": not a law file (not JSON: " + e.what() + ")");
   }

@@ -94,6 +94,13 @@ TEST(LawJsonTest, BadLawFilesAreRefusedNamingTheKey) {
   } cases[] = {
       {"not json", "law.json: not a law file (not JSON"},
       {"[1, 2]", "law.json: not a law file (not an object)"},
+      // Found by fuzz/law_json_fuzzer.cc: an uncaught exception and an
+      // unchecked cast.
+      {R"({"format_version": 1e999})", "law.json: not a law file (not JSON"},
+      {R"({"format_version": 1e300})",
+       "law.json: key 'format_version' must be an integer in range"},
+      {R"({"format_version": 4294967297})",
+       "law.json: key 'format_version' must be an integer in range"},
       {R"({"law": "chinchilla"})", "law.json: missing key 'format_version'"},
       {R"({"format_version": 2, "law": "chinchilla"})",
        "format_version 2 is not supported"},

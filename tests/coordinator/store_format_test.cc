@@ -46,8 +46,9 @@ TEST(StoreFormatTest, RecordsRoundTrip) {
   StatusOr<TrialRecord> record = DecodeTrialRecord(EncodeTrialRecord({70000}));
   ASSERT_TRUE(record.ok());
   EXPECT_EQ(record->current_attempt, 70000);
-  StatusOr<std::string_view> payload =
-      DecodeCurveValue(EncodeCurveValue(std::string("a\0b", 3)));
+  // The payload is a view into the encoded value, which must outlive it.
+  const std::string curve_value = EncodeCurveValue(std::string("a\0b", 3));
+  StatusOr<std::string_view> payload = DecodeCurveValue(curve_value);
   ASSERT_TRUE(payload.ok());
   EXPECT_EQ(*payload, std::string_view("a\0b", 3));
   StatusOr<uint32_t> version = DecodeSchemaVersion(EncodeSchemaVersion(1));
