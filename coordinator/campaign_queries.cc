@@ -37,6 +37,29 @@ Status CheckLevel(double level) {
   return OkStatus();
 }
 
+// Most points of one GetCurve reply: 10,000 points stay far below gRPC's
+// 4 MiB default message limit, whatever a curve's length.
+constexpr int kMaxCurvePage = 10'000;
+
+// Parses a GetCurve page token, "ATTEMPT.SEQ": the next page starts after
+// that seq of that attempt, which must lie in [from, to].
+Status CurvePageToken(const std::string& token, int32_t from, int32_t to,
+                      int32_t* attempt, int64_t* after_seq) {
+  if (token.empty()) return OkStatus();
+  const size_t dot = token.find('.');
+  StatusOr<size_t> a = PageOffset(token.substr(0, dot));
+  StatusOr<size_t> seq = dot == std::string::npos
+                             ? StatusOr<size_t>(InvalidArgumentError(""))
+                             : PageOffset(token.substr(dot + 1));
+  if (dot == 0 || !a.ok() || !seq.ok() || *a < static_cast<size_t>(from) ||
+      *a > static_cast<size_t>(to)) {
+    return InvalidArgumentError("page_token: not a token this server gave");
+  }
+  *attempt = static_cast<int32_t>(*a);
+  *after_seq = static_cast<int64_t>(*seq);
+  return OkStatus();
+}
+
 }  // namespace
 
 CampaignServiceImpl::Unary* CampaignServiceImpl::GetLaw(
@@ -171,8 +194,10 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::ListTrials(
   auto run = [&]() -> Status {
     MOESWEEP_RETURN_IF_ERROR(tokens_->Check(*c, Role::kViewer));
     MOESWEEP_ASSIGN_OR_RETURN(size_t first, PageOffset(q->page_token()));
-    if (q->page_size() < 0)
-      return InvalidArgumentError("page_size: must be >= 0");
+    if (q->page_size() < 0 || q->page_size() > kMaxPageSize) {
+      return InvalidArgumentError("page_size: must be in [0, " +
+                                  std::to_string(kMaxPageSize) + "]");
+    }
     const size_t size = q->page_size() == 0 ? 100 : q->page_size();
     MOESWEEP_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials,
                               scheduler_->Trials(q->campaign_id()));
@@ -182,12 +207,8 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::ListTrials(
       for (int st : q->states()) keep |= t.state() == st;
       if (keep) wanted.push_back(std::move(t));
     }
-    for (size_t i = first; i < wanted.size() && i < first + size; ++i) {
-      *r->add_trials() = wanted[i];
-    }
-    if (first + size < wanted.size()) {
-      r->set_next_page_token(std::to_string(first + size));
-    }
+    const size_t end = FillPage(wanted, first, size, r->mutable_trials());
+    if (end < wanted.size()) r->set_next_page_token(std::to_string(end));
     return OkStatus();
   };
   return Reply(c, "ListTrials", start, run());
@@ -214,13 +235,28 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::GetCurve(
       return NotFoundError("attempt " + std::to_string(q->attempt()) +
                            " not found");
     }
+    if (q->page_size() < 0 || q->page_size() > kMaxCurvePage) {
+      return InvalidArgumentError("page_size: must be in [0, " +
+                                  std::to_string(kMaxCurvePage) + "]");
+    }
+    const size_t page = q->page_size() == 0 ? kMaxCurvePage : q->page_size();
     r->set_trial_id(q->trial_id());
-    const int32_t from = q->attempt() == 0 ? 1 : q->attempt();
+    int32_t from = q->attempt() == 0 ? 1 : q->attempt();
     const int32_t to = q->attempt() == 0 ? current : q->attempt();
-    for (int32_t a = from; a <= to; ++a) {
-      MOESWEEP_ASSIGN_OR_RETURN(std::vector<CurvePoint> points,
-                                store_->ReadCurve(q->trial_id(), a));
+    int64_t after_seq = 0;
+    MOESWEEP_RETURN_IF_ERROR(
+        CurvePageToken(q->page_token(), from, to, &from, &after_seq));
+    size_t read = 0;  // reports read, Failed ones included
+    for (int32_t a = from; a <= to; ++a, after_seq = 0) {
+      MOESWEEP_ASSIGN_OR_RETURN(
+          std::vector<CurvePoint> points,
+          store_->ReadCurve(q->trial_id(), a, after_seq, page - read + 1));
       for (const CurvePoint& p : points) {
+        if (read == page) {  // one more exists: the next page starts here
+          r->set_next_page_token(std::to_string(a) + "." +
+                                 std::to_string(after_seq));
+          return OkStatus();
+        }
         v1::WorkerMessage m;
         if (!m.ParseFromString(p.payload)) {
           return DataLossError("store: a report of " + q->trial_id() +
@@ -228,6 +264,8 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::GetCurve(
         }
         // A Failed report ends an attempt without a loss: not a point.
         if (!m.has_failed()) *r->add_points() = LossPointOf(m);
+        after_seq = p.seq;
+        ++read;
       }
     }
     return OkStatus();

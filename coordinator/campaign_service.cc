@@ -94,9 +94,10 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::List(
   if (!s.ok()) return Reply(c, "List", start, s);
   StatusOr<size_t> first = PageOffset(q->page_token());
   if (!first.ok()) return Reply(c, "List", start, first.status());
-  if (q->page_size() < 0) {
+  if (q->page_size() < 0 || q->page_size() > kMaxPageSize) {
     return Reply(c, "List", start,
-                 InvalidArgumentError("page_size: must be >= 0"));
+                 InvalidArgumentError("page_size: must be in [0, " +
+                                      std::to_string(kMaxPageSize) + "]"));
   }
   const size_t size = q->page_size() == 0 ? 100 : q->page_size();
   std::vector<v1::Campaign> all;
@@ -105,12 +106,8 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::List(
     for (int st : q->states()) wanted |= campaign.state() == st;
     if (wanted) all.push_back(std::move(campaign));
   }
-  for (size_t i = *first; i < all.size() && i < *first + size; ++i) {
-    *r->add_campaigns() = all[i];
-  }
-  if (*first + size < all.size()) {
-    r->set_next_page_token(std::to_string(*first + size));
-  }
+  const size_t end = FillPage(all, *first, size, r->mutable_campaigns());
+  if (end < all.size()) r->set_next_page_token(std::to_string(end));
   return Reply(c, "List", start, OkStatus());
 }
 

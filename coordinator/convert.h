@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "fitter/fitter.h"
@@ -52,6 +53,27 @@ bool IsFinalState(v1::CampaignState state);
 // The first index of a page: page tokens are decimal offsets into a list.
 // INVALID_ARGUMENT for a token this server did not give.
 StatusOr<size_t> PageOffset(const std::string& token);
+
+// Most items a List or ListTrials page may ask for.
+inline constexpr int kMaxPageSize = 1000;
+// A page stops growing past this many bytes (at least one item is sent):
+// specs of up to 64 KiB ride on every campaign, and a page must stay well
+// inside gRPC's 4 MiB default message limit.
+inline constexpr size_t kMaxPageBytes = 1 << 20;
+
+// Copies items[first, first + size) into `out`, stopping early once the
+// page holds kMaxPageBytes; returns the index after the last one copied.
+template <typename T>
+size_t FillPage(const std::vector<T>& items, size_t first, size_t size,
+                google::protobuf::RepeatedPtrField<T>* out) {
+  size_t bytes = 0, i = first;
+  for (; i < items.size() && i < first + size; ++i) {
+    if (i > first && bytes + items[i].ByteSizeLong() > kMaxPageBytes) break;
+    bytes += items[i].ByteSizeLong();
+    *out->Add() = items[i];
+  }
+  return i;
+}
 
 int64_t NowUnixMs();
 

@@ -315,13 +315,17 @@ void Store::Impl::CommitBatch(std::vector<Pending>& batch) {
 }
 
 StatusOr<std::vector<CurvePoint>> Store::Impl::ReadCurve(
-    std::string_view trial_id, int32_t attempt) const {
+    std::string_view trial_id, int32_t attempt, int64_t after_seq,
+    size_t limit) const {
   MOESWEEP_RETURN_IF_ERROR(CurrentAttempt(trial_id).status());
   std::string prefix = fmt::CurvePrefix(trial_id, attempt);
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), handles_[kCurves]));
   std::vector<CurvePoint> points;
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+  if (after_seq == std::numeric_limits<int64_t>::max()) return points;
+  const int64_t first = after_seq < 0 ? 0 : after_seq + 1;
+  for (it->Seek(fmt::CurveKey(trial_id, attempt, first));
+       it->Valid() && it->key().starts_with(prefix) && points.size() < limit;
        it->Next()) {
     MOESWEEP_ASSIGN_OR_RETURN(fmt::CurveKeyParts parts,
                               fmt::DecodeCurveKey(it->key().ToStringView()));
@@ -372,8 +376,10 @@ void Store::AppendReport(std::string_view trial_id, int32_t attempt,
   impl_->AppendReport(trial_id, attempt, seq, payload, std::move(callback));
 }
 StatusOr<std::vector<CurvePoint>> Store::ReadCurve(std::string_view trial_id,
-                                                   int32_t attempt) const {
-  return impl_->ReadCurve(trial_id, attempt);
+                                                   int32_t attempt,
+                                                   int64_t after_seq,
+                                                   size_t limit) const {
+  return impl_->ReadCurve(trial_id, attempt, after_seq, limit);
 }
 StatusOr<int64_t> Store::DurableSeq(std::string_view trial_id,
                                     int32_t attempt) const {

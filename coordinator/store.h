@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -143,10 +144,12 @@ class Store {
   void AppendReport(std::string_view trial_id, int32_t attempt, int64_t seq,
                     std::string_view payload, AckCallback callback);
 
-  // Every durable report of one attempt, by seq. NOT_FOUND for an unknown
-  // trial; DATA_LOSS for a record that does not decode.
-  StatusOr<std::vector<CurvePoint>> ReadCurve(std::string_view trial_id,
-                                              int32_t attempt) const;
+  // The durable reports of one attempt with seq > after_seq, by seq, at most
+  // `limit` of them. NOT_FOUND for an unknown trial; DATA_LOSS for a record
+  // that does not decode.
+  StatusOr<std::vector<CurvePoint>> ReadCurve(
+      std::string_view trial_id, int32_t attempt, int64_t after_seq = 0,
+      size_t limit = std::numeric_limits<size_t>::max()) const;
 
   // The highest durable seq of an attempt, 0 when none (Welcome's
   // acked_seq). NOT_FOUND for an unknown trial.

@@ -41,7 +41,9 @@ class Store::Impl {
   void AppendReport(std::string_view trial_id, int32_t attempt, int64_t seq,
                     std::string_view payload, AckCallback callback);
   StatusOr<std::vector<CurvePoint>> ReadCurve(std::string_view trial_id,
-                                              int32_t attempt) const;
+                                              int32_t attempt,
+                                              int64_t after_seq,
+                                              size_t limit) const;
   StatusOr<int64_t> DurableSeq(std::string_view trial_id,
                                int32_t attempt) const;
   Status WriteRecords(const std::vector<Record>& records,

@@ -50,16 +50,22 @@ Status CheckReal(std::string_view field, double v, double max) {
 }
 
 Status CheckAttempt(std::string_view kind, std::string_view trial_id,
-                    int32_t attempt) {
+                    int32_t attempt, int64_t seq) {
   const std::string k(kind);
   if (trial_id.empty()) return Bad(k + ".trial_id", "required");
   MOESWEEP_RETURN_IF_ERROR(CheckId(k + ".trial_id", trial_id, 256));
   if (attempt < 1) return Bad(k + ".attempt", "must be >= 1");
+  if (seq < 1 || seq > kMaxReportsPerAttempt) {
+    return Bad(k + ".seq", "must be in [1, " +
+                               std::to_string(kMaxReportsPerAttempt) +
+                               "] (the most reports one attempt stores), got " +
+                               std::to_string(seq));
+  }
   return OkStatus();
 }
 
 Status CheckProgress(const v1::Progress& p) {
-  MOESWEEP_RETURN_IF_ERROR(CheckAttempt("progress", p.trial_id(), p.attempt()));
+  MOESWEEP_RETURN_IF_ERROR(CheckAttempt("progress", p.trial_id(), p.attempt(), p.seq()));
   MOESWEEP_RETURN_IF_ERROR(CheckCount("progress.step", p.step()));
   MOESWEEP_RETURN_IF_ERROR(
       CheckCount("progress.trained_tokens", p.trained_tokens()));
@@ -85,7 +91,7 @@ Status CheckProgress(const v1::Progress& p) {
 }
 
 Status CheckDone(const v1::Done& d) {
-  MOESWEEP_RETURN_IF_ERROR(CheckAttempt("done", d.trial_id(), d.attempt()));
+  MOESWEEP_RETURN_IF_ERROR(CheckAttempt("done", d.trial_id(), d.attempt(), d.seq()));
   // 0 is let through: a run that never evaluated reports 0, and the
   // scheduler fails that trial with a message (CampaignRun::Observe).
   MOESWEEP_RETURN_IF_ERROR(
@@ -101,7 +107,7 @@ Status CheckDone(const v1::Done& d) {
 }
 
 Status CheckFailed(const v1::Failed& f) {
-  MOESWEEP_RETURN_IF_ERROR(CheckAttempt("failed", f.trial_id(), f.attempt()));
+  MOESWEEP_RETURN_IF_ERROR(CheckAttempt("failed", f.trial_id(), f.attempt(), f.seq()));
   if (!v1::FailureKind_IsValid(f.kind())) {
     return Bad("failed.kind", "unknown value " + std::to_string(f.kind()));
   }

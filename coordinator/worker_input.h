@@ -6,6 +6,7 @@
 #define MOESWEEP_COORDINATOR_WORKER_INPUT_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,11 @@ inline constexpr int kMaxWorkerSlots = 64;
 // Most bytes of a Failed.message kept (longer ones are cut, not refused: a
 // long stack trace is no reason to lose the attempt).
 inline constexpr size_t kMaxFailureMessageBytes = 1024;
+
+// Most reports (so stored loss points) of one attempt: seq is refused past
+// it. A run that reports every step for a million steps still fits; a
+// worker streaming without end does not fill the disk or a curve reply.
+inline constexpr int64_t kMaxReportsPerAttempt = 1'000'000;
 
 // INVALID_ARGUMENT naming the field: ids too long or not printable ASCII,
 // counts out of range.

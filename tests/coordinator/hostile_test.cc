@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -208,6 +209,9 @@ TEST_F(HostileTest, OutOfRangeReportsAreRefusedNamingTheField) {
     r = ProgressOf(spec.trial_id(), spec.attempt(), 1, 10);
     r.mutable_progress()->set_eval_loss(-inf);
     cases.push_back({r, "progress.eval_loss"});
+    // A worker streaming without end would fill the disk and every curve.
+    r = ProgressOf(spec.trial_id(), spec.attempt(), 1'000'001, 10);
+    cases.push_back({r, "progress.seq"});
   }
   for (const Case& bad : cases) {
     SCOPED_TRACE(bad.field);
@@ -243,6 +247,72 @@ TEST_F(HostileTest, OutOfRangeReportsAreRefusedNamingTheField) {
   }
   EXPECT_EQ(t.last_failure_kind(), v1::FAILURE_KIND_ERROR);
   EXPECT_EQ(t.last_failure_message(), std::string(1024, 'e'));
+}
+
+// Finding 5 (unbounded replies): a long curve comes back in pages that stay
+// under gRPC's message limit and join into the whole curve, in order.
+TEST_F(HostileTest, LongCurvesArePaged) {
+  StartServer();
+  const v1::Campaign c = CreateCampaign(SmallCampaignYaml("paged", 1));
+  auto workers = WorkerStub();
+  auto campaigns = CampaignStub();
+  Conn w = Connect(workers.get(), "w");
+  v1::CoordinatorMessage m;
+  ASSERT_TRUE(ReadUntil(w.stream.get(), v1::CoordinatorMessage::kAssign, &m));
+  const v1::TrialSpec spec = m.assign().spec();
+  constexpr int kReports = 25'000;  // two and a half default pages
+  for (int seq = 1; seq <= kReports; ++seq) {
+    ASSERT_TRUE(
+        w.stream->Write(ProgressOf(spec.trial_id(), spec.attempt(), seq, seq)));
+  }
+  int64_t acked = 0;
+  while (acked < kReports &&
+         ReadUntil(w.stream.get(), v1::CoordinatorMessage::kAck, &m)) {
+    acked = std::max(acked, m.ack().seq());
+  }
+  ASSERT_EQ(acked, kReports);
+
+  for (int page_size : {0, 7'777}) {
+    SCOPED_TRACE(page_size);
+    v1::GetCurveRequest q;
+    q.set_campaign_id(c.campaign_id());
+    q.set_trial_id(spec.trial_id());
+    q.set_page_size(page_size);
+    std::vector<int64_t> steps;
+    int pages = 0;
+    do {
+      v1::GetCurveResponse r;
+      auto vc = AuthContext(kViewerToken);
+      grpc::Status s = campaigns->GetCurve(vc.get(), q, &r);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      EXPECT_LE(r.points_size(), page_size == 0 ? 10'000 : page_size);
+      for (const v1::LossPoint& p : r.points()) steps.push_back(p.step());
+      q.set_page_token(r.next_page_token());
+      ++pages;
+    } while (!q.page_token().empty() && pages < 100);
+    EXPECT_EQ(pages, page_size == 0 ? 3 : 4);
+    ASSERT_EQ(steps.size(), static_cast<size_t>(kReports));
+    for (int i = 0; i < kReports; ++i) ASSERT_EQ(steps[i], i + 1);
+  }
+  for (const char* token : {"x", "9.1", ".5", "1"}) {
+    v1::GetCurveRequest q;
+    q.set_campaign_id(c.campaign_id());
+    q.set_trial_id(spec.trial_id());
+    q.set_page_token(token);
+    v1::GetCurveResponse r;
+    auto vc = AuthContext(kViewerToken);
+    EXPECT_EQ(campaigns->GetCurve(vc.get(), q, &r).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << token;
+  }
+  v1::GetCurveRequest q;
+  q.set_campaign_id(c.campaign_id());
+  q.set_trial_id(spec.trial_id());
+  q.set_page_size(10'001);
+  v1::GetCurveResponse r;
+  auto vc = AuthContext(kViewerToken);
+  EXPECT_EQ(campaigns->GetCurve(vc.get(), q, &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 // Finding 4: Amend took an infinite budget; Optimal(1e300) answered with
