@@ -140,6 +140,22 @@ struct TrainingSpec {
   friend bool operator==(const TrainingSpec&, const TrainingSpec&) = default;
 };
 
+// Validation runs (issue 12): once the campaign stops, the coordinator trains
+// `runs` more runs that never join the fit and compares each observed loss
+// with the law's 95% interval for a new run. Run i of `runs` (i = 1..runs) is
+// the law's compute-optimal architecture of the design space at
+// flops_multiple^(i/runs) times the training FLOPs of the largest fitted run,
+// so the runs spread geometrically up to the multiple. `moesweep simulate`
+// ignores it.
+struct ValidationSpec {
+  int runs = 1;               // in [1, kMaxValidationRuns]
+  double flops_multiple = 4;  // in [1, kMaxValidationFlopsMultiple]
+  friend bool operator==(const ValidationSpec&,
+                         const ValidationSpec&) = default;
+};
+inline constexpr int kMaxValidationRuns = 16;
+inline constexpr double kMaxValidationFlopsMultiple = 1000;
+
 // How runs are chosen: the proposer's own enum (fitter/proposer.h).
 using Strategy = fitter::Strategy;
 
@@ -155,6 +171,7 @@ struct CampaignSpec {
   TrainingSpec training;
   Strategy strategy = Strategy::kActive;
   std::uint64_t seed = 0;
+  std::optional<ValidationSpec> validate;  // none: no validation runs
   friend bool operator==(const CampaignSpec&, const CampaignSpec&) = default;
 };
 

@@ -10,6 +10,11 @@
 #include "campaign/campaign.h"
 #include "common/status.h"
 
+namespace YAML {
+class Emitter;
+class Node;
+}  // namespace YAML
+
 namespace moesweep::campaign {
 
 // The shortest text that reads back as exactly `value` ("1e19", "0.001",
@@ -25,6 +30,13 @@ Status RuleError(std::string_view path, std::string_view rule, double got);
 // `law_features`.
 Status ValidateSpace(const CampaignSpec& spec,
                      const std::vector<fitter::Feature>& law_features);
+
+// The `validate:` section (validation.cc): read from its YAML node at
+// `path`, checked, and written back as the normalized YAML does.
+StatusOr<ValidationSpec> ParseValidation(const YAML::Node& node,
+                                         const std::string& path);
+Status ValidateValidation(const ValidationSpec& validate);
+void EmitValidation(YAML::Emitter& out, const ValidationSpec& validate);
 
 // The smallest and largest value an axis allows. REQUIRES: the axis passed
 // ValidateSpace.

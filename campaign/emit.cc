@@ -163,6 +163,7 @@ std::string CampaignSpecToYaml(const CampaignSpec& spec) {
   out << YAML::Key << "strategy" << YAML::Value
       << std::string(fitter::StrategyName(spec.strategy));
   out << YAML::Key << "seed" << YAML::Value << spec.seed;
+  if (spec.validate) EmitValidation(out, *spec.validate);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

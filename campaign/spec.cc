@@ -20,6 +20,7 @@
 //              batch_tokens: 524288, eval_every_tokens: 1e8}
 //   strategy: active
 //   seed: 0
+//   validate: {runs: 2, flops_multiple: 4}   # optional (validation.cc)
 
 #include <yaml-cpp/yaml.h>
 
@@ -286,10 +287,11 @@ StatusOr<TrainingSpec> ParseTraining(const YAML::Node& node) {
 
 StatusOr<CampaignSpec> ParseRoot(const YAML::Node& root) {
   MOESWEEP_ASSIGN_OR_RETURN(
-      MapFields f, MapFields::Open(root, "",
-                                   {"name", "law", "space", "limits", "budget",
-                                    "question", "target", "max_parallel_runs",
-                                    "training", "strategy", "seed"}));
+      MapFields f,
+      MapFields::Open(
+          root, "",
+          {"name", "law", "space", "limits", "budget", "question", "target",
+           "max_parallel_runs", "training", "strategy", "seed", "validate"}));
   CampaignSpec spec;
   MOESWEEP_RETURN_IF_ERROR(ReadIfPresent(f, "name", ReadString, &spec.name));
   if (!f.Has("law")) return InvalidArgumentError("law: required");
@@ -351,6 +353,8 @@ StatusOr<CampaignSpec> ParseRoot(const YAML::Node& root) {
     spec.strategy = *strategy;
   }
   MOESWEEP_RETURN_IF_ERROR(ReadIfPresent(f, "seed", ReadUnsigned, &spec.seed));
+  MOESWEEP_RETURN_IF_ERROR(
+      ReadIfPresent(f, "validate", ParseValidation, &spec.validate));
   return spec;
 }
 

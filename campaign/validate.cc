@@ -394,7 +394,8 @@ Status ValidateCampaignSpec(const CampaignSpec& spec) {
     return RuleError("max_parallel_runs", "must be >= 1",
                      std::to_string(spec.max_parallel_runs));
   }
-  return ValidateTraining(spec);
+  MOESWEEP_RETURN_IF_ERROR(ValidateTraining(spec));
+  return spec.validate ? ValidateValidation(*spec.validate) : OkStatus();
 }
 
 }  // namespace moesweep::campaign

@@ -19,9 +19,9 @@ namespace {
 
 namespace v1 = ::moesweep::v1;
 
-const char* const kVerbs[] = {"create", "list",   "get",    "watch",
-                              "law",    "trials", "cancel", "pause",
-                              "resume", "amend",  "export", "optimal"};
+const char* const kVerbs[] = {"create", "list",    "get",     "watch",  "law",
+                              "trials", "cancel",  "pause",   "resume", "amend",
+                              "export", "optimal", "validate"};
 
 // The token for `role` from a tokens file (`<role> <token>` lines, an admin
 // token serving as viewer too), or the file's one bare token.
@@ -79,7 +79,7 @@ void AddCampaignCommand(CLI::App* app, CampaignCommandOptions* o) {
   CLI::App* cmd = app->add_subcommand(
       "campaign",
       "Talk to a coordinator: create, list, get, watch, law, "
-      "trials, cancel, pause, resume, amend, export, optimal");
+      "trials, cancel, pause, resume, amend, export, optimal, validate");
   cmd->add_option("verb", o->verb, "What to do")
       ->required()
       ->check(CLI::IsMember(
@@ -97,11 +97,13 @@ void AddCampaignCommand(CLI::App* app, CampaignCommandOptions* o) {
   cmd->add_option("--target-width", o->target_width,
                   "amend: new relative interval width");
   cmd->add_option("--table", o->table,
-                  "export: trials, curves, laws or out_of_sample")
+                  "export: trials, curves, laws, out_of_sample or validation")
       ->capture_default_str();
   cmd->add_option("--format", o->format, "export: csv or jsonl")
       ->capture_default_str();
-  cmd->add_option("--flops", o->flops, "optimal: the budget");
+  cmd->add_option("--flops", o->flops,
+                  "optimal: the budget; validate: the validation run's "
+                  "training FLOPs");
   cmd->add_flag("--progress", o->progress, "watch: also every report");
   cmd->add_flag("--stop-running", o->stop_running,
                 "pause: cancel running trials too (requeued on resume)");
@@ -117,7 +119,7 @@ int RunCampaignCommand(const CampaignCommandOptions& o, std::ostream& out,
   };
   const bool mutates = o.verb == "create" || o.verb == "cancel" ||
                        o.verb == "pause" || o.verb == "resume" ||
-                       o.verb == "amend";
+                       o.verb == "amend" || o.verb == "validate";
   if (o.verb != "list" && o.target.empty()) {
     return fail(InvalidArgumentError(o.verb == "create"
                                          ? "give the campaign YAML file"
@@ -218,6 +220,13 @@ int RunCampaignCommand(const CampaignCommandOptions& o, std::ostream& out,
     v1::OptimalResponse r;
     return done(stub->Optimal(&context, q, &r), r);
   }
+  if (o.verb == "validate") {
+    v1::ValidateCampaignRequest q;
+    q.set_campaign_id(o.target);
+    q.set_flops(o.flops);
+    v1::ValidateCampaignResponse r;
+    return done(stub->Validate(&context, q, &r), r);
+  }
   if (o.verb == "watch") {
     v1::WatchCampaignRequest q;
     q.set_campaign_id(o.target);
@@ -253,8 +262,8 @@ int RunCampaignCommand(const CampaignCommandOptions& o, std::ostream& out,
   for (char c : table) upper.push_back(static_cast<char>(std::toupper(c)));
   if (!v1::ExportTable_Parse("EXPORT_TABLE_" + upper, &t)) {
     return fail(
-        InvalidArgumentError("--table: trials, curves, laws or "
-                             "out_of_sample, got '" +
+        InvalidArgumentError("--table: trials, curves, laws, "
+                             "out_of_sample or validation, got '" +
                              o.table + "'"));
   }
   q.set_table(t);

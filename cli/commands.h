@@ -162,7 +162,7 @@ int RunCoordinatorCommand(const CoordinatorCommandOptions& options,
 // a CampaignService client that prints answers as JSON.
 struct CampaignCommandOptions {
   std::string verb;    // create, list, get, watch, law, trials, cancel,
-                       // pause, resume, amend, export, optimal
+                       // pause, resume, amend, export, optimal, validate
   std::string target;  // YAML file (create) or campaign id
   std::string coordinator = "127.0.0.1:7480";
   std::string token_file;
@@ -172,7 +172,7 @@ struct CampaignCommandOptions {
   double target_width = 0;  // amend; 0: unchanged
   std::string table = "trials";
   std::string format = "csv";
-  double flops = 0;  // optimal
+  double flops = 0;  // optimal: the budget; validate: the run's FLOPs
   bool progress = false;
   bool stop_running = false;
   std::string tls_ca;  // PEM roots to trust over TLS; empty: plaintext

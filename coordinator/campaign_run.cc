@@ -173,6 +173,7 @@ void CampaignRun::UpdateAnswer(const fitter::LawSnapshot& s, int64_t version) {
 void CampaignRun::Recount() {
   v1::TrialCounts counts;
   double spent = 0;
+  double validation = 0;  // not charged to the budget
   for (const TrialEntry& t : trials_) {
     switch (t.trial.state()) {
       case v1::TRIAL_STATE_QUEUED:
@@ -193,10 +194,11 @@ void CampaignRun::Recount() {
       default:
         break;
     }
-    spent += t.trial.training_flops();
+    (t.trial.has_validation() ? validation : spent) += t.trial.training_flops();
   }
   *campaign_.mutable_trials() = counts;
   campaign_.set_spent_flops(spent);
+  campaign_.set_validation_flops(validation);
 }
 
 double CampaignRun::ScaleFlops() const {

@@ -79,6 +79,24 @@ class CampaignRun {
   // queue. Fewer when the space runs out of candidates.
   StatusOr<std::vector<int32_t>> Propose(int n, int64_t now_unix_ms);
 
+  // ---- Validation runs (campaign_validation.cc) ----
+  // Queues a validation run: the law's compute-optimal architecture of the
+  // design space at `flops` training FLOPs, with the law's 95% interval for
+  // a new run there. Returns its index. FAILED_PRECONDITION while the law is
+  // not identifiable; INVALID_ARGUMENT when no architecture of the space can
+  // train a run of that size.
+  StatusOr<int32_t> AddValidationTrial(double flops, bool requested,
+                                       int64_t now_unix_ms);
+  // A validation trial's observed loss against its prediction; the fit does
+  // not see it. INVALID_ARGUMENT for a non-positive loss.
+  Status RecordValidation(TrialEntry& t, double loss, int64_t now_unix_ms);
+  // Planned FLOPs of the largest run the fit has seen; 0 before any.
+  double LargestFittedFlops() const;
+  // Validation trials asked for by Validate (`requested`) or by the spec.
+  int ValidationTrials(bool requested) const;
+  // Every validation trial's record, in proposal order.
+  std::vector<v1::Validation> Validations() const;
+
   // The spec of the trial's current attempt.
   const v1::TrialSpec& SpecOf(const TrialEntry& t) const {
     return t.trial.spec();

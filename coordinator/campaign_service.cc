@@ -75,6 +75,23 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::Create(
   return reactor;
 }
 
+CampaignServiceImpl::Unary* CampaignServiceImpl::Validate(
+    Ctx* c, const v1::ValidateCampaignRequest* q,
+    v1::ValidateCampaignResponse* r) {
+  const Clock::time_point start = Clock::now();
+  Status auth = tokens_->Check(*c, Role::kAdmin);
+  if (!auth.ok()) return Reply(c, "Validate", start, auth);
+  Unary* reactor = c->DefaultReactor();
+  scheduler_->Validate(*q, [this, reactor, r,
+                            start](StatusOr<v1::ValidateCampaignResponse> out) {
+    Status s = out.ok() ? OkStatus() : out.status();
+    if (out.ok()) *r = std::move(*out);
+    Record("Validate", start, s);
+    reactor->Finish(ToGrpcStatus(s));
+  });
+  return reactor;
+}
+
 CampaignServiceImpl::Unary* CampaignServiceImpl::Get(
     Ctx* c, const v1::GetCampaignRequest* q, v1::GetCampaignResponse* r) {
   const Clock::time_point start = Clock::now();

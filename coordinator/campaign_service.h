@@ -42,6 +42,8 @@ class CampaignServiceImpl final
                 v1::ResumeCampaignResponse* r) override;
   Unary* Amend(Ctx* c, const v1::AmendCampaignRequest* q,
                v1::AmendCampaignResponse* r) override;
+  Unary* Validate(Ctx* c, const v1::ValidateCampaignRequest* q,
+                  v1::ValidateCampaignResponse* r) override;
   grpc::ServerWriteReactor<v1::CampaignEvent>* Watch(
       Ctx* c, const v1::WatchCampaignRequest* q) override;
   Unary* GetLaw(Ctx* c, const v1::GetLawRequest* q,

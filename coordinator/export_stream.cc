@@ -1,4 +1,5 @@
-// Export: the trials, curves, laws and out-of-sample tables of a campaign.
+// Export: the trials, curves, laws, out-of-sample and validation tables of a
+// campaign.
 
 #include "coordinator/export_stream.h"
 
@@ -140,6 +141,29 @@ StatusOr<Table> CurvesTable(const Store& store,
   return t;
 }
 
+// The validation runs (issue 12); observed cells empty until observed.
+Table ValidationTable(const std::vector<v1::Trial>& trials) {
+  Table t;
+  t.header = {"trial_id",       "state",          "requested",
+              "law_version",    "flops_multiple", "planned_flops",
+              "predicted_loss", "lower",          "upper",
+              "observed_loss",  "log_error",      "inside"};
+  for (const v1::Trial& x : trials) {
+    if (!x.has_validation()) continue;
+    const v1::Validation& v = x.validation();
+    const bool seen = v.has_observed_loss();
+    t.rows.push_back(
+        {v.trial_id(), v1::TrialState_Name(x.state()),
+         v.requested() ? "true" : "false", std::to_string(v.law_version()),
+         Num(v.flops_multiple()), Num(v.planned_flops()),
+         Num(v.predicted_loss()), Num(v.predicted_interval().lower()),
+         Num(v.predicted_interval().upper()),
+         seen ? Num(v.observed_loss()) : "", seen ? Num(v.log_error()) : "",
+         seen ? (v.inside() ? "true" : "false") : ""});
+  }
+  return t;
+}
+
 }  // namespace
 
 StatusOr<std::string> ExportText(const Scheduler& scheduler, const Store& store,
@@ -159,6 +183,10 @@ StatusOr<std::string> ExportText(const Scheduler& scheduler, const Store& store,
     }
     case v1::EXPORT_TABLE_CURVES: {
       MOESWEEP_ASSIGN_OR_RETURN(table, CurvesTable(store, trials));
+      break;
+    }
+    case v1::EXPORT_TABLE_VALIDATION: {
+      table = ValidationTable(trials);
       break;
     }
     case v1::EXPORT_TABLE_LAWS:
@@ -197,8 +225,8 @@ StatusOr<std::string> ExportText(const Scheduler& scheduler, const Store& store,
     }
     default:
       return InvalidArgumentError(
-          "table: choose TRIALS, CURVES, LAWS or "
-          "OUT_OF_SAMPLE");
+          "table: choose TRIALS, CURVES, LAWS, OUT_OF_SAMPLE or "
+          "VALIDATION");
   }
   return Render(table, format);
 }

@@ -145,6 +145,10 @@ class Metrics::Impl {
                                  "moesweep_out_of_sample_abs_log_error",
                                  "Held-out |log(predicted) - log(observed)| "
                                  "loss.")),
+        validation_error(
+            Gauges(*registry, "moesweep_validation_log_error",
+                   "log(observed) - log(predicted) loss of a validation run, "
+                   "a run the law was not fitted on.")),
         workers_now(workers.Add({})),
         commit_histogram(commit_seconds.Add({}, kCommitSeconds)),
         proposal_histogram(proposal_seconds.Add({}, kProposalSeconds)) {}
@@ -174,6 +178,7 @@ class Metrics::Impl {
   Family<Gauge>& flops_budget;
   Family<Gauge>& oos_error;
   Family<Histogram>& oos_abs_error;
+  Family<Gauge>& validation_error;
   // The unlabelled series, created with their families so that a scrape
   // shows them (at 0) before their first use.
   Gauge& workers_now;
@@ -317,6 +322,13 @@ void Metrics::ObserveOutOfSampleError(std::string_view campaign,
   const prometheus::Labels labels = Campaign(campaign);
   impl_->oos_error.Add(labels).Set(log_error);
   impl_->oos_abs_error.Add(labels, kAbsLogError).Observe(std::abs(log_error));
+}
+
+void Metrics::SetValidationLogError(std::string_view campaign,
+                                    std::string_view trial, double log_error) {
+  impl_->validation_error
+      .Add({{"campaign", std::string(campaign)}, {"trial", std::string(trial)}})
+      .Set(log_error);
 }
 
 }  // namespace moesweep::coordinator

@@ -2,8 +2,9 @@
 //
 // Names follow Prometheus conventions: base units (seconds, FLOPs), `_total`
 // on counters, and no per-trial labels, so the number of series grows with
-// campaigns and RPC methods only. Labels are drawn from campaign, method,
-// code, state, param and kind. Internal to coordinator/ (not included by
+// campaigns and RPC methods only; the one exception is a validation run's
+// gauge, at most 64 a campaign. Labels are drawn from campaign, method,
+// code, state, param, kind and trial. Internal to coordinator/ (not included by
 // coordinator.h); the prometheus-cpp types stay in metrics.cc.
 
 #ifndef MOESWEEP_COORDINATOR_METRICS_H_
@@ -106,6 +107,12 @@ class Metrics {
   // Sets moesweep_out_of_sample_log_error{campaign} to it and observes its
   // absolute value in the histogram moesweep_out_of_sample_abs_log_error.
   void ObserveOutOfSampleError(std::string_view campaign, double log_error);
+
+  // moesweep_validation_log_error{campaign,trial}: a validation run's
+  // log(observed loss / predicted loss), from a law that never saw it (note
+  // the sign: the opposite of the out-of-sample error's).
+  void SetValidationLogError(std::string_view campaign, std::string_view trial,
+                             double log_error);
 
  private:
   class Impl;

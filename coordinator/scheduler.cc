@@ -190,6 +190,9 @@ StatusOr<v1::GetLawResponse> Scheduler::GetLaw(
   }
   if (run->campaign().has_answer())
     *out.mutable_answer() = run->campaign().answer();
+  for (v1::Validation& v : run->Validations()) {
+    *out.add_validations() = std::move(v);
+  }
   return out;
 }
 

@@ -69,6 +69,9 @@ class Scheduler {
   void Pause(v1::PauseCampaignRequest request, CampaignDone done);
   void Resume(v1::ResumeCampaignRequest request, CampaignDone done);
   void Amend(v1::AmendCampaignRequest request, CampaignDone done);
+  void Validate(
+      v1::ValidateCampaignRequest request,
+      std::function<void(StatusOr<v1::ValidateCampaignResponse>)> done);
 
   // ---- Reads (any thread). NOT_FOUND for an unknown campaign. ----
   StatusOr<v1::Campaign> Get(const std::string& campaign_id) const;
@@ -156,6 +159,22 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A trial's report applied to its campaign (scheduler_worker.cc).
   void ApplyEnd(CampaignRun& run, TrialEntry& t, const v1::WorkerMessage& m)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // scheduler_validation.cc
+  // The campaign stops as `next` says; when its spec asks for validation runs
+  // and it has none yet, they are queued and it is VALIDATING instead (true).
+  // A skipped validation says why in next.reason.
+  bool StartValidation(CampaignRun& run, NextStep& next)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // For a VALIDATING campaign (true): ends it in its after_validation_state
+  // once no validation run is queued or running.
+  bool AdvanceValidation(CampaignRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  StatusOr<v1::ValidateCampaignResponse> DoValidate(
+      const v1::ValidateCampaignRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A validation run was compared (ApplyEnd): its event and gauge.
+  void PublishValidation(CampaignRun& run, const v1::Validation& v)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // scheduler_load.cc

@@ -180,8 +180,11 @@ void Scheduler::Amend(v1::AmendCampaignRequest request, CampaignDone done) {
       return done(InvalidArgumentError(
           "set budget_flops or target_interval_width (or both)"));
     }
+    // A VALIDATING campaign has stopped; amend it once its validation runs
+    // have ended.
     if (c.state() == v1::CAMPAIGN_STATE_CANCELLED ||
-        c.state() == v1::CAMPAIGN_STATE_FAILED) {
+        c.state() == v1::CAMPAIGN_STATE_FAILED ||
+        c.state() == v1::CAMPAIGN_STATE_VALIDATING) {
       return done(FailedPreconditionError("campaign '" + r.id() + "' is " +
                                           v1::CampaignState_Name(c.state())));
     }
@@ -226,10 +229,12 @@ void Scheduler::Amend(v1::AmendCampaignRequest request, CampaignDone done) {
 
 void Scheduler::Advance(CampaignRun& run) {
   run.Recount();
+  if (AdvanceValidation(run)) return;
   NextStep next = run.Next();
   if (next.final_state != v1::CAMPAIGN_STATE_UNSPECIFIED) {
     CancelTrials(run, /*running=*/true, v1::CANCEL_REASON_CAMPAIGN_FINISHED,
                  v1::TRIAL_STATE_CANCELLED);
+    if (StartValidation(run, next)) return;
     SetState(run, next.final_state, next.reason);
     return;
   }

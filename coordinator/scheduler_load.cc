@@ -113,10 +113,14 @@ Status Scheduler::LoadCampaign(v1::Campaign campaign) {
   }
 
   // Successes rejoin the fit in the order they finished, under the law
-  // that was published last: a restart publishes nothing new.
+  // that was published last: a restart publishes nothing new. Validation
+  // runs were never fitted.
   std::vector<const TrialEntry*> succeeded;
   for (const TrialEntry& t : run.trials()) {
-    if (t.trial.state() == v1::TRIAL_STATE_SUCCEEDED) succeeded.push_back(&t);
+    if (t.trial.state() == v1::TRIAL_STATE_SUCCEEDED &&
+        !t.trial.has_validation()) {
+      succeeded.push_back(&t);
+    }
   }
   std::stable_sort(succeeded.begin(), succeeded.end(), [](auto* a, auto* b) {
     return a->trial.finished_unix_ms() < b->trial.finished_unix_ms();
@@ -142,7 +146,8 @@ Status Scheduler::LoadCampaign(v1::Campaign campaign) {
     }
   }
   Refresh(run);
-  if (run.campaign().state() == v1::CAMPAIGN_STATE_RUNNING) {
+  if (run.campaign().state() == v1::CAMPAIGN_STATE_RUNNING ||
+      run.campaign().state() == v1::CAMPAIGN_STATE_VALIDATING) {
     Advance(run);
   } else {
     run.Recount();
@@ -161,6 +166,11 @@ void Scheduler::PublishMetrics(CampaignRun& run) {
   metrics_->SetTrials(run.id(), "failed", t.failed());
   metrics_->SetTrials(run.id(), "cancelled", t.cancelled());
   metrics_->SetFlops(run.id(), c.spent_flops(), c.budget_flops());
+  for (const v1::Validation& v : run.Validations()) {
+    if (v.has_observed_loss()) {
+      metrics_->SetValidationLogError(run.id(), v.trial_id(), v.log_error());
+    }
+  }
   if (c.has_answer()) {
     metrics_->SetAnswer(
         run.id(), c.answer().value(), c.answer().interval().lower(),

@@ -180,12 +180,19 @@ void Scheduler::ApplyEnd(CampaignRun& run, TrialEntry& t,
     trial.set_elapsed_seconds(trial.elapsed_seconds() + d.elapsed_seconds());
     trial.set_trained_tokens(d.trained_tokens());
     trial.set_finished_unix_ms(NowUnixMs());
-    const auto start = std::chrono::steady_clock::now();
-    Status observed = run.Observe(t, d.final_eval_loss());  // a warm refit
-    if (metrics_ != nullptr) {
-      metrics_->ObserveFit("warm", std::chrono::duration<double>(
-                                       std::chrono::steady_clock::now() - start)
-                                       .count());
+    Status observed = OkStatus();
+    if (trial.has_validation()) {
+      // Kept out of the fit: compared with the law's prediction instead.
+      observed = run.RecordValidation(t, d.final_eval_loss(), NowUnixMs());
+    } else {
+      const auto start = std::chrono::steady_clock::now();
+      observed = run.Observe(t, d.final_eval_loss());  // a warm refit
+      if (metrics_ != nullptr) {
+        metrics_->ObserveFit("warm",
+                             std::chrono::duration<double>(
+                                 std::chrono::steady_clock::now() - start)
+                                 .count());
+      }
     }
     if (observed.ok()) {
       trial.set_state(v1::TRIAL_STATE_SUCCEEDED);
@@ -201,6 +208,9 @@ void Scheduler::ApplyEnd(CampaignRun& run, TrialEntry& t,
     f->set_training_flops(flops);
     SaveTrial(run, t);
     Emit(run, std::move(e));
+    if (observed.ok() && trial.has_validation()) {
+      PublishValidation(run, trial.validation());
+    }
     return;
   }
   const v1::Failed& fail = m.failed();
@@ -297,7 +307,9 @@ void Scheduler::Dispatch() {
         worker.slots - static_cast<int>(leases_.HeldBy(worker_id).size());
     for (auto it = campaigns_.begin(); free > 0 && it != campaigns_.end();) {
       CampaignRun& run = *it->second;
-      if (run.campaign().state() != v1::CAMPAIGN_STATE_RUNNING ||
+      const v1::CampaignState state = run.campaign().state();
+      if ((state != v1::CAMPAIGN_STATE_RUNNING &&
+           state != v1::CAMPAIGN_STATE_VALIDATING) ||
           run.queue().empty()) {
         ++it;
         continue;

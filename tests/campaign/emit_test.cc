@@ -53,6 +53,8 @@ TEST(CampaignEmitTest, EveryQuestionKindAndOptionRoundTrips) {
       "training: {lr: {constant: 0.003}}\nname: moe-1.b_2")));
   ExpectRoundTrip(Parsed(
       BaseWith("heads: 4", "head_dim: 64\n  experts_power_of_two: true")));
+  ExpectRoundTrip(Parsed(BaseWith(
+      "seed: 7", "seed: 7\nvalidate: {runs: 16, flops_multiple: 2.5}")));
 }
 
 TEST(CampaignEmitTest, ExprLawAndFeatureSpaceRoundTrip) {

@@ -198,6 +198,26 @@ const BadSpec kBadSpecs[] = {
      "law.params",
      "the product of the starts lists' lengths (the fit's starting points) "
      "must be <= 10000, got 11000"},
+    // validate (issue 12): bounded count and multiple, every key known
+    {"seed: 7", "seed: 7\nvalidate: {runs: 0}", "validate.runs",
+     "must be in [1, 16], got 0"},
+    {"seed: 7", "seed: 7\nvalidate: {runs: 17, flops_multiple: 4}",
+     "validate.runs", "must be in [1, 16], got 17"},
+    {"seed: 7", "seed: 7\nvalidate: {runs: 99999999999}", "validate.runs",
+     "must be in [1, 16], got 99999999999"},
+    {"seed: 7", "seed: 7\nvalidate: {runs: 1.5}", "validate.runs",
+     "expected an integer"},
+    {"seed: 7", "seed: 7\nvalidate: {flops_multiple: 0.5}",
+     "validate.flops_multiple", "must be in [1, 1000], got 0.5"},
+    {"seed: 7", "seed: 7\nvalidate: {flops_multiple: 1001}",
+     "validate.flops_multiple", "must be in [1, 1000], got 1001"},
+    {"seed: 7", "seed: 7\nvalidate: {flops_multiple: .inf}",
+     "validate.flops_multiple", "expected a finite number, got '.inf'"},
+    {"seed: 7", "seed: 7\nvalidate: {flops_multiple: .nan}",
+     "validate.flops_multiple", "expected a finite number, got '.nan'"},
+    {"seed: 7", "seed: 7\nvalidate: {run: 2}", "validate.run",
+     "unknown key (did you mean runs?)"},
+    {"seed: 7", "seed: 7\nvalidate: 3", "validate", "expected a map"},
 };
 
 TEST(ValidateTest, EveryBadSpecIsRefusedWithItsPathAndRule) {
@@ -249,6 +269,25 @@ TEST(ValidateTest, OversizedSpecsAndListsAreRefusedBeforeParsing) {
   ASSERT_FALSE(list.ok());
   EXPECT_EQ(std::string(list.status().message()),
             "space.layers: 1025 entries, above the limit of 1024");
+}
+
+TEST(ValidateTest, ValidationRunsDefaultToOneAtFourTimesTheLargestRun) {
+  const StatusOr<CampaignSpec> none = ParseCampaignSpec(kBaseSpec);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->validate.has_value());
+  // An empty `validate:` reads as absent, as every optional section does.
+  const StatusOr<CampaignSpec> empty =
+      ParseCampaignSpec(BaseWith("seed: 7", "seed: 7\nvalidate:"));
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_FALSE(empty->validate.has_value());
+  const StatusOr<CampaignSpec> defaults =
+      ParseCampaignSpec(BaseWith("seed: 7", "seed: 7\nvalidate: {}"));
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_EQ(defaults->validate, (ValidationSpec{1, 4}));
+  const StatusOr<CampaignSpec> three =
+      ParseCampaignSpec(BaseWith("seed: 7", "seed: 7\nvalidate: {runs: 3}"));
+  ASSERT_TRUE(three.ok()) << three.status().ToString();
+  EXPECT_EQ(three->validate, (ValidationSpec{3, 4}));
 }
 
 TEST(ValidateTest, BaseSpecIsValid) {
