@@ -16,11 +16,20 @@ namespace moesweep::coordinator {
 
 Scheduler::Scheduler(Store* store, Metrics* metrics,
                      const ServerOptions& options)
-    : store_(store), metrics_(metrics), options_(options) {}
+    : store_(store),
+      metrics_(metrics),
+      options_(options),
+      clock_(options.clock != nullptr ? options.clock : RealClock()),
+      leases_(clock_) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
 void Scheduler::Start() {
+  // A clock moved by hand wakes the loop, which expires what came due.
+  clock_waker_ = clock_->AddWaker([this] {
+    absl::MutexLock lock(&task_mu_);
+    task_cv_.Signal();
+  });
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -30,7 +39,10 @@ void Scheduler::Stop() {
     stopping_ = true;
     task_cv_.Signal();
   }
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+    clock_->RemoveWaker(clock_waker_);
+  }
   absl::MutexLock lock(&mu_);
   for (WorkerStream* s : gone_) delete s;
   gone_.clear();
@@ -50,9 +62,10 @@ void Scheduler::Loop() {
       absl::MutexLock lock(&task_mu_);
       if (tasks_.empty() && !stopping_) {
         // Wake for the next lease deadline; at most a second apart so a
-        // renewed lease's new deadline is picked up.
-        const int64_t wait_ms =
-            std::clamp<int64_t>(leases_.NextDeadline() - NowUnixMs(), 1, 1000);
+        // renewed lease's new deadline is picked up. A test's clock wakes
+        // the loop itself when moved (Start).
+        const int64_t wait_ms = std::clamp<int64_t>(
+            leases_.NextDeadlineMs() - clock_->NowMs(), 1, 1000);
         task_cv_.WaitWithTimeout(&task_mu_, absl::Milliseconds(wait_ms));
       }
       tasks.swap(tasks_);

@@ -165,7 +165,9 @@ class Scheduler {
   Store* const store_;
   Metrics* const metrics_;
   const ServerOptions options_;
+  Clock* const clock_;  // options_.clock or RealClock()
   LeaseTable leases_;
+  int clock_waker_ = 0;
 
   // Tasks for the scheduler thread.
   absl::Mutex task_mu_;

@@ -122,7 +122,6 @@ Status Scheduler::LoadCampaign(v1::Campaign campaign) {
     return a->trial.finished_unix_ms() < b->trial.finished_unix_ms();
   });
   MOESWEEP_RETURN_IF_ERROR(run.Restore(succeeded));
-  const int64_t now = NowUnixMs();
   for (TrialEntry& t : run.trials()) {
     const std::string& trial_id = t.trial.spec().trial_id();
     if (t.trial.state() == v1::TRIAL_STATE_QUEUED) {
@@ -137,7 +136,7 @@ Status Scheduler::LoadCampaign(v1::Campaign campaign) {
         ApplyEnd(run, t, *end);
       } else {
         leases_.Grant(id, trial_id, t.trial.spec().attempt(),
-                      t.trial.worker_id(), options_.reconnect_grace_ms, now);
+                      t.trial.worker_id(), options_.reconnect_grace_ms);
       }
     }
   }

@@ -14,6 +14,7 @@
 #include "coordinator/coordinator.h"
 #include "moesweep/v1/campaign.grpc.pb.h"
 #include "moesweep/v1/worker.grpc.pb.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/sim_worker.h"
 #include "tests/testing/temp_dir.h"
 
@@ -55,6 +56,9 @@ class CoordinatorFixture : public ::testing::Test {
   std::shared_ptr<grpc::ChannelCredentials> Credentials() const;
 
   TempDir dir_;
+  // A test that drives lease time sets options.clock = &clock_; declared
+  // before server_, so it outlives the server.
+  FakeClock clock_;
   std::string tls_root_pem_;  // the server's certificate; empty: plaintext
   std::unique_ptr<coordinator::Server> server_;
 };
