@@ -63,6 +63,15 @@ Status Scheduler::Load() {
     }
     quarantined_.emplace(id, std::move(c));
   }
+  for (const auto& [id, run] : campaigns_) Touch(id);
+  for (const auto& [id, c] : quarantined_) Touch(id);
+  {
+    // No one watches yet: the logs start as the stored events, those the
+    // rebuild emitted included.
+    absl::MutexLock lock(&view_mu_);
+    for (const auto& [id, run] : campaigns_) event_log_[id] = run->events();
+  }
+  outbox_.events.clear();
   return Flush();
 }
 

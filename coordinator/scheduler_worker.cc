@@ -121,6 +121,8 @@ void Scheduler::HandleHello(WorkerStream* stream, const v1::Hello& hello) {
       Advance(**run);
     }
   }
+  workers_connected_.store(static_cast<int64_t>(workers_.size()),
+                           std::memory_order_relaxed);
   if (metrics_ != nullptr) metrics_->SetWorkersConnected(workers_.size());
 }
 
@@ -132,6 +134,8 @@ void Scheduler::HandleGone(WorkerStream* stream) {
     }
   }
   gone_.insert(stream);
+  workers_connected_.store(static_cast<int64_t>(workers_.size()),
+                           std::memory_order_relaxed);
   if (metrics_ != nullptr) metrics_->SetWorkersConnected(workers_.size());
 }
 
@@ -281,7 +285,10 @@ void Scheduler::ExpireLeases() {
     cancel.mutable_cancel()->set_reason(v1::CANCEL_REASON_LEASE_EXPIRED);
     cancel.mutable_cancel()->set_message("no renewal before the deadline");
     SendTo(e.worker_id, std::move(cancel));
-    ++stats_.lease_expiries;
+    {
+      absl::MutexLock lock(&stats_mu_);
+      ++stats_.lease_expiries;
+    }
     if (metrics_ != nullptr) metrics_->LeaseExpired(e.campaign_id);
     Requeue(**run, *t, /*charge=*/true, "lease expired",
             v1::FAILURE_KIND_UNSPECIFIED);
