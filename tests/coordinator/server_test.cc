@@ -190,20 +190,6 @@ TEST_F(ServerTest, ExpiredLeaseRequeuesAsNextAttemptAndFencesLateReports) {
   context->TryCancel();
 }
 
-// Two admin calls in a row: the second runs on the scheduler thread only
-// after the loop turn that ran the first, and that turn's lease expiry, are
-// done. Cancelling an unknown campaign changes nothing.
-void SchedulerBarrier(v1::CampaignService::Stub* stub) {
-  for (int i = 0; i < 2; ++i) {
-    v1::CancelCampaignRequest q;
-    q.set_campaign_id("c999999");
-    v1::CancelCampaignResponse r;
-    auto context = AuthContext(kAdminToken);
-    EXPECT_EQ(stub->Cancel(context.get(), q, &r).error_code(),
-              grpc::StatusCode::NOT_FOUND);
-  }
-}
-
 TEST_F(ServerTest, HeartbeatsKeepALeaseUntilTheyStop) {
   coordinator::ServerOptions options;
   options.clock = &clock_;
@@ -224,14 +210,13 @@ TEST_F(ServerTest, HeartbeatsKeepALeaseUntilTheyStop) {
   // before it was handled (a stream's messages are handled in order).
   v1::WorkerMessage probe = ProgressOf(spec, 1);
   probe.mutable_progress()->set_trial_id("c999999-t000000");
-  auto campaigns = CampaignStub();
   // Ten lease lifetimes with a heartbeat every 60% of one and no report.
   for (int i = 0; i < 16; ++i) {
     ASSERT_TRUE(stream->Write(beat));
     ASSERT_TRUE(stream->Write(probe));
     ASSERT_TRUE(ReadUntil(stream.get(), v1::CoordinatorMessage::kRefuse, &m));
     clock_.Advance(options.lease_ttl_ms * 6 / 10);
-    SchedulerBarrier(campaigns.get());
+    SchedulerBarrier();
   }
   EXPECT_EQ(server_->stats().lease_expiries, 0);
   // Silence: one lifetime later the attempt is cancelled.

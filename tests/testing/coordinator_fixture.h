@@ -51,6 +51,11 @@ class CoordinatorFixture : public ::testing::Test {
   // Reads events until the campaign reaches a final state or the stream
   // ends; returns the final state (UNSPECIFIED if the stream ended first).
   moesweep::v1::CampaignState WatchToEnd(const std::string& campaign_id);
+  // Returns once the scheduler thread has finished the loop turn running
+  // now, with its lease expiry: two admin calls in a row (cancelling an
+  // unknown campaign, which changes nothing); the second runs only in a
+  // later turn than the first.
+  void SchedulerBarrier();
   SimWorkerOptions SimOptions(const std::string& worker_id);
   // Plaintext, or TLS trusting the server's certificate when it has one.
   std::shared_ptr<grpc::ChannelCredentials> Credentials() const;
