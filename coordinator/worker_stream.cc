@@ -202,8 +202,7 @@ void WorkerStream::HandleReport(const v1::WorkerMessage& message) {
                               " is not leased to this worker: drop it");
     } else {
       // The deadline this report's renewal set is the one its Ack carries.
-      deadline_unix_ms =
-          scheduler_->leases().Renew(trial, attempt, id);
+      deadline_unix_ms = scheduler_->leases().Renew(trial, attempt, id);
     }
   }
   {
