@@ -38,6 +38,25 @@ StatusOr<std::vector<Credential>> ReadTokensFile(const std::string& path);
 // replacing a file that exists: ALREADY_EXISTS) and returns them.
 StatusOr<std::vector<Credential>> WriteNewTokensFile(const std::string& path);
 
+// Steady time for lease deadlines and expiry: never goes back and is unrelated
+// to the wall (a wall-clock step must not expire or stretch a lease). Wall
+// time is only for timestamps shown to users. Implementations are
+// thread-safe.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Milliseconds since an arbitrary fixed origin.
+  virtual int64_t NowMs() const = 0;
+  // `wake` is called, on the thread that moves the clock, whenever its time
+  // jumps ahead (a test's clock moved by hand), until RemoveWaker(id) has
+  // returned; so a thread waiting for a deadline rechecks it at once. A real
+  // clock never jumps and never calls it. Returns the id for RemoveWaker.
+  virtual int AddWaker(std::function<void()> wake) = 0;
+  virtual void RemoveWaker(int id) = 0;
+};
+// The process's steady clock (std::chrono::steady_clock). Lives forever.
+Clock* RealClock();
+
 struct ServerOptions {
   std::string db_path;                  // RocksDB folder; required
   std::string listen = "127.0.0.1:0";   // host:port; port 0 picks one
@@ -69,6 +88,9 @@ struct ServerOptions {
   // RocksDB Env of the store (StoreOptions::env); borrowed, must outlive the
   // Server. Null: the default. Tests inject disk faults through it.
   rocksdb::Env* store_env = nullptr;
+  // Time of lease deadlines and expiry; borrowed, must outlive the Server.
+  // Null: RealClock(). Tests drive lease expiry through a clock of their own.
+  Clock* clock = nullptr;
   Status Validate() const;
 };
 

@@ -3,6 +3,10 @@
 // task (or touch only the LeaseTable) and return. Tasks run in order on the
 // scheduler thread, under mu_, and end by writing their records to the store
 // in one synced batch before any message or event they caused goes out.
+// Only the scheduler thread takes mu_: reads answer from the ReadView it
+// publishes after each durable write (campaign_view.h), Watch registers
+// under view_mu_, and leases have their own lock, so no RPC, heartbeat or
+// report waits for a fit, a proposal or a sync.
 // Internal to coordinator/.
 
 #ifndef MOESWEEP_COORDINATOR_SCHEDULER_H_
@@ -22,6 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "coordinator/campaign_run.h"
+#include "coordinator/campaign_view.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/lease_table.h"
 
@@ -73,7 +78,8 @@ class Scheduler {
       v1::ValidateCampaignRequest request,
       std::function<void(StatusOr<v1::ValidateCampaignResponse>)> done);
 
-  // ---- Reads (any thread). NOT_FOUND for an unknown campaign. ----
+  // ---- Reads (any thread), from the latest ReadView; never wait for the
+  // scheduler thread. NOT_FOUND for an unknown campaign. ----
   StatusOr<v1::Campaign> Get(const std::string& campaign_id) const;
   std::vector<v1::Campaign> List() const;  // newest first
   StatusOr<v1::GetLawResponse> GetLaw(const v1::GetLawRequest& request) const;
@@ -115,10 +121,25 @@ class Scheduler {
 
   void Post(std::function<void()> task);
   void Loop();
-  // Writes the outbox's records (one synced batch), then sends its messages
-  // and publishes its events. On a failed write nothing goes out.
+  // Writes the outbox's records (one synced batch), then publishes the
+  // changed campaigns' views with its events, and sends its messages. On a
+  // failed write nothing goes out.
   Status Flush() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pushes live (unstored) events to their watchers.
   void Publish(const std::vector<v1::CampaignEvent>& events);
+
+  // scheduler_views.cc
+  // Marks a campaign (and one of its trials) for the next published view.
+  void Touch(const std::string& campaign_id, int32_t trial_index = -1)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Builds views of the touched campaigns, then in one step under view_mu_
+  // swaps the ReadView in and hands `stored_events` to the watchers and
+  // their logs, so a Subscribe sees a snapshot and its events together.
+  void PublishViews(const std::vector<v1::CampaignEvent>& stored_events)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<const CampaignView> BuildView(const std::string& campaign_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<const ReadView> view() const;
 
   // scheduler_worker.cc
   void HandleHello(WorkerStream* stream, const v1::Hello& hello)
@@ -184,7 +205,9 @@ class Scheduler {
   Store* const store_;
   Metrics* const metrics_;
   const ServerOptions options_;
+  Clock* const clock_;  // options_.clock or RealClock()
   LeaseTable leases_;
+  int clock_waker_ = 0;
 
   // Tasks for the scheduler thread.
   absl::Mutex task_mu_;
@@ -202,16 +225,32 @@ class Scheduler {
   std::set<WorkerStream*> gone_ ABSL_GUARDED_BY(mu_);  // to delete
   Outbox outbox_ ABSL_GUARDED_BY(mu_);
   int64_t next_campaign_ ABSL_GUARDED_BY(mu_) = 1;
-  ServerStats stats_ ABSL_GUARDED_BY(mu_);
+  // What the next view must rebuild: campaign -> trial indexes changed.
+  std::map<std::string, std::set<int32_t>> touched_ ABSL_GUARDED_BY(mu_);
+  // The parts of the last views that later ones share.
+  struct ViewParts {
+    std::shared_ptr<const campaign::CampaignPlan> plan;
+    std::vector<std::shared_ptr<const v1::Trial>> trials;
+    std::vector<std::shared_ptr<const v1::LawEstimate>> laws;
+    std::shared_ptr<const std::vector<v1::OutOfSampleError>> out_of_sample;
+  };
+  std::map<std::string, ViewParts> view_parts_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const ReadView> built_ ABSL_GUARDED_BY(mu_);
 
-  // Watchers, under their own lock: progress is published from the store's
-  // writer thread, which must never wait for a fit.
-  mutable absl::Mutex watch_mu_;
-  std::multimap<std::string, WatchStream*> watchers_ ABSL_GUARDED_BY(watch_mu_);
+  // The read side, under its own short lock: the published view, and the
+  // watchers with each campaign's stored events. Progress is published from
+  // the store's writer thread, which must never wait for a fit.
+  mutable absl::Mutex view_mu_;
+  std::shared_ptr<const ReadView> view_ ABSL_GUARDED_BY(view_mu_);
+  std::multimap<std::string, WatchStream*> watchers_ ABSL_GUARDED_BY(view_mu_);
+  std::map<std::string, std::vector<v1::CampaignEvent>> event_log_
+      ABSL_GUARDED_BY(view_mu_);
   // Watchers that asked for TrialProgress; none: progress is not built.
   std::atomic<int> progress_watchers_{0};
   mutable absl::Mutex stats_mu_;
   int64_t stale_refused_ ABSL_GUARDED_BY(stats_mu_) = 0;
+  ServerStats stats_ ABSL_GUARDED_BY(stats_mu_);
+  std::atomic<int64_t> workers_connected_{0};
 };
 
 }  // namespace moesweep::coordinator

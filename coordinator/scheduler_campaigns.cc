@@ -251,7 +251,10 @@ void Scheduler::Advance(CampaignRun& run) {
       std::fprintf(stderr, "coordinator: campaign %s: %s\n", run.id().c_str(),
                    added.status().ToString().c_str());
     } else {
-      stats_.proposals += static_cast<int64_t>(added->size());
+      {
+        absl::MutexLock lock(&stats_mu_);
+        stats_.proposals += static_cast<int64_t>(added->size());
+      }
       for (int32_t index : *added) {
         outbox_.new_trials.push_back(
             run.trials()[index].trial.spec().trial_id());
@@ -322,6 +325,7 @@ void Scheduler::CancelTrials(CampaignRun& run, bool running,
 }
 
 void Scheduler::Emit(CampaignRun& run, v1::CampaignEvent event) {
+  Touch(run.id());
   event.set_event_seq(run.next_event_seq());
   event.set_time_unix_ms(NowUnixMs());
   event.set_campaign_id(run.id());
@@ -331,6 +335,7 @@ void Scheduler::Emit(CampaignRun& run, v1::CampaignEvent event) {
 }
 
 void Scheduler::Refresh(CampaignRun& run) {
+  Touch(run.id());
   const auto start = std::chrono::steady_clock::now();
   CampaignRun::Refreshed r = run.Refresh(NowUnixMs());
   if (metrics_ != nullptr && r.law) {
@@ -361,11 +366,13 @@ void Scheduler::Refresh(CampaignRun& run) {
 }
 
 void Scheduler::SaveCampaign(CampaignRun& run) {
+  Touch(run.id());
   run.campaign().set_updated_unix_ms(NowUnixMs());
   outbox_.records.push_back(records::CampaignRecord(run.campaign()));
 }
 
 void Scheduler::SaveTrial(CampaignRun& run, const TrialEntry& t) {
+  Touch(run.id(), t.index);
   outbox_.records.push_back(records::TrialRecord(run.id(), t.index, t.trial));
 }
 

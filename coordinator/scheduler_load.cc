@@ -63,6 +63,15 @@ Status Scheduler::Load() {
     }
     quarantined_.emplace(id, std::move(c));
   }
+  for (const auto& [id, run] : campaigns_) Touch(id);
+  for (const auto& [id, c] : quarantined_) Touch(id);
+  {
+    // No one watches yet: the logs start as the stored events, those the
+    // rebuild emitted included.
+    absl::MutexLock lock(&view_mu_);
+    for (const auto& [id, run] : campaigns_) event_log_[id] = run->events();
+  }
+  outbox_.events.clear();
   return Flush();
 }
 
@@ -126,7 +135,6 @@ Status Scheduler::LoadCampaign(v1::Campaign campaign) {
     return a->trial.finished_unix_ms() < b->trial.finished_unix_ms();
   });
   MOESWEEP_RETURN_IF_ERROR(run.Restore(succeeded));
-  const int64_t now = NowUnixMs();
   for (TrialEntry& t : run.trials()) {
     const std::string& trial_id = t.trial.spec().trial_id();
     if (t.trial.state() == v1::TRIAL_STATE_QUEUED) {
@@ -141,7 +149,7 @@ Status Scheduler::LoadCampaign(v1::Campaign campaign) {
         ApplyEnd(run, t, *end);
       } else {
         leases_.Grant(id, trial_id, t.trial.spec().attempt(),
-                      t.trial.worker_id(), options_.reconnect_grace_ms, now);
+                      t.trial.worker_id(), options_.reconnect_grace_ms);
       }
     }
   }

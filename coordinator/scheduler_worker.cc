@@ -98,7 +98,7 @@ void Scheduler::HandleHello(WorkerStream* stream, const v1::Hello& hello) {
     if (!e || e->worker_id != id || e->lease.attempt() != held.attempt()) {
       continue;  // void: not listed in Welcome
     }
-    leases_.Renew(held.trial_id(), held.attempt(), id, now);
+    leases_.Renew(held.trial_id(), held.attempt(), id);
     v1::ResumedLease* r = welcome->add_resumed_leases();
     *r->mutable_lease() = leases_.Get(held.trial_id())->lease;
     StatusOr<int64_t> acked =
@@ -121,6 +121,8 @@ void Scheduler::HandleHello(WorkerStream* stream, const v1::Hello& hello) {
       Advance(**run);
     }
   }
+  workers_connected_.store(static_cast<int64_t>(workers_.size()),
+                           std::memory_order_relaxed);
   if (metrics_ != nullptr) metrics_->SetWorkersConnected(workers_.size());
 }
 
@@ -132,6 +134,8 @@ void Scheduler::HandleGone(WorkerStream* stream) {
     }
   }
   gone_.insert(stream);
+  workers_connected_.store(static_cast<int64_t>(workers_.size()),
+                           std::memory_order_relaxed);
   if (metrics_ != nullptr) metrics_->SetWorkersConnected(workers_.size());
 }
 
@@ -277,7 +281,7 @@ void Scheduler::Requeue(CampaignRun& run, TrialEntry& t, bool charge,
 }
 
 void Scheduler::ExpireLeases() {
-  for (const LeaseEntry& e : leases_.TakeExpired(NowUnixMs())) {
+  for (const LeaseEntry& e : leases_.TakeExpired()) {
     StatusOr<CampaignRun*> run = Find(e.campaign_id);
     if (!run.ok()) continue;
     TrialEntry* t = (*run)->Find(e.lease.trial_id());
@@ -291,7 +295,10 @@ void Scheduler::ExpireLeases() {
     cancel.mutable_cancel()->set_reason(v1::CANCEL_REASON_LEASE_EXPIRED);
     cancel.mutable_cancel()->set_message("no renewal before the deadline");
     SendTo(e.worker_id, std::move(cancel));
-    ++stats_.lease_expiries;
+    {
+      absl::MutexLock lock(&stats_mu_);
+      ++stats_.lease_expiries;
+    }
     if (metrics_ != nullptr) metrics_->LeaseExpired(e.campaign_id);
     Requeue(**run, *t, /*charge=*/true, "lease expired",
             v1::FAILURE_KIND_UNSPECIFIED);
@@ -300,7 +307,6 @@ void Scheduler::ExpireLeases() {
 }
 
 void Scheduler::Dispatch() {
-  const int64_t now = NowUnixMs();
   for (auto& [worker_id, worker] : workers_) {
     if (worker.draining) continue;
     int free =
@@ -321,7 +327,7 @@ void Scheduler::Dispatch() {
       v1::Assign* assign = m.mutable_assign();
       *assign->mutable_lease() = leases_.Grant(
           run.id(), t.trial.spec().trial_id(), t.trial.spec().attempt(),
-          worker_id, options_.lease_ttl_ms, now);
+          worker_id, options_.lease_ttl_ms);
       *assign->mutable_spec() = t.trial.spec();
       t.trial.set_state(v1::TRIAL_STATE_RUNNING);
       t.trial.set_worker_id(worker_id);

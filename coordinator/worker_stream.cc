@@ -162,9 +162,8 @@ void WorkerStream::HandleHeartbeat(const v1::Heartbeat& heartbeat) {
     return;
   }
   const std::string id = worker_id();
-  const int64_t now = NowUnixMs();
   for (const v1::TrialAttempt& a : heartbeat.running()) {
-    scheduler_->leases().Renew(a.trial_id(), a.attempt(), id, now);
+    scheduler_->leases().Renew(a.trial_id(), a.attempt(), id);
   }
 }
 
@@ -203,8 +202,7 @@ void WorkerStream::HandleReport(const v1::WorkerMessage& message) {
                               " is not leased to this worker: drop it");
     } else {
       // The deadline this report's renewal set is the one its Ack carries.
-      deadline_unix_ms =
-          scheduler_->leases().Renew(trial, attempt, id, NowUnixMs());
+      deadline_unix_ms = scheduler_->leases().Renew(trial, attempt, id);
     }
   }
   {

@@ -144,8 +144,7 @@ TEST_F(ServerTest, CampaignRunsToItsStoppingRuleWithSimulatedWorkers) {
 
 TEST_F(ServerTest, ExpiredLeaseRequeuesAsNextAttemptAndFencesLateReports) {
   coordinator::ServerOptions options;
-  options.lease_ttl_ms = 300;
-  options.heartbeat_interval_ms = 100;
+  options.clock = &clock_;
   StartServer(options);
   const v1::Campaign c = CreateCampaign(SmallCampaignYaml("lease", 1));
   auto stub = WorkerStub();
@@ -162,6 +161,7 @@ TEST_F(ServerTest, ExpiredLeaseRequeuesAsNextAttemptAndFencesLateReports) {
   // No heartbeat: the coordinator cancels the attempt when the lease runs
   // out, and hands the trial out again as attempt 2 (to this worker, the
   // only one, whose slot is free again).
+  clock_.Advance(options.lease_ttl_ms);
   ASSERT_TRUE(ReadUntil(stream.get(), v1::CoordinatorMessage::kCancel, &m));
   EXPECT_EQ(m.cancel().reason(), v1::CANCEL_REASON_LEASE_EXPIRED);
   EXPECT_EQ(m.cancel().attempt(), 1);
@@ -187,6 +187,44 @@ TEST_F(ServerTest, ExpiredLeaseRequeuesAsNextAttemptAndFencesLateReports) {
   auto vc = AuthContext(kViewerToken);
   ASSERT_TRUE(CampaignStub()->GetCurve(vc.get(), cq, &curve).ok());
   EXPECT_EQ(curve.points_size(), 1);
+  context->TryCancel();
+}
+
+TEST_F(ServerTest, HeartbeatsKeepALeaseUntilTheyStop) {
+  coordinator::ServerOptions options;
+  options.clock = &clock_;
+  StartServer(options);
+  CreateCampaign(SmallCampaignYaml("heartbeat", 1));
+  auto stub = WorkerStub();
+  auto context = AuthContext(kWorkerToken);
+  std::unique_ptr<Stream> stream = stub->Connect(context.get());
+  ASSERT_TRUE(stream->Write(Hello("beating")));
+  v1::CoordinatorMessage m;
+  ASSERT_TRUE(ReadUntil(stream.get(), v1::CoordinatorMessage::kAssign, &m));
+  const v1::TrialSpec spec = m.assign().spec();
+  v1::WorkerMessage beat;
+  v1::TrialAttempt* running = beat.mutable_heartbeat()->add_running();
+  running->set_trial_id(spec.trial_id());
+  running->set_attempt(spec.attempt());
+  // A report on no trial is refused; its Refuse comes after the heartbeat
+  // before it was handled (a stream's messages are handled in order).
+  v1::WorkerMessage probe = ProgressOf(spec, 1);
+  probe.mutable_progress()->set_trial_id("c999999-t000000");
+  // Ten lease lifetimes with a heartbeat every 60% of one and no report.
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_TRUE(stream->Write(beat));
+    ASSERT_TRUE(stream->Write(probe));
+    ASSERT_TRUE(ReadUntil(stream.get(), v1::CoordinatorMessage::kRefuse, &m));
+    clock_.Advance(options.lease_ttl_ms * 6 / 10);
+    SchedulerBarrier();
+  }
+  EXPECT_EQ(server_->stats().lease_expiries, 0);
+  // Silence: one lifetime later the attempt is cancelled.
+  clock_.Advance(options.lease_ttl_ms);
+  ASSERT_TRUE(ReadUntil(stream.get(), v1::CoordinatorMessage::kCancel, &m));
+  EXPECT_EQ(m.cancel().reason(), v1::CANCEL_REASON_LEASE_EXPIRED);
+  EXPECT_EQ(m.cancel().trial_id(), spec.trial_id());
+  EXPECT_EQ(server_->stats().lease_expiries, 1);
   context->TryCancel();
 }
 

@@ -123,4 +123,16 @@ SimWorkerOptions CoordinatorFixture::SimOptions(const std::string& worker_id) {
   return o;
 }
 
+void CoordinatorFixture::SchedulerBarrier() {
+  auto stub = CampaignStub();
+  for (int i = 0; i < 2; ++i) {
+    moesweep::v1::CancelCampaignRequest q;
+    q.set_campaign_id("c999999");
+    moesweep::v1::CancelCampaignResponse r;
+    auto context = AuthContext(kAdminToken);
+    EXPECT_EQ(stub->Cancel(context.get(), q, &r).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+}
+
 }  // namespace moesweep::testing

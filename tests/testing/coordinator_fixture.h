@@ -14,6 +14,7 @@
 #include "coordinator/coordinator.h"
 #include "moesweep/v1/campaign.grpc.pb.h"
 #include "moesweep/v1/worker.grpc.pb.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/sim_worker.h"
 #include "tests/testing/temp_dir.h"
 
@@ -50,11 +51,19 @@ class CoordinatorFixture : public ::testing::Test {
   // Reads events until the campaign reaches a final state or the stream
   // ends; returns the final state (UNSPECIFIED if the stream ended first).
   moesweep::v1::CampaignState WatchToEnd(const std::string& campaign_id);
+  // Returns once the scheduler thread has finished the loop turn running
+  // now, with its lease expiry: two admin calls in a row (cancelling an
+  // unknown campaign, which changes nothing); the second runs only in a
+  // later turn than the first.
+  void SchedulerBarrier();
   SimWorkerOptions SimOptions(const std::string& worker_id);
   // Plaintext, or TLS trusting the server's certificate when it has one.
   std::shared_ptr<grpc::ChannelCredentials> Credentials() const;
 
   TempDir dir_;
+  // A test that drives lease time sets options.clock = &clock_; declared
+  // before server_, so it outlives the server.
+  FakeClock clock_;
   std::string tls_root_pem_;  // the server's certificate; empty: plaintext
   std::unique_ptr<coordinator::Server> server_;
 };

@@ -215,6 +215,13 @@ void FaultyFileSystem::ResumeSyncs() {
   syncs_paused_ = false;
 }
 
+bool FaultyFileSystem::AwaitSyncHeld(int64_t timeout_ms) const {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(
+      absl::Condition(this, &FaultyFileSystem::SyncHeld),
+      absl::Milliseconds(timeout_ms));
+}
+
 IOStatus FaultyFileSystem::Mutate(bool is_write) {
   if (power_cut_) return IOStatus::IOError("power cut");
   if (ops_to_cut_ > 0 && --ops_to_cut_ == 0) {
@@ -245,8 +252,11 @@ IOStatus FaultyFileSystem::Sync(FileState& file, bool is_wal,
   uint64_t covered = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (is_wal)
+    if (is_wal && !SyncMayStart()) {
+      ++syncs_held_;
       mu_.Await(absl::Condition(this, &FaultyFileSystem::SyncMayStart));
+      --syncs_held_;
+    }
     IOStatus s = Mutate(/*is_write=*/true);
     if (!s.ok()) return s;
     covered = file.bytes;

@@ -75,6 +75,10 @@ class FaultyFileSystem : public rocksdb::FileSystemWrapper {
   // syncs) until ResumeSyncs() or a power cut, so work can queue behind it.
   void PauseSyncs();
   void ResumeSyncs();
+  // Waits until a write-ahead log sync is held by PauseSyncs, so the thread
+  // that writes is known to be inside a synced write. False if none was
+  // within `timeout_ms`.
+  bool AwaitSyncHeld(int64_t timeout_ms) const;
 
   // rocksdb::FileSystem: every call that changes files goes through here.
   rocksdb::IOStatus NewWritableFile(const std::string& name,
@@ -118,6 +122,9 @@ class FaultyFileSystem : public rocksdb::FileSystemWrapper {
   bool SyncMayStart() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !syncs_paused_ || power_cut_;
   }
+  bool SyncHeld() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return syncs_held_ > 0;
+  }
   // For FaultyWritableFile and FaultyDirectory: `call` is the real one.
   // Append: the file then holds `new_bytes` (an offset, for a positioned
   // append, may leave it as long as it was).
@@ -141,6 +148,7 @@ class FaultyFileSystem : public rocksdb::FileSystemWrapper {
   int64_t ops_to_cut_ ABSL_GUARDED_BY(mu_) = 0;  // 0: no cut armed
   bool write_errors_ ABSL_GUARDED_BY(mu_) = false;
   bool syncs_paused_ ABSL_GUARDED_BY(mu_) = false;
+  int syncs_held_ ABSL_GUARDED_BY(mu_) = 0;  // waiting in Sync()
   int64_t wal_syncs_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -1,0 +1,29 @@
+// RealClock: std::chrono::steady_clock in milliseconds.
+
+#include <chrono>
+
+#include "coordinator/coordinator.h"
+
+namespace moesweep::coordinator {
+namespace {
+
+class SteadyClock final : public Clock {
+ public:
+  int64_t NowMs() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  // Steady time never jumps: nobody needs waking.
+  int AddWaker(std::function<void()>) override { return 0; }
+  void RemoveWaker(int) override {}
+};
+
+}  // namespace
+
+Clock* RealClock() {
+  static SteadyClock* const clock = new SteadyClock();  // never destroyed
+  return clock;
+}
+
+}  // namespace moesweep::coordinator
