@@ -26,6 +26,9 @@ Status RuleError(std::string_view path, std::string_view rule, double got);
 Status ValidateSpace(const CampaignSpec& spec,
                      const std::vector<fitter::Feature>& law_features);
 
+// The rules of spec.training (training.cc), against the space's tokens.
+Status ValidateTraining(const CampaignSpec& spec);
+
 // The smallest and largest value an axis allows. REQUIRES: the axis passed
 // ValidateSpace.
 double AxisMin(const Axis& axis);

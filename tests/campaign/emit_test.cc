@@ -53,6 +53,9 @@ TEST(CampaignEmitTest, EveryQuestionKindAndOptionRoundTrips) {
       "training: {lr: {constant: 0.003}}\nname: moe-1.b_2")));
   ExpectRoundTrip(Parsed(
       BaseWith("heads: 4", "head_dim: 64\n  experts_power_of_two: true")));
+  ExpectRoundTrip(Parsed(BaseWith(
+      "lr: {rule: ludziejewski}",
+      "lr: {rule: power, base: 0.0123, exponent: 0.35, reference: 1e5}")));
 }
 
 TEST(CampaignEmitTest, ExprLawAndFeatureSpaceRoundTrip) {
