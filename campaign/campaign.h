@@ -131,12 +131,15 @@ enum class LrRule {
   kPower,         // lr_power: a rule measured by scripts/lr-sweep
 };
 
-// lr = base·(N / reference)^-exponent, N the active non-embedding parameters.
-// YAML: `lr: {rule: power, base: 1e-2, exponent: 0.3, reference: 1e5}`.
+// lr = base·(N / reference)^-exponent·E^-experts_exponent, N the active
+// non-embedding parameters and E the routed experts. YAML: `lr: {rule: power,
+// base: 1e-2, exponent: 0.3, reference: 1e5, experts_exponent: 0.1}`, the
+// last optional (0).
 struct PowerLrRule {
-  double base = 0;       // the rate at N = reference, in (0, 1)
+  double base = 0;       // the rate at N = reference, E = 1; in (0, 1)
   double exponent = 0;   // in [0, 2]: larger models take smaller rates
   double reference = 0;  // parameters, in [1, 1e15]
+  double experts_exponent = 0;  // in [0, 2]
   friend bool operator==(const PowerLrRule&, const PowerLrRule&) = default;
 };
 
@@ -220,7 +223,8 @@ StatusOr<CampaignPlan> PlanCampaign(const CampaignSpec& spec);
 // The peak learning rate of a run with `active_non_embed` active
 // non-embedding parameters and `num_experts` routed experts: lr_constant,
 // Ludziejewski et al. 2025's fit exp(8.39 − 0.81·ln N_act − 0.25·ln E), or
-// lr_power's min(base·(N_act / reference)^-exponent, kMaxLearningRate).
+// lr_power's min(base·(N_act / reference)^-exponent·E^-experts_exponent,
+// kMaxLearningRate).
 // REQUIRES: both arguments >= 1.
 double LearningRate(const TrainingSpec& training, double active_non_embed,
                     double num_experts);

@@ -127,6 +127,7 @@ void EmitTraining(YAML::Emitter& out, const TrainingSpec& t) {
       Number(out, "base", t.lr_power.base);
       Number(out, "exponent", t.lr_power.exponent);
       Number(out, "reference", t.lr_power.reference);
+      Number(out, "experts_exponent", t.lr_power.experts_exponent);
       break;
   }
   out << YAML::EndMap;

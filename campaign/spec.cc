@@ -239,12 +239,13 @@ StatusOr<QuestionSpec> ParseQuestion(const YAML::Node& node) {
 }
 
 // training.lr: `{constant: x}`, `{rule: ludziejewski}` or `{rule: power,
-// base: b, exponent: a, reference: n}`.
+// base: b, exponent: a, reference: n, experts_exponent: e}` (e optional).
 StatusOr<TrainingSpec> ParseLr(const MapFields& training, TrainingSpec t) {
   MOESWEEP_ASSIGN_OR_RETURN(
       MapFields lr,
       MapFields::Open(training.Get("lr"), training.PathOf("lr"),
-                      {"constant", "rule", "base", "exponent", "reference"}));
+                      {"constant", "rule", "base", "exponent", "reference",
+                       "experts_exponent"}));
   if (lr.Has("constant") == lr.Has("rule")) {
     return RuleError(lr.path(), "give exactly one of constant and rule",
                      Describe(training.Get("lr")));
@@ -278,6 +279,16 @@ StatusOr<TrainingSpec> ParseLr(const MapFields& training, TrainingSpec t) {
     if (power) {
       MOESWEEP_ASSIGN_OR_RETURN(*field, ReadNumber(lr.Get(key), lr.PathOf(key)));
     }
+  }
+  if (lr.Has("experts_exponent")) {
+    if (!power) {
+      return RuleError(lr.PathOf("experts_exponent"),
+                       "goes only with rule power",
+                       Describe(lr.Get("experts_exponent")));
+    }
+    MOESWEEP_ASSIGN_OR_RETURN(t.lr_power.experts_exponent,
+                              ReadNumber(lr.Get("experts_exponent"),
+                                         lr.PathOf("experts_exponent")));
   }
   return t;
 }

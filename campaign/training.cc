@@ -41,8 +41,10 @@ Status ValidateLr(const TrainingSpec& t) {
     return RuleError("training.lr.base", "must be in (0, 1)", p.base);
   MOESWEEP_RETURN_IF_ERROR(InRange("training.lr.exponent", p.exponent, 0, 2,
                                    "must be in [0, 2]"));
-  return InRange("training.lr.reference", p.reference, 1, 1e15,
-                 "must be in [1, 1e15] parameters");
+  MOESWEEP_RETURN_IF_ERROR(InRange("training.lr.reference", p.reference, 1,
+                                   1e15, "must be in [1, 1e15] parameters"));
+  return InRange("training.lr.experts_exponent", p.experts_exponent, 0, 2,
+                 "must be in [0, 2]");
 }
 
 }  // namespace
@@ -60,9 +62,11 @@ double LearningRate(const TrainingSpec& training, double active_non_embed,
                       0.25 * std::log(num_experts));
     case LrRule::kPower: {
       const PowerLrRule& p = training.lr_power;
-      return std::min(
-          p.base * std::pow(active_non_embed / p.reference, -p.exponent),
-          kMaxLearningRate);
+      return std::min(p.base *
+                          std::pow(active_non_embed / p.reference,
+                                   -p.exponent) *
+                          std::pow(num_experts, -p.experts_exponent),
+                      kMaxLearningRate);
     }
   }
   return training.lr_constant;

@@ -56,6 +56,10 @@ TEST(CampaignEmitTest, EveryQuestionKindAndOptionRoundTrips) {
   ExpectRoundTrip(Parsed(BaseWith(
       "lr: {rule: ludziejewski}",
       "lr: {rule: power, base: 0.0123, exponent: 0.35, reference: 1e5}")));
+  ExpectRoundTrip(Parsed(BaseWith("lr: {rule: ludziejewski}",
+                                  "lr: {rule: power, base: 0.0123, exponent: "
+                                  "0.35, reference: 1e5, experts_exponent: "
+                                  "0.125}")));
 }
 
 TEST(CampaignEmitTest, ExprLawAndFeatureSpaceRoundTrip) {

@@ -217,6 +217,8 @@ const BadShape kBadShapes[] = {
      "training.lr.reference: required by rule power"},
     {"lr: {rule: ludziejewski}", "lr: {rule: ludziejewski, exponent: 0.3}",
      "training.lr.exponent: goes only with rule power, got '0.3'"},
+    {"lr: {rule: ludziejewski}", "lr: {constant: 1e-3, experts_exponent: 0}",
+     "training.lr.experts_exponent: goes only with rule power, got '0'"},
     {"lr: {rule: ludziejewski}", "lr: {constant: 1e-3, base: 1e-2}",
      "training.lr.base: goes only with rule power, got '1e-2'"},
     {"lr: {rule: ludziejewski}",

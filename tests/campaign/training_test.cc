@@ -33,8 +33,11 @@ TEST(CampaignTrainingTest, PowerRuleScalesFromItsReferenceAndIsCapped) {
   t.lr_rule = LrRule::kPower;
   t.lr_power = {.base = 1e-2, .exponent = 0.5, .reference = 1e5};
   EXPECT_DOUBLE_EQ(LearningRate(t, 1e5, 1), 1e-2);
-  EXPECT_DOUBLE_EQ(LearningRate(t, 4e5, 8), 5e-3);  // experts do not enter
+  EXPECT_DOUBLE_EQ(LearningRate(t, 4e5, 1), 5e-3);
   EXPECT_DOUBLE_EQ(LearningRate(t, 2.5e4, 1), 2e-2);
+  EXPECT_DOUBLE_EQ(LearningRate(t, 1e5, 16), 1e-2);  // experts_exponent 0
+  t.lr_power.experts_exponent = 0.25;
+  EXPECT_DOUBLE_EQ(LearningRate(t, 4e5, 16), 2.5e-3);
   // Extrapolated to a single parameter the rule asks for 3.16; capped.
   EXPECT_EQ(LearningRate(t, 1, 1), kMaxLearningRate);
 }

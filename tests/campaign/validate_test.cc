@@ -192,6 +192,10 @@ const BadSpec kBadSpecs[] = {
     {kTraining,
      "training: {lr: {rule: power, base: .01, exponent: 0.3, reference: 1e16}}",
      "training.lr.reference", "must be in [1, 1e15] parameters, got 1e16"},
+    {kTraining,
+     "training: {lr: {rule: power, base: .01, exponent: 0.3, reference: 1e5, "
+     "experts_exponent: -1}}",
+     "training.lr.experts_exponent", "must be in [0, 2], got -1"},
     {kTraining, "training: {warmup_tokens: 2e9}", "training.warmup_tokens",
      "must be < the smallest space.tokens (1e9), got 2e9"},
     {kTraining, "training: {warmup_tokens: -1}", "training.warmup_tokens",
