@@ -136,9 +136,9 @@ enum class LrRule {
 // base: 1e-2, exponent: 0.3, reference: 1e5, experts_exponent: 0.1}`, the
 // last optional (0).
 struct PowerLrRule {
-  double base = 0;       // the rate at N = reference, E = 1; in (0, 1)
-  double exponent = 0;   // in [0, 2]: larger models take smaller rates
-  double reference = 0;  // parameters, in [1, 1e15]
+  double base = 0;              // the rate at N = reference, E = 1; in (0, 1)
+  double exponent = 0;          // in [0, 2]: larger models take smaller rates
+  double reference = 0;         // parameters, in [1, 1e15]
   double experts_exponent = 0;  // in [0, 2]
   friend bool operator==(const PowerLrRule&, const PowerLrRule&) = default;
 };
@@ -240,7 +240,8 @@ inline constexpr double kMinRunSteps = 200;
 // Advice about a valid spec that is not an error: today, a smallest run of
 // fewer than kMinRunSteps steps of training.batch_tokens ("space.tokens: the
 // smallest run, 2e4 tokens, is 39 steps of training.batch_tokens (512); ...").
-// Empty when there is nothing to say. REQUIRES: ValidateCampaignSpec(spec).ok().
+// Empty when there is nothing to say. REQUIRES:
+// ValidateCampaignSpec(spec).ok().
 std::vector<std::string> CampaignSpecWarnings(const CampaignSpec& spec);
 
 // YAML spellings ("compute_optimal_loss", "wsd", "sobol", ...) and back; the

@@ -242,10 +242,9 @@ StatusOr<QuestionSpec> ParseQuestion(const YAML::Node& node) {
 // base: b, exponent: a, reference: n, experts_exponent: e}` (e optional).
 StatusOr<TrainingSpec> ParseLr(const MapFields& training, TrainingSpec t) {
   MOESWEEP_ASSIGN_OR_RETURN(
-      MapFields lr,
-      MapFields::Open(training.Get("lr"), training.PathOf("lr"),
-                      {"constant", "rule", "base", "exponent", "reference",
-                       "experts_exponent"}));
+      MapFields lr, MapFields::Open(training.Get("lr"), training.PathOf("lr"),
+                                    {"constant", "rule", "base", "exponent",
+                                     "reference", "experts_exponent"}));
   if (lr.Has("constant") == lr.Has("rule")) {
     return RuleError(lr.path(), "give exactly one of constant and rule",
                      Describe(training.Get("lr")));
@@ -277,7 +276,8 @@ StatusOr<TrainingSpec> ParseLr(const MapFields& training, TrainingSpec t) {
                                Describe(lr.Get(key)));
     }
     if (power) {
-      MOESWEEP_ASSIGN_OR_RETURN(*field, ReadNumber(lr.Get(key), lr.PathOf(key)));
+      MOESWEEP_ASSIGN_OR_RETURN(*field,
+                                ReadNumber(lr.Get(key), lr.PathOf(key)));
     }
   }
   if (lr.Has("experts_exponent")) {
@@ -286,9 +286,9 @@ StatusOr<TrainingSpec> ParseLr(const MapFields& training, TrainingSpec t) {
                        "goes only with rule power",
                        Describe(lr.Get("experts_exponent")));
     }
-    MOESWEEP_ASSIGN_OR_RETURN(t.lr_power.experts_exponent,
-                              ReadNumber(lr.Get("experts_exponent"),
-                                         lr.PathOf("experts_exponent")));
+    MOESWEEP_ASSIGN_OR_RETURN(
+        t.lr_power.experts_exponent,
+        ReadNumber(lr.Get("experts_exponent"), lr.PathOf("experts_exponent")));
   }
   return t;
 }

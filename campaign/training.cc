@@ -12,8 +12,8 @@ namespace moesweep::campaign {
 namespace {
 
 // [lower, upper], finite; INVALID_ARGUMENT naming `path` otherwise.
-Status InRange(std::string_view path, double value, double lower,
-               double upper, std::string_view rule) {
+Status InRange(std::string_view path, double value, double lower, double upper,
+               std::string_view rule) {
   if (!(value >= lower && value <= upper)) return RuleError(path, rule, value);
   return OkStatus();
 }
@@ -39,8 +39,8 @@ Status ValidateLr(const TrainingSpec& t) {
   const PowerLrRule& p = t.lr_power;
   if (!(p.base > 0 && p.base < 1))
     return RuleError("training.lr.base", "must be in (0, 1)", p.base);
-  MOESWEEP_RETURN_IF_ERROR(InRange("training.lr.exponent", p.exponent, 0, 2,
-                                   "must be in [0, 2]"));
+  MOESWEEP_RETURN_IF_ERROR(
+      InRange("training.lr.exponent", p.exponent, 0, 2, "must be in [0, 2]"));
   MOESWEEP_RETURN_IF_ERROR(InRange("training.lr.reference", p.reference, 1,
                                    1e15, "must be in [1, 1e15] parameters"));
   return InRange("training.lr.experts_exponent", p.experts_exponent, 0, 2,
@@ -62,11 +62,10 @@ double LearningRate(const TrainingSpec& training, double active_non_embed,
                       0.25 * std::log(num_experts));
     case LrRule::kPower: {
       const PowerLrRule& p = training.lr_power;
-      return std::min(p.base *
-                          std::pow(active_non_embed / p.reference,
-                                   -p.exponent) *
-                          std::pow(num_experts, -p.experts_exponent),
-                      kMaxLearningRate);
+      return std::min(
+          p.base * std::pow(active_non_embed / p.reference, -p.exponent) *
+              std::pow(num_experts, -p.experts_exponent),
+          kMaxLearningRate);
     }
   }
   return training.lr_constant;

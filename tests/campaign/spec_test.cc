@@ -222,7 +222,8 @@ const BadShape kBadShapes[] = {
     {"lr: {rule: ludziejewski}", "lr: {constant: 1e-3, base: 1e-2}",
      "training.lr.base: goes only with rule power, got '1e-2'"},
     {"lr: {rule: ludziejewski}",
-     "lr: {rule: power, base: 1e-2, exponent: 0.3, reference: 1e5, refrence: 1}",
+     "lr: {rule: power, base: 1e-2, exponent: 0.3, reference: 1e5, refrence: "
+     "1}",
      "training.lr.refrence: unknown key (did you mean reference?)"},
     {"strategy: active", "strategy: bayes",
      "strategy: must be one of active, grid, random, sobol, got 'bayes'"},

@@ -63,8 +63,7 @@ TEST(CampaignTrainingTest, WarnsAboutRunsOfTooFewSteps) {
             std::string::npos)
       << w[0];
   // No batch_tokens: the coordinator's default batch, not the spec's; quiet.
-  EXPECT_TRUE(
-      CampaignSpecWarnings(Spec("batch_tokens: 524288, ", "")).empty());
+  EXPECT_TRUE(CampaignSpecWarnings(Spec("batch_tokens: 524288, ", "")).empty());
 }
 
 }  // namespace
