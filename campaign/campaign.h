@@ -239,7 +239,7 @@ inline constexpr double kMinRunSteps = 200;
 
 // Advice about a valid spec that is not an error: today, a smallest run of
 // fewer than kMinRunSteps steps of training.batch_tokens ("space.tokens: the
-// smallest run, 2e4 tokens, is 39 steps of training.batch_tokens (512); ...").
+// smallest run, 2e4 tokens, is 40 steps of training.batch_tokens (512); ...").
 // Empty when there is nothing to say. REQUIRES:
 // ValidateCampaignSpec(spec).ok().
 std::vector<std::string> CampaignSpecWarnings(const CampaignSpec& spec);
