@@ -128,12 +128,26 @@ enum class Schedule { kCosine, kWsd };  // cosine; warmup-stable-decay
 enum class LrRule {
   kConstant,      // lr_constant
   kLudziejewski,  // LearningRate() below
+  kPower,         // lr_power: a rule measured by scripts/lr-sweep
+};
+
+// lr = base·(N / reference)^-exponent·E^-experts_exponent, N the active
+// non-embedding parameters and E the routed experts. YAML: `lr: {rule: power,
+// base: 1e-2, exponent: 0.3, reference: 1e5, experts_exponent: 0.1}`, the
+// last optional (0).
+struct PowerLrRule {
+  double base = 0;              // the rate at N = reference, E = 1; in (0, 1)
+  double exponent = 0;          // in [0, 2]: larger models take smaller rates
+  double reference = 0;         // parameters, in [1, 1e15]
+  double experts_exponent = 0;  // in [0, 2]
+  friend bool operator==(const PowerLrRule&, const PowerLrRule&) = default;
 };
 
 struct TrainingSpec {
   Schedule schedule = Schedule::kCosine;
   LrRule lr_rule = LrRule::kLudziejewski;
   double lr_constant = 0;                   // kConstant only, > 0
+  PowerLrRule lr_power;                     // kPower only
   std::optional<double> warmup_tokens;      // >= 0, < smallest space.tokens
   std::optional<double> batch_tokens;       // a multiple of space.seq_len
   std::optional<double> eval_every_tokens;  // > 0
@@ -224,11 +238,28 @@ struct CampaignPlan {
 StatusOr<CampaignPlan> PlanCampaign(const CampaignSpec& spec);
 
 // The peak learning rate of a run with `active_non_embed` active
-// non-embedding parameters and `num_experts` routed experts: lr_constant, or
-// Ludziejewski et al. 2025's fit exp(8.39 − 0.81·ln N_act − 0.25·ln E).
+// non-embedding parameters and `num_experts` routed experts: lr_constant,
+// Ludziejewski et al. 2025's fit exp(8.39 − 0.81·ln N_act − 0.25·ln E), or
+// lr_power's min(base·(N_act / reference)^-exponent·E^-experts_exponent,
+// kMaxLearningRate).
 // REQUIRES: both arguments >= 1.
 double LearningRate(const TrainingSpec& training, double active_non_embed,
                     double num_experts);
+// A power rule extrapolated far below its reference could ask for any rate;
+// it is capped here (no AdamW run of ours trains above it).
+inline constexpr double kMaxLearningRate = 0.1;
+
+// The fewest optimizer steps a run should take: before a few hundred steps
+// the loss still falls steeply with every step, and short runs sit above the
+// power law the longer ones follow (examples/LR_SWEEP.md).
+inline constexpr double kMinRunSteps = 200;
+
+// Advice about a valid spec that is not an error: today, a smallest run of
+// fewer than kMinRunSteps steps of training.batch_tokens ("space.tokens: the
+// smallest run, 2e4 tokens, is 40 steps of training.batch_tokens (512); ...").
+// Empty when there is nothing to say. REQUIRES:
+// ValidateCampaignSpec(spec).ok().
+std::vector<std::string> CampaignSpecWarnings(const CampaignSpec& spec);
 
 // YAML spellings ("compute_optimal_loss", "wsd", "sobol", ...) and back; the
 // latter INVALID_ARGUMENT listing the known spellings.

@@ -38,6 +38,9 @@ StatusOr<ValidationSpec> ParseValidation(const YAML::Node& node,
 Status ValidateValidation(const ValidationSpec& validate);
 void EmitValidation(YAML::Emitter& out, const ValidationSpec& validate);
 
+// The rules of spec.training (training.cc), against the space's tokens.
+Status ValidateTraining(const CampaignSpec& spec);
+
 // The smallest and largest value an axis allows. REQUIRES: the axis passed
 // ValidateSpace.
 double AxisMin(const Axis& axis);

@@ -115,10 +115,20 @@ void EmitTraining(YAML::Emitter& out, const TrainingSpec& t) {
   out << YAML::Key << "schedule" << YAML::Value
       << std::string(ScheduleName(t.schedule));
   out << YAML::Key << "lr" << YAML::Value << YAML::Flow << YAML::BeginMap;
-  if (t.lr_rule == LrRule::kConstant) {
-    Number(out, "constant", t.lr_constant);
-  } else {
-    out << YAML::Key << "rule" << YAML::Value << "ludziejewski";
+  switch (t.lr_rule) {
+    case LrRule::kConstant:
+      Number(out, "constant", t.lr_constant);
+      break;
+    case LrRule::kLudziejewski:
+      out << YAML::Key << "rule" << YAML::Value << "ludziejewski";
+      break;
+    case LrRule::kPower:
+      out << YAML::Key << "rule" << YAML::Value << "power";
+      Number(out, "base", t.lr_power.base);
+      Number(out, "exponent", t.lr_power.exponent);
+      Number(out, "reference", t.lr_power.reference);
+      Number(out, "experts_exponent", t.lr_power.experts_exponent);
+      break;
   }
   out << YAML::EndMap;
   OptionalNumber(out, "warmup_tokens", t.warmup_tokens);

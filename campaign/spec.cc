@@ -18,6 +18,8 @@
 //   max_parallel_runs: 8
 //   training: {schedule: wsd, lr: {rule: ludziejewski}, warmup_tokens: 1e8,
 //              batch_tokens: 524288, eval_every_tokens: 1e8}
+//             # or lr: {constant: 3e-3}, or lr: {rule: power, base: 1e-2,
+//             #   exponent: 0.3, reference: 1e5} (examples/LR_SWEEP.md)
 //   strategy: active
 //   seed: 0
 //   validate: {runs: 2, flops_multiple: 4}   # optional (validation.cc)
@@ -237,6 +239,61 @@ StatusOr<QuestionSpec> ParseQuestion(const YAML::Node& node) {
   return q;
 }
 
+// training.lr: `{constant: x}`, `{rule: ludziejewski}` or `{rule: power,
+// base: b, exponent: a, reference: n, experts_exponent: e}` (e optional).
+StatusOr<TrainingSpec> ParseLr(const MapFields& training, TrainingSpec t) {
+  MOESWEEP_ASSIGN_OR_RETURN(
+      MapFields lr, MapFields::Open(training.Get("lr"), training.PathOf("lr"),
+                                    {"constant", "rule", "base", "exponent",
+                                     "reference", "experts_exponent"}));
+  if (lr.Has("constant") == lr.Has("rule")) {
+    return RuleError(lr.path(), "give exactly one of constant and rule",
+                     Describe(training.Get("lr")));
+  }
+  if (lr.Has("constant")) {
+    t.lr_rule = LrRule::kConstant;
+    MOESWEEP_ASSIGN_OR_RETURN(
+        t.lr_constant, ReadNumber(lr.Get("constant"), lr.PathOf("constant")));
+  } else {
+    MOESWEEP_ASSIGN_OR_RETURN(const std::string rule,
+                              ReadString(lr.Get("rule"), lr.PathOf("rule")));
+    if (rule == "ludziejewski") {
+      t.lr_rule = LrRule::kLudziejewski;
+    } else if (rule == "power") {
+      t.lr_rule = LrRule::kPower;
+    } else {
+      return RuleError(lr.PathOf("rule"), "must be ludziejewski or power",
+                       "'" + rule + "'");
+    }
+  }
+  const bool power = t.lr_rule == LrRule::kPower;
+  for (auto [key, field] : {std::pair{"base", &t.lr_power.base},
+                            std::pair{"exponent", &t.lr_power.exponent},
+                            std::pair{"reference", &t.lr_power.reference}}) {
+    if (lr.Has(key) != power) {
+      return power ? InvalidArgumentError(lr.PathOf(key) +
+                                          ": required by rule power")
+                   : RuleError(lr.PathOf(key), "goes only with rule power",
+                               Describe(lr.Get(key)));
+    }
+    if (power) {
+      MOESWEEP_ASSIGN_OR_RETURN(*field,
+                                ReadNumber(lr.Get(key), lr.PathOf(key)));
+    }
+  }
+  if (lr.Has("experts_exponent")) {
+    if (!power) {
+      return RuleError(lr.PathOf("experts_exponent"),
+                       "goes only with rule power",
+                       Describe(lr.Get("experts_exponent")));
+    }
+    MOESWEEP_ASSIGN_OR_RETURN(
+        t.lr_power.experts_exponent,
+        ReadNumber(lr.Get("experts_exponent"), lr.PathOf("experts_exponent")));
+  }
+  return t;
+}
+
 StatusOr<TrainingSpec> ParseTraining(const YAML::Node& node) {
   MOESWEEP_ASSIGN_OR_RETURN(
       MapFields f, MapFields::Open(node, "training",
@@ -255,26 +312,7 @@ StatusOr<TrainingSpec> ParseTraining(const YAML::Node& node) {
     t.schedule = *schedule;
   }
   if (f.Has("lr")) {
-    MOESWEEP_ASSIGN_OR_RETURN(
-        MapFields lr,
-        MapFields::Open(f.Get("lr"), f.PathOf("lr"), {"constant", "rule"}));
-    if (lr.Has("constant") == lr.Has("rule")) {
-      return RuleError(lr.path(), "give exactly one of constant and rule",
-                       Describe(f.Get("lr")));
-    }
-    if (lr.Has("constant")) {
-      t.lr_rule = LrRule::kConstant;
-      MOESWEEP_ASSIGN_OR_RETURN(
-          t.lr_constant, ReadNumber(lr.Get("constant"), lr.PathOf("constant")));
-    } else {
-      MOESWEEP_ASSIGN_OR_RETURN(const std::string rule,
-                                ReadString(lr.Get("rule"), lr.PathOf("rule")));
-      if (rule != "ludziejewski") {
-        return RuleError(lr.PathOf("rule"), "must be ludziejewski",
-                         "'" + rule + "'");
-      }
-      t.lr_rule = LrRule::kLudziejewski;
-    }
+    MOESWEEP_ASSIGN_OR_RETURN(t, ParseLr(f, std::move(t)));
   }
   for (auto [key, field] :
        {std::pair{"warmup_tokens", &t.warmup_tokens},

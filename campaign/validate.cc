@@ -257,51 +257,6 @@ Status ValidateQuestion(const CampaignSpec& spec,
   return OkStatus();
 }
 
-Status ValidateTraining(const CampaignSpec& spec) {
-  const TrainingSpec& t = spec.training;
-  if (t.lr_rule == LrRule::kConstant) {
-    if (!(t.lr_constant > 0 && t.lr_constant < 1))
-      return RuleError("training.lr.constant", "must be in (0, 1)",
-                       t.lr_constant);
-  } else if (t.lr_constant != 0) {
-    return RuleError("training.lr.constant", "not used with rule ludziejewski",
-                     t.lr_constant);
-  }
-  const double min_tokens = AxisMin(spec.space.tokens);
-  if (t.warmup_tokens) {
-    const double w = *t.warmup_tokens;
-    if (!(w >= 0))
-      return RuleError("training.warmup_tokens", "must be >= 0", w);
-    if (!(w < min_tokens)) {
-      return RuleError("training.warmup_tokens",
-                       "must be < the smallest space.tokens (" +
-                           FormatNumber(min_tokens) + ")",
-                       w);
-    }
-  }
-  if (t.batch_tokens) {
-    const double b = *t.batch_tokens;
-    MOESWEEP_RETURN_IF_ERROR(Positive("training.batch_tokens", b));
-    if (b != std::floor(b))
-      return RuleError("training.batch_tokens", "must be an integer", b);
-    if (b > min_tokens) {
-      return RuleError("training.batch_tokens",
-                       "must be <= the smallest space.tokens (" +
-                           FormatNumber(min_tokens) + ")",
-                       b);
-    }
-    const std::int64_t seq_len = spec.space.seq_len;
-    if (spec.space.kind == SpaceKind::kArchitecture &&
-        std::fmod(b, static_cast<double>(seq_len)) != 0) {
-      return RuleError("training.batch_tokens",
-                       "must be a multiple of space.seq_len (" +
-                           std::to_string(seq_len) + ")",
-                       b);
-    }
-  }
-  return PositiveIfSet("training.eval_every_tokens", t.eval_every_tokens);
-}
-
 }  // namespace
 
 std::string FormatNumber(double value) {

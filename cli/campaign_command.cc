@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "CLI/CLI.hpp"
+#include "campaign/campaign.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
 #include "cli/read_file.h"
@@ -155,6 +156,13 @@ int RunCampaignCommand(const CampaignCommandOptions& o, std::ostream& out,
   if (o.verb == "create") {
     StatusOr<std::string> text = ReadTextFile(o.target);
     if (!text.ok()) return fail(text.status());
+    // Advice only: the coordinator judges the spec and names what is wrong.
+    if (StatusOr<campaign::CampaignSpec> spec =
+            campaign::ParseCampaignSpec(*text);
+        spec.ok()) {
+      for (const std::string& w : campaign::CampaignSpecWarnings(*spec))
+        err << "moesweep campaign create: warning: " << w << "\n";
+    }
     v1::CreateCampaignRequest q;
     q.set_spec_yaml(*text);
     q.set_request_id(o.request_id);

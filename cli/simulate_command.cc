@@ -74,6 +74,8 @@ int RunSimulateCommand(const SimulateCommandOptions& o, std::ostream& out,
   StatusOr<campaign::CampaignSpec> spec =
       campaign::ReadCampaignSpec(o.campaign);
   if (!spec.ok()) return fail(spec.status());
+  for (const std::string& w : campaign::CampaignSpecWarnings(*spec))
+    err << "moesweep simulate: warning: " << w << "\n";
   if (!o.strategy.empty()) {
     StatusOr<campaign::Strategy> s = campaign::StrategyFromName(o.strategy);
     if (!s.ok()) return fail(s.status());

@@ -55,6 +55,13 @@ TEST(CampaignEmitTest, EveryQuestionKindAndOptionRoundTrips) {
       BaseWith("heads: 4", "head_dim: 64\n  experts_power_of_two: true")));
   ExpectRoundTrip(Parsed(BaseWith(
       "seed: 7", "seed: 7\nvalidate: {runs: 16, flops_multiple: 2.5}")));
+  ExpectRoundTrip(Parsed(BaseWith(
+      "lr: {rule: ludziejewski}",
+      "lr: {rule: power, base: 0.0123, exponent: 0.35, reference: 1e5}")));
+  ExpectRoundTrip(Parsed(BaseWith("lr: {rule: ludziejewski}",
+                                  "lr: {rule: power, base: 0.0123, exponent: "
+                                  "0.35, reference: 1e5, experts_exponent: "
+                                  "0.125}")));
 }
 
 TEST(CampaignEmitTest, ExprLawAndFeatureSpaceRoundTrip) {

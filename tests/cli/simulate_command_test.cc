@@ -28,6 +28,7 @@ TEST(SimulateCommandTest, RunsTheCampaignAgainstThePublishedTruth) {
   options.json = true;
   std::ostringstream out, err;
   ASSERT_EQ(RunSimulateCommand(options, out, err), 0) << err.str();
+  EXPECT_EQ(err.str(), "");  // no batch_tokens: nothing to warn about
   const nlohmann::json j = nlohmann::json::parse(out.str());
   ASSERT_EQ(j.at("runs").size(), 2u);
   for (const auto& run : j.at("runs")) {
@@ -39,6 +40,23 @@ TEST(SimulateCommandTest, RunsTheCampaignAgainstThePublishedTruth) {
     EXPECT_LT(run.at("flops").get<double>(), 1e22);
   }
   EXPECT_EQ(j.at("strategy"), "active");
+}
+
+// Issue 12: a spec whose smallest run is under 200 steps is run, with a
+// warning that names the field.
+TEST(SimulateCommandTest, WarnsAboutRunsOfTooFewSteps) {
+  testing::TempDir dir;
+  SimulateCommandOptions options;
+  options.campaign =
+      dir.Write("campaign.yaml",
+                std::string(kCampaign) + "training: {batch_tokens: 1.0e6}\n");
+  options.json = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunSimulateCommand(options, out, err), 0) << err.str();
+  EXPECT_EQ(err.str().find("moesweep simulate: warning: space.tokens: the "
+                           "smallest run, 1e8 tokens, is 100 steps"),
+            0u)
+      << err.str();
 }
 
 TEST(SimulateCommandTest, RefusesBadSpecsStrategiesAndTruths) {
