@@ -65,7 +65,8 @@ Status CheckAttempt(std::string_view kind, std::string_view trial_id,
 }
 
 Status CheckProgress(const v1::Progress& p) {
-  MOESWEEP_RETURN_IF_ERROR(CheckAttempt("progress", p.trial_id(), p.attempt(), p.seq()));
+  MOESWEEP_RETURN_IF_ERROR(
+      CheckAttempt("progress", p.trial_id(), p.attempt(), p.seq()));
   MOESWEEP_RETURN_IF_ERROR(CheckCount("progress.step", p.step()));
   MOESWEEP_RETURN_IF_ERROR(
       CheckCount("progress.trained_tokens", p.trained_tokens()));
@@ -91,7 +92,8 @@ Status CheckProgress(const v1::Progress& p) {
 }
 
 Status CheckDone(const v1::Done& d) {
-  MOESWEEP_RETURN_IF_ERROR(CheckAttempt("done", d.trial_id(), d.attempt(), d.seq()));
+  MOESWEEP_RETURN_IF_ERROR(
+      CheckAttempt("done", d.trial_id(), d.attempt(), d.seq()));
   // 0 is let through: a run that never evaluated reports 0, and the
   // scheduler fails that trial with a message (CampaignRun::Observe).
   MOESWEEP_RETURN_IF_ERROR(
@@ -107,7 +109,8 @@ Status CheckDone(const v1::Done& d) {
 }
 
 Status CheckFailed(const v1::Failed& f) {
-  MOESWEEP_RETURN_IF_ERROR(CheckAttempt("failed", f.trial_id(), f.attempt(), f.seq()));
+  MOESWEEP_RETURN_IF_ERROR(
+      CheckAttempt("failed", f.trial_id(), f.attempt(), f.seq()));
   if (!v1::FailureKind_IsValid(f.kind())) {
     return Bad("failed.kind", "unknown value " + std::to_string(f.kind()));
   }

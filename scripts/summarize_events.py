@@ -20,3 +20,13 @@ for line in sys.stdin:
     elif "stateChanged" in e:
         s = e["stateChanged"]
         print(f"campaign {e['campaignId']}: {s['state']}: {s.get('reason', '')}")
+    elif "validated" in e:
+        v = e["validated"]
+        i = v.get("predictedInterval", {})
+        obs = v.get("observedLoss")
+        seen = f"observed {obs:.4f}" if obs is not None else "not observed"
+        print(f"  validation {v['trialId']} at {v.get('flopsMultiple', 0):.1f}x the largest "
+              f"run's FLOPs: predicted {v.get('predictedLoss', 0):.4f} "
+              f"[{i.get('lower', 0):.4f}, {i.get('upper', 0):.4f}], {seen}, "
+              f"log error {v.get('logError', 0):+.4f}, "
+              f"{'inside' if v.get('inside') else 'OUTSIDE'} the 95% new-run interval")

@@ -183,9 +183,9 @@ TEST(CrashTest, SigkillUnderLoadLosesNoAcknowledgedReport) {
       v1::GetCurveResponse curve;
       auto c = AuthContext(kViewerToken);
       const grpc::Status read = stub->GetCurve(c.get(), q, &curve);
-      ASSERT_TRUE(read.ok()) << key.first << " attempt " << key.second << ": "
-                             << read.error_code() << " "
-                             << read.error_message();
+      ASSERT_TRUE(read.ok())
+          << key.first << " attempt " << key.second << ": " << read.error_code()
+          << " " << read.error_message();
       for (const v1::LossPoint& p : curve.points()) steps.push_back(p.step());
       q.set_page_token(curve.next_page_token());
     } while (!q.page_token().empty());
