@@ -131,13 +131,15 @@ campaign::CampaignSpec ReferenceSpec(const campaign::CampaignSpec& active,
                                      double budget_flops) {
   campaign::CampaignSpec spec = active;
   spec.name = "realrun-seed" + std::to_string(active.seed) + "-chinchilla-grid";
-  spec.law = campaign::LawSpec{.family = "chinchilla",
-                               .huber_delta = active.law.huber_delta};
+  spec.law.family = "chinchilla";
+  spec.law.expr = {};
   spec.strategy = campaign::Strategy::kGrid;
   spec.validate.reset();
-  spec.budget = campaign::BudgetSpec{.flops = budget_flops};
-  spec.question = campaign::QuestionSpec{
-      .kind = campaign::QuestionKind::kLawParameter, .name = "alpha"};
+  spec.budget = campaign::BudgetSpec();
+  spec.budget.flops = budget_flops;
+  spec.question = campaign::QuestionSpec();
+  spec.question.kind = campaign::QuestionKind::kLawParameter;
+  spec.question.name = "alpha";
   spec.target_relative_width = kUnreachableWidth;
   return spec;
 }
@@ -147,6 +149,7 @@ campaign::CampaignSpec ReferenceSpec(const campaign::CampaignSpec& active,
 Status PredictWithReference(Cluster& cluster, const std::string& active_id,
                             const std::string& ref_id,
                             std::vector<ValidationResult>& validations) {
+  if (validations.empty()) return OkStatus();
   MOESWEEP_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials,
                             ListTrials(cluster, active_id));
   v1::PredictRequest q;
