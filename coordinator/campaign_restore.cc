@@ -1,5 +1,6 @@
 // CampaignRun::Restore: a campaign's fit as it stood before a restart.
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 
@@ -8,12 +9,24 @@
 namespace moesweep::coordinator {
 
 Status CampaignRun::Restore(const std::vector<const TrialEntry*>& succeeded) {
+  // The last stored law saw its first num_observations runs. Fits run
+  // behind the trials they fit (scheduler_fits.cc), so a crash can leave
+  // later successes unfitted: they wait for the next FitJob, as they did.
+  const size_t fitted = laws_.empty()
+                            ? succeeded.size()
+                            : static_cast<size_t>(std::max<int64_t>(
+                                  laws_.back().num_observations(), 0));
   std::vector<fitter::Observation> runs;
   std::unordered_map<std::string, int> run_of;
   for (const TrialEntry* t : succeeded) {
     fitter::Observation o = t->at;
     o.loss = t->trial.final_eval_loss();
     if (!(o.loss > 0) || !std::isfinite(o.loss)) continue;  // never fitted
+    if (runs.size() >= fitted) {
+      pending_.push_back(
+          {o, t->trial.spec().trial_id(), t->trial.finished_unix_ms()});
+      continue;
+    }
     run_of[t->trial.spec().trial_id()] = static_cast<int>(runs.size());
     observed_ids_.push_back(t->trial.spec().trial_id());
     observed_unix_ms_.push_back(t->trial.finished_unix_ms());
@@ -41,14 +54,17 @@ Status CampaignRun::Restore(const std::vector<const TrialEntry*>& succeeded) {
   }
   MOESWEEP_RETURN_IF_ERROR(fitter_->Restore(std::move(runs), std::move(theta),
                                             version, std::move(out_of_sample)));
+  out_of_sample_ = fitter_->OutOfSampleErrors();
   std::optional<fitter::LawSnapshot> s = fitter_->Current();
-  if (!s) return OkStatus();
+  if (!s || laws_.empty()) {
+    // A fit made here (no law was stored) is published by the first FitJob.
+    return OkStatus();
+  }
   StatusOr<fitter::LawUncertainty> u = fitter::EstimateCovariance(
       s->law, fitter_->Runs(), spec_.law.huber_delta);
   if (u.ok()) uncertainty_ = *u;
-  // Published already when a law was stored; a fit made here (no law was
-  // stored) is published by the next Refresh.
-  if (!laws_.empty()) fitter_version_ = s->version;
+  law_ = s;
+  fitter_version_ = s->version;  // published already
   return OkStatus();
 }
 

@@ -3,7 +3,9 @@
 #include "coordinator/campaign_run.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 
 namespace moesweep::coordinator {
 namespace {
@@ -87,23 +89,81 @@ Status CampaignRun::Observe(const TrialEntry& trial, double loss) {
   if (!(loss > 0) || !std::isfinite(loss)) {
     return InvalidArgumentError("final_eval_loss must be finite and > 0");
   }
-  fitter::Observation o = trial.at;
-  o.loss = loss;
-  MOESWEEP_RETURN_IF_ERROR(fitter_->Add(o));
-  observed_ids_.push_back(trial.trial.spec().trial_id());
-  observed_unix_ms_.push_back(trial.trial.finished_unix_ms());
+  Pending p;
+  p.at = trial.at;
+  p.at.loss = loss;
+  p.trial_id = trial.trial.spec().trial_id();
+  p.finished_unix_ms = trial.trial.finished_unix_ms();
+  pending_.push_back(std::move(p));
   return OkStatus();
 }
 
-std::optional<fitter::Law> CampaignRun::CurrentLaw() const {
+bool CampaignRun::NeedsFit() const {
+  if (!pending_.empty()) return true;
   std::optional<fitter::LawSnapshot> s = fitter_->Current();
-  if (!s || !uncertainty_) return std::nullopt;
-  return s->law;
+  return s && s->version != fitter_version_;
+}
+
+FitJob CampaignRun::TakeFitJob() {
+  fit_in_flight_ = true;
+  FitJob job;
+  job.fitter = fitter_.get();
+  job.question = &plan_.question;
+  job.since_version = fitter_version_;
+  job.huber_delta = spec_.law.huber_delta;
+  if (!pending_.empty()) {
+    // In fitter run order: ids are numbered as the fitter numbers runs.
+    job.observation = pending_.front().at;
+    observed_ids_.push_back(pending_.front().trial_id);
+    observed_unix_ms_.push_back(pending_.front().finished_unix_ms);
+    pending_.pop_front();
+  }
+  return job;
+}
+
+FitOutcome CampaignRun::RunFit(const FitJob& job) {
+  using Clock = std::chrono::steady_clock;
+  FitOutcome out;
+  auto start = Clock::now();
+  if (job.observation) {
+    out.observed = true;
+    out.added = job.fitter->Add(*job.observation);  // a warm refit
+    out.warm_seconds =
+        std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  out.out_of_sample = job.fitter->OutOfSampleErrors();
+  std::optional<fitter::LawSnapshot> s = job.fitter->Current();
+  if (!s || s->version == job.since_version) return out;
+  start = Clock::now();
+  const std::vector<fitter::Observation> runs = job.fitter->Runs();
+  out.runs = static_cast<int>(runs.size());
+  StatusOr<fitter::LawUncertainty> u =
+      fitter::EstimateCovariance(s->law, runs, job.huber_delta);
+  if (u.ok()) {
+    out.uncertainty = *u;
+    // On log Q for a positive question (a loss, a size), so the interval
+    // stays positive however few runs the law has seen.
+    StatusOr<fitter::Interval> interval =
+        fitter::QuestionInterval(s->law, *u, *job.question, 0.95);
+    if (interval.ok() && std::isfinite(interval->lower) &&
+        std::isfinite(interval->upper)) {
+      out.interval = *interval;
+    }
+  }
+  out.law = std::move(s);
+  out.uncertainty_seconds =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  return out;
+}
+
+std::optional<fitter::Law> CampaignRun::CurrentLaw() const {
+  if (!law_ || !uncertainty_) return std::nullopt;
+  return law_->law;
 }
 
 std::vector<v1::OutOfSampleError> CampaignRun::OutOfSampleErrors() const {
   std::vector<v1::OutOfSampleError> out;
-  for (const fitter::OutOfSample& e : fitter_->OutOfSampleErrors()) {
+  for (const fitter::OutOfSample& e : out_of_sample_) {
     v1::OutOfSampleError m;
     if (e.run >= 0 && e.run < static_cast<int>(observed_ids_.size())) {
       m.set_trial_id(observed_ids_[e.run]);
@@ -118,18 +178,26 @@ std::vector<v1::OutOfSampleError> CampaignRun::OutOfSampleErrors() const {
   return out;
 }
 
-CampaignRun::Refreshed CampaignRun::Refresh(int64_t now_unix_ms) {
+CampaignRun::Refreshed CampaignRun::ApplyFit(const FitOutcome& o,
+                                             int64_t now_unix_ms) {
+  fit_in_flight_ = false;
   Refreshed out;
-  std::optional<fitter::LawSnapshot> s = fitter_->Current();
-  if (!s || s->version == fitter_version_) return out;
-  fitter_version_ = s->version;
-  const std::vector<fitter::Observation> runs = fitter_->Runs();
-  StatusOr<fitter::LawUncertainty> u =
-      fitter::EstimateCovariance(s->law, runs, spec_.law.huber_delta);
-  uncertainty_.reset();
-  if (u.ok()) uncertainty_ = *u;
+  if (o.observed && !o.added.ok()) {
+    // Not in the fit after all: the fitter numbers runs without it.
+    std::fprintf(stderr, "coordinator: campaign %s: trial %s not fitted: %s\n",
+                 id().c_str(), observed_ids_.back().c_str(),
+                 o.added.ToString().c_str());
+    observed_ids_.pop_back();
+    observed_unix_ms_.pop_back();
+  }
+  out_of_sample_ = o.out_of_sample;
+  if (!o.law || o.law->version == fitter_version_) return out;
+  const fitter::LawSnapshot& s = *o.law;
+  fitter_version_ = s.version;
+  law_ = s;
+  uncertainty_ = o.uncertainty;
   StatusOr<v1::LawEstimate> law =
-      ToLawEstimate(id(), *s, uncertainty_ ? &*uncertainty_ : nullptr,
+      ToLawEstimate(id(), s, uncertainty_ ? &*uncertainty_ : nullptr,
                     spec_.law.huber_delta, now_unix_ms);
   if (!law.ok()) return out;
   law->set_version(laws_.empty() ? 1 : laws_.back().version() + 1);
@@ -137,36 +205,29 @@ CampaignRun::Refreshed CampaignRun::Refresh(int64_t now_unix_ms) {
   out.law = *law;
   campaign_.set_law_version(law->version());
   const std::vector<v1::OutOfSampleError> oos = OutOfSampleErrors();
-  if (!oos.empty() && oos.back().trial_id() == observed_ids_.back()) {
+  if (!oos.empty() && !observed_ids_.empty() &&
+      oos.back().trial_id() == observed_ids_.back()) {
     out.out_of_sample = oos.back();
   }
   const std::string before = campaign_.answer().SerializeAsString();
-  UpdateAnswer(*s, law->version());
+  UpdateAnswer(o, law->version());
   out.answer_changed = campaign_.answer().SerializeAsString() != before;
   return out;
 }
 
-void CampaignRun::UpdateAnswer(const fitter::LawSnapshot& s, int64_t version) {
-  if (!uncertainty_) return;
-  // On log Q for a positive question (a loss, a size), so the interval stays
-  // positive however few runs the law has seen.
-  StatusOr<fitter::Interval> interval =
-      fitter::QuestionInterval(s.law, *uncertainty_, plan_.question, 0.95);
-  if (!interval.ok() || !std::isfinite(interval->lower) ||
-      !std::isfinite(interval->upper)) {
-    return;
-  }
+void CampaignRun::UpdateAnswer(const FitOutcome& o, int64_t version) {
+  if (!uncertainty_ || !o.interval) return;
+  const fitter::Interval& interval = *o.interval;
   v1::Answer* a = campaign_.mutable_answer();
   a->set_question(QuestionOf(spec_.question.kind));
   a->set_parameter(spec_.question.name);
   a->set_budget_flops(spec_.question.flops);
-  a->set_value(interval->value);
-  *a->mutable_interval() = ToInterval(*interval, 0.95);
+  a->set_value(interval.value);
+  *a->mutable_interval() = ToInterval(interval, 0.95);
   // The simulation's rule (fitter::MeetsStoppingRule): narrow enough, enough
   // runs, and no parameter on its bound.
-  a->set_target_met(
-      fitter::MeetsStoppingRule(s.law, fitter_->Runs().size(), *interval,
-                                campaign_.target_interval_width()));
+  a->set_target_met(fitter::MeetsStoppingRule(
+      o.law->law, o.runs, interval, campaign_.target_interval_width()));
   a->set_law_version(version);
 }
 
@@ -241,38 +302,54 @@ NextStep CampaignRun::Next(int) const {
   return next;
 }
 
-StatusOr<std::vector<int32_t>> CampaignRun::Propose(int n,
-                                                    int64_t now_unix_ms) {
-  std::vector<fitter::Observation> pending;
+ProposeJob CampaignRun::TakeProposeJob(int n) {
+  proposal_in_flight_ = true;
+  ProposeJob job;
+  job.plan = &plan_;
   for (const TrialEntry& t : trials_) {
-    if (InFlight(t.trial)) pending.push_back(t.at);
+    if (InFlight(t.trial)) job.pending.push_back(t.at);
   }
-  std::optional<fitter::LawSnapshot> law = fitter_->Current();
-  fitter::ProposeRequest request;
+  fitter::ProposeRequest& request = job.request;
   request.strategy = spec_.strategy;
   request.batch = n;
   request.seed = spec_.seed;
   request.proposed_before = static_cast<int>(trials_.size());
-  request.pending = pending;
   // Small runs are noisier and each run costs more than its FLOPs: both
   // scaled to the largest run the space allows (ScaleFlops()).
   const double scale = ScaleFlops();
   request.noise_reference_flops = scale;
   request.run_overhead_flops = fitter::kRunOverheadFraction * scale;
-  const bool informed = law && uncertainty_;
+  const bool informed = law_ && uncertainty_;
   if (informed) {
-    request.law = &law->law;
-    request.uncertainty = &*uncertainty_;
+    job.law = law_->law;
+    job.uncertainty = *uncertainty_;
   }
-  MOESWEEP_ASSIGN_OR_RETURN(
-      std::vector<fitter::Candidate> batch,
-      fitter::ProposeRuns(plan_.shape, plan_.space, plan_.question, request));
-  const std::string proposer =
-      spec_.strategy == fitter::Strategy::kActive && !informed
-          ? "space_filling"
-          : std::string(fitter::StrategyName(spec_.strategy));
+  job.proposer = spec_.strategy == fitter::Strategy::kActive && !informed
+                     ? "space_filling"
+                     : std::string(fitter::StrategyName(spec_.strategy));
+  job.proposed_before = request.proposed_before;
+  job.law_version = laws_.empty() ? 0 : laws_.back().version();
+  return job;
+}
+
+StatusOr<std::vector<fitter::Candidate>> CampaignRun::RunPropose(
+    const ProposeJob& job) {
+  fitter::ProposeRequest request = job.request;
+  request.pending = job.pending;
+  if (job.law && job.uncertainty) {
+    request.law = &*job.law;
+    request.uncertainty = &*job.uncertainty;
+  }
+  return fitter::ProposeRuns(job.plan->shape, job.plan->space,
+                             job.plan->question, request);
+}
+
+StatusOr<std::vector<int32_t>> CampaignRun::AddProposed(
+    const ProposeJob& job, const std::vector<fitter::Candidate>& batch, int n,
+    int64_t now_unix_ms) {
   std::vector<int32_t> added;
   for (const fitter::Candidate& c : batch) {
+    if (static_cast<int>(added.size()) >= n) break;
     MOESWEEP_ASSIGN_OR_RETURN(fitter::Architecture arch,
                               fitter::ArchitectureAt(plan_.space, c.unit));
     TrialEntry t;
@@ -285,7 +362,7 @@ StatusOr<std::vector<int32_t>> CampaignRun::Propose(int n,
     t.planned_flops = c.flops * t.at.tokens / c.at.tokens;
     t.trial.set_state(v1::TRIAL_STATE_QUEUED);
     *t.trial.mutable_features() = ToRunFeatures(t.at);
-    t.trial.set_proposer(proposer);
+    t.trial.set_proposer(job.proposer);
     t.trial.set_created_unix_ms(now_unix_ms);
     queue_.push_back(t.index);
     added.push_back(t.index);

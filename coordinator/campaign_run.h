@@ -35,7 +35,50 @@ struct NextStep {
   int propose = 0;     // trials to propose now
 };
 
-// Not thread-safe: the Scheduler calls it under its lock.
+// One step of a campaign's fit, run off the scheduler thread
+// (CampaignRun::RunFit): the observation that joins the fit, then the
+// covariance and the question's interval of the law that results. Made by
+// CampaignRun::TakeFitJob; borrows from the CampaignRun, which outlives it.
+struct FitJob {
+  fitter::IncrementalFitter* fitter = nullptr;     // thread-safe
+  const fitter::Question* question = nullptr;      // the plan's
+  std::optional<fitter::Observation> observation;  // none: refresh only
+  int64_t since_version = 0;  // the fitter version applied last
+  double huber_delta = 1e-3;
+};
+
+// What a FitJob found, for CampaignRun::ApplyFit.
+struct FitOutcome {
+  bool observed = false;      // the job had an observation
+  Status added = OkStatus();  // its Add
+  double warm_seconds = 0;    // the Add (a warm refit, or the first fit)
+  double uncertainty_seconds = 0;
+  std::vector<fitter::OutOfSample> out_of_sample;
+  // Set when the fitter's version moved past since_version.
+  std::optional<fitter::LawSnapshot> law;
+  std::optional<fitter::LawUncertainty> uncertainty;
+  std::optional<fitter::Interval> interval;  // the question's, 95%
+  int runs = 0;                              // the law's runs
+};
+
+// Proposals scored off the scheduler thread (CampaignRun::RunPropose): the
+// request with copies of the law and covariance it scores against.
+struct ProposeJob {
+  const campaign::CampaignPlan* plan = nullptr;  // the run's; outlives it
+  fitter::ProposeRequest request;  // law, uncertainty, pending: set by Run
+  std::vector<fitter::Observation> pending;
+  std::optional<fitter::Law> law;
+  std::optional<fitter::LawUncertainty> uncertainty;
+  std::string proposer;     // the trials' `proposer`
+  int proposed_before = 0;  // trials() size when it was made
+  int64_t law_version = 0;  // laws() version it scores against
+  // Active scoring against a law: worth a fit thread. The rest (a
+  // space-filling or fixed design) costs less than posting it.
+  bool heavy() const { return law.has_value() && uncertainty.has_value(); }
+};
+
+// Not thread-safe: the Scheduler calls it under its lock. The static Run*
+// functions are thread-safe and run on the fit threads.
 class CampaignRun {
  public:
   // A campaign from its record; the spec is parsed from spec_yaml.
@@ -53,16 +96,24 @@ class CampaignRun {
   // Adds a trial loaded from the store (index order).
   void AddLoadedTrial(TrialEntry entry);
 
-  // The observed final loss of a trial joins the fit. OK even when the law is
-  // not yet identifiable. INVALID_ARGUMENT for a non-positive loss.
+  // The observed final loss of a trial waits for the next FitJob, which
+  // adds it to the fit. INVALID_ARGUMENT (nothing queued) for a
+  // non-positive or non-finite loss.
   Status Observe(const TrialEntry& trial, double loss);
-  // After a restart: the succeeded trials (in the order they finished) join
-  // the fit as they were, and the last stored law (AddLoadedLaw) and
-  // out-of-sample series (events()) become current again without a refit,
-  // so the restart publishes nothing new (campaign_restore.cc). Call once,
-  // after loading trials, laws and events, before any Observe.
-  Status Restore(const std::vector<const TrialEntry*>& succeeded);
-  // Brings law, answer and trial counts up to date after Observe calls.
+
+  // ---- The fit, off the scheduler thread (scheduler_fits.cc) ----
+  // Observations queued or a FitJob out: the law is about to move, so
+  // stopping and proposing wait for it.
+  bool fit_busy() const { return fit_in_flight_ || !pending_.empty(); }
+  bool fit_in_flight() const { return fit_in_flight_; }
+  // Work for a FitJob: an observation queued, or a law the fitter replaced
+  // (a background full refit) not yet applied.
+  bool NeedsFit() const;
+  // The next FitJob (the oldest queued observation, if any); until
+  // ApplyFit or FitAbandoned, fit_in_flight().
+  FitJob TakeFitJob();
+  static FitOutcome RunFit(const FitJob& job);
+  // Brings law, answer and trial counts up to date with a FitJob's outcome.
   // Returns the new law version (to publish) when the fit changed, with the
   // out-of-sample error of the run that caused it.
   struct Refreshed {
@@ -70,14 +121,32 @@ class CampaignRun {
     std::optional<v1::OutOfSampleError> out_of_sample;
     bool answer_changed = false;
   };
-  Refreshed Refresh(int64_t now_unix_ms);
+  Refreshed ApplyFit(const FitOutcome& outcome, int64_t now_unix_ms);
+  // The FitJob taken never ran (shutting down).
+  void FitAbandoned() { fit_in_flight_ = false; }
+  // After a restart: the succeeded trials (in the order they finished) join
+  // the fit as they were, and the last stored law (AddLoadedLaw) and
+  // out-of-sample series (events()) become current again without a refit,
+  // so the restart publishes nothing new (campaign_restore.cc). Call once,
+  // after loading trials, laws and events, before any Observe.
+  Status Restore(const std::vector<const TrialEntry*>& succeeded);
   // Counts trials by state and sums spent FLOPs into campaign().
   void Recount();
 
   NextStep Next(int max_parallel_override = 0) const;
-  // `n` new QUEUED trials from the proposer, appended to trials() and the
-  // queue. Fewer when the space runs out of candidates.
-  StatusOr<std::vector<int32_t>> Propose(int n, int64_t now_unix_ms);
+  // Proposals of `n` runs against the law applied last, for RunPropose;
+  // until ProposalDone, proposal_in_flight().
+  ProposeJob TakeProposeJob(int n);
+  bool proposal_in_flight() const { return proposal_in_flight_; }
+  void ProposalDone() { proposal_in_flight_ = false; }
+  static StatusOr<std::vector<fitter::Candidate>> RunPropose(
+      const ProposeJob& job);
+  // The first `n` of `batch` (RunPropose's for `job`) as new QUEUED trials,
+  // appended to trials() and the queue. REQUIRES: trials().size() ==
+  // job.proposed_before.
+  StatusOr<std::vector<int32_t>> AddProposed(
+      const ProposeJob& job, const std::vector<fitter::Candidate>& batch, int n,
+      int64_t now_unix_ms);
 
   // ---- Validation runs (campaign_validation.cc) ----
   // Queues a validation run: the law's compute-optimal architecture of the
@@ -124,7 +193,7 @@ class CampaignRun {
               std::unique_ptr<fitter::IncrementalFitter> fitter);
   StatusOr<v1::TrialSpec> MakeSpec(const fitter::Architecture& arch,
                                    double tokens, int32_t index) const;
-  void UpdateAnswer(const fitter::LawSnapshot& law, int64_t version);
+  void UpdateAnswer(const FitOutcome& outcome, int64_t version);
   // FLOPs of the largest run the space allows (cached).
   double ScaleFlops() const;
 
@@ -136,10 +205,23 @@ class CampaignRun {
   std::vector<TrialEntry> trials_;
   std::unordered_map<std::string, int32_t> by_id_;
   std::deque<int32_t> queue_;
+  // Observations not yet handed to a FitJob, oldest first.
+  struct Pending {
+    fitter::Observation at;  // loss set
+    std::string trial_id;
+    int64_t finished_unix_ms = 0;
+  };
+  std::deque<Pending> pending_;
+  bool fit_in_flight_ = false;
+  bool proposal_in_flight_ = false;
   std::vector<std::string> observed_ids_;  // fitter run order
   std::vector<int64_t> observed_unix_ms_;
   int64_t fitter_version_ = 0;  // last fitter version published
+  // The law applied last and its covariance: what proposals, validation
+  // runs and views use, while the fitter may be ahead of them.
+  std::optional<fitter::LawSnapshot> law_;
   std::optional<fitter::LawUncertainty> uncertainty_;
+  std::vector<fitter::OutOfSample> out_of_sample_;  // as of law_
   std::vector<v1::LawEstimate> laws_;
   std::vector<v1::CampaignEvent> events_;
   mutable double scale_flops_ = 0;

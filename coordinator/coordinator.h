@@ -76,8 +76,13 @@ struct ServerOptions {
   // Events one Watch stream may have queued; a watcher further behind is
   // ended with RESOURCE_EXHAUSTED naming the after_event_seq to resume from.
   int max_watch_queue = 1024;
-  // Threads of the background full refits; 0: every core.
+  // Threads that fit laws, estimate their covariance and propose runs, off
+  // the scheduler thread (one job per campaign at a time); 0: every core.
   int fit_threads = 1;
+  // Test seam: called on a fit thread as each of a campaign's fit or
+  // proposal jobs begins, with the campaign id. A test blocks in it to hold
+  // that campaign's fit. Must not call into the Server. Optional.
+  std::function<void(const std::string& campaign_id)> on_fit_start;
   // Called once when a synced store write fails (UNAVAILABLE, with the
   // error). The server is then crash-only: health says NOT_SERVING, no
   // report is acknowledged and nothing more is sent, and the owner should

@@ -1,6 +1,7 @@
 // Scheduler: the task thread and the outbox. Campaign decisions are in
 // scheduler_campaigns.cc, worker traffic in scheduler_worker.cc, the rebuild
-// after a restart in scheduler_load.cc, the read side (views, reads, Watch
+// after a restart in scheduler_load.cc, fits and proposals on the fit
+// threads in scheduler_fits.cc, the read side (views, reads, Watch
 // registration) in scheduler_views.cc.
 
 #include "coordinator/scheduler.h"
@@ -23,11 +24,18 @@ Scheduler::Scheduler(Store* store, Metrics* metrics,
       clock_(options.clock != nullptr ? options.clock : RealClock()),
       leases_(clock_),
       built_(std::make_shared<const ReadView>()),
-      view_(built_) {}
+      view_(built_),
+      executor_(options.fit_threads > 0
+                    ? options.fit_threads
+                    : static_cast<int>(std::thread::hardware_concurrency())) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
 void Scheduler::Start() {
+  {
+    absl::MutexLock lock(&mu_);
+    started_ = true;
+  }
   // A clock moved by hand wakes the loop, which expires what came due.
   clock_waker_ = clock_->AddWaker([this] {
     absl::MutexLock lock(&task_mu_);
@@ -37,6 +45,9 @@ void Scheduler::Start() {
 }
 
 void Scheduler::Stop() {
+  // The fits out finish and post their outcomes, which the loop applies
+  // (and stores) before it ends; what they would start next is dropped.
+  executor_.Stop();
   {
     absl::MutexLock lock(&task_mu_);
     stopping_ = true;

@@ -6,7 +6,9 @@
 // Only the scheduler thread takes mu_: reads answer from the ReadView it
 // publishes after each durable write (campaign_view.h), Watch registers
 // under view_mu_, and leases have their own lock, so no RPC, heartbeat or
-// report waits for a fit, a proposal or a sync.
+// report waits for a fit, a proposal or a sync. Fits, covariances, answers
+// and active proposals run on the FitExecutor's threads and come back as
+// tasks (scheduler_fits.cc), so no task waits for one either.
 // Internal to coordinator/.
 
 #ifndef MOESWEEP_COORDINATOR_SCHEDULER_H_
@@ -28,6 +30,7 @@
 #include "coordinator/campaign_run.h"
 #include "coordinator/campaign_view.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/fit_executor.h"
 #include "coordinator/lease_table.h"
 
 namespace moesweep::coordinator {
@@ -167,8 +170,6 @@ class Scheduler {
   // Numbers, stores and (after the flush) publishes an event.
   void Emit(CampaignRun& run, v1::CampaignEvent event)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Publishes a new law version and answer, if the fit moved.
-  void Refresh(CampaignRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SaveCampaign(CampaignRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SaveTrial(CampaignRun& run, const TrialEntry& t)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -181,6 +182,25 @@ class Scheduler {
   // A trial's report applied to its campaign (scheduler_worker.cc).
   void ApplyEnd(CampaignRun& run, TrialEntry& t, const v1::WorkerMessage& m)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // scheduler_fits.cc
+  // Hands the campaign's next FitJob to a fit thread, unless one is out or
+  // there is nothing to fit (CampaignRun::NeedsFit). Before Start (Load) it
+  // runs here and is applied at once.
+  void StartFit(CampaignRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes the law version and answer a FitJob made, if the fit moved,
+  // then starts the next FitJob or, with none left, Advances the campaign.
+  void ApplyFit(CampaignRun& run, const FitOutcome& outcome)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Proposes `n` runs: on a fit thread when the proposer scores against a
+  // law (ProposeJob::heavy), here otherwise.
+  void StartPropose(CampaignRun& run, int n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues a ProposeJob's runs, as many as the campaign still wants; a batch
+  // made before other trials were added is dropped and the campaign
+  // Advanced again.
+  void ApplyPropose(CampaignRun& run, const ProposeJob& job,
+                    const StatusOr<std::vector<fitter::Candidate>>& batch,
+                    double seconds) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // scheduler_validation.cc
   // The campaign stops as `next` says; when its spec asks for validation runs
@@ -236,6 +256,8 @@ class Scheduler {
   };
   std::map<std::string, ViewParts> view_parts_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const ReadView> built_ ABSL_GUARDED_BY(mu_);
+  // Set by Start: from then on fits and proposals go to executor_.
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
 
   // The read side, under its own short lock: the published view, and the
   // watchers with each campaign's stored events. Progress is published from
@@ -251,6 +273,10 @@ class Scheduler {
   int64_t stale_refused_ ABSL_GUARDED_BY(stats_mu_) = 0;
   ServerStats stats_ ABSL_GUARDED_BY(stats_mu_);
   std::atomic<int64_t> workers_connected_{0};
+
+  // Declared last, so it is stopped before the campaigns its jobs borrow
+  // from go.
+  FitExecutor executor_;
 };
 
 }  // namespace moesweep::coordinator

@@ -230,6 +230,13 @@ void Scheduler::Amend(v1::AmendCampaignRequest request, CampaignDone done) {
 void Scheduler::Advance(CampaignRun& run) {
   run.Recount();
   if (AdvanceValidation(run)) return;
+  if (run.fit_busy()) {
+    // The law is about to move: stopping and proposing wait for it (ApplyFit
+    // Advances again), while the queued trials still go out.
+    SaveCampaign(run);
+    PublishMetrics(run);
+    return;
+  }
   NextStep next = run.Next();
   if (next.final_state != v1::CAMPAIGN_STATE_UNSPECIFIED) {
     CancelTrials(run, /*running=*/true, v1::CANCEL_REASON_CAMPAIGN_FINISHED,
@@ -238,36 +245,9 @@ void Scheduler::Advance(CampaignRun& run) {
     SetState(run, next.final_state, next.reason);
     return;
   }
-  if (next.propose > 0) {
-    const auto start = std::chrono::steady_clock::now();
-    StatusOr<std::vector<int32_t>> added =
-        run.Propose(next.propose, NowUnixMs());
-    if (metrics_ != nullptr) {
-      metrics_->ObserveProposal(std::chrono::duration<double>(
-                                    std::chrono::steady_clock::now() - start)
-                                    .count());
-    }
-    if (!added.ok()) {
-      std::fprintf(stderr, "coordinator: campaign %s: %s\n", run.id().c_str(),
-                   added.status().ToString().c_str());
-    } else {
-      {
-        absl::MutexLock lock(&stats_mu_);
-        stats_.proposals += static_cast<int64_t>(added->size());
-      }
-      for (int32_t index : *added) {
-        outbox_.new_trials.push_back(
-            run.trials()[index].trial.spec().trial_id());
-        SaveTrial(run, run.trials()[index]);
-      }
-    }
-    run.Recount();
-    const v1::TrialCounts& c = run.campaign().trials();
-    if (c.queued() + c.running() == 0) {
-      SetState(run, v1::CAMPAIGN_STATE_FAILED,
-               "the design space has no run within the per-run limits");
-      return;
-    }
+  if (next.propose > 0 && !run.proposal_in_flight()) {
+    StartPropose(run, next.propose);  // saves the campaign when it is done
+    if (!run.proposal_in_flight()) return;
   }
   SaveCampaign(run);
   PublishMetrics(run);
@@ -332,37 +312,6 @@ void Scheduler::Emit(CampaignRun& run, v1::CampaignEvent event) {
   outbox_.records.push_back(records::EventRecord(event));
   outbox_.events.push_back(event);
   run.events().push_back(std::move(event));
-}
-
-void Scheduler::Refresh(CampaignRun& run) {
-  Touch(run.id());
-  const auto start = std::chrono::steady_clock::now();
-  CampaignRun::Refreshed r = run.Refresh(NowUnixMs());
-  if (metrics_ != nullptr && r.law) {
-    // The covariance and the answer of the new law version.
-    metrics_->ObserveFit(
-        "uncertainty",
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count());
-  }
-  if (r.law) {
-    outbox_.records.push_back(records::LawRecord(*r.law));
-    v1::CampaignEvent e;
-    *e.mutable_law_updated()->mutable_law() = *r.law;
-    if (r.out_of_sample) {
-      *e.mutable_law_updated()->mutable_out_of_sample() = *r.out_of_sample;
-      if (metrics_ != nullptr) {
-        metrics_->ObserveOutOfSampleError(run.id(),
-                                          r.out_of_sample->log_error());
-      }
-    }
-    Emit(run, std::move(e));
-  }
-  if (r.answer_changed) {
-    v1::CampaignEvent e;
-    *e.mutable_answer_updated()->mutable_answer() = run.campaign().answer();
-    Emit(run, std::move(e));
-  }
 }
 
 void Scheduler::SaveCampaign(CampaignRun& run) {

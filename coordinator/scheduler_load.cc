@@ -153,7 +153,7 @@ Status Scheduler::LoadCampaign(v1::Campaign campaign) {
       }
     }
   }
-  Refresh(run);
+  StartFit(run);  // runs here: the scheduler has not started
   if (run.campaign().state() == v1::CAMPAIGN_STATE_RUNNING ||
       run.campaign().state() == v1::CAMPAIGN_STATE_VALIDATING) {
     Advance(run);

@@ -165,7 +165,7 @@ void Scheduler::HandleReport(const std::string& worker_id,
     if (w != workers_.end()) w->second.draining = true;
   }
   ApplyEnd(**run, *t, m);
-  Refresh(**run);
+  StartFit(**run);  // the law moves off this thread; Advance waits for it
   Advance(**run);
 }
 
@@ -189,14 +189,7 @@ void Scheduler::ApplyEnd(CampaignRun& run, TrialEntry& t,
       // Kept out of the fit: compared with the law's prediction instead.
       observed = run.RecordValidation(t, d.final_eval_loss(), NowUnixMs());
     } else {
-      const auto start = std::chrono::steady_clock::now();
-      observed = run.Observe(t, d.final_eval_loss());  // a warm refit
-      if (metrics_ != nullptr) {
-        metrics_->ObserveFit("warm",
-                             std::chrono::duration<double>(
-                                 std::chrono::steady_clock::now() - start)
-                                 .count());
-      }
+      observed = run.Observe(t, d.final_eval_loss());  // fitted by a FitJob
     }
     if (observed.ok()) {
       trial.set_state(v1::TRIAL_STATE_SUCCEEDED);

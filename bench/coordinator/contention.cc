@@ -305,11 +305,14 @@ ContentionResult RunContention(const std::filesystem::path& dir, int runs) {
     const Clock::time_point resume_at = Clock::now();
     s = campaigns->Resume(context.get(), resume, &resumed);
     if (!s.ok()) Die("Resume", s);
-    result.proposal_ms = Ms(Clock::now() - resume_at);
-    // The new batch is held on heartbeats alone for a while.
+    result.resume_ms = Ms(Clock::now() - resume_at);
+    // The proposal is made on a fit thread, after the fits still out; it is
+    // made when the whole batch is assigned. Then it is held on heartbeats
+    // alone for a while.
     while (worker.held() < kSlots) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    result.proposal_ms = Ms(Clock::now() - resume_at);
     std::this_thread::sleep_for(std::chrono::milliseconds(kLeaseTtlMs));
     result.runs = GetCampaign(campaigns.get(), id).trials().succeeded();
     result.leases_granted = worker.granted();

@@ -16,7 +16,8 @@ struct ContentionResult {
   int64_t viewer_calls = 0;
   int64_t runs = 0;            // runs the campaign observed
   double build_seconds = 0;    // from creation to the last observation
-  double proposal_ms = 0;      // Resume answered: the 64-run proposal made
+  double resume_ms = 0;        // Resume answered
+  double proposal_ms = 0;      // from Resume to the 64-run batch assigned
   int64_t leases_granted = 0;  // Assigns the worker received
   int64_t leases_expired = 0;  // of them, cancelled as expired
 };

@@ -43,6 +43,20 @@ fitter::Law Truth(double e_natural) {
   return *law;
 }
 
+// What the scheduler does on its fit threads (scheduler_fits.cc), in line.
+StatusOr<std::vector<int32_t>> Propose(CampaignRun& run, int n, int64_t now) {
+  const ProposeJob job = run.TakeProposeJob(n);
+  run.ProposalDone();
+  MOESWEEP_ASSIGN_OR_RETURN(std::vector<fitter::Candidate> batch,
+                            CampaignRun::RunPropose(job));
+  return run.AddProposed(job, batch, n, now);
+}
+void Refresh(CampaignRun& run, int64_t now) {
+  while (run.NeedsFit()) {
+    run.ApplyFit(CampaignRun::RunFit(run.TakeFitJob()), now);
+  }
+}
+
 // Proposes and observes `batches` batches of 4 trials with losses off
 // `truth`, refreshing after each. Every answer on the way must have a
 // positive interval around its value.
@@ -52,7 +66,7 @@ void RunBatches(CampaignRun& run, const fitter::Law& truth, int batches,
   std::normal_distribution<double> z;
   int64_t now = 1;
   for (int b = 0; b < batches; ++b) {
-    StatusOr<std::vector<int32_t>> added = run.Propose(4, now);
+    StatusOr<std::vector<int32_t>> added = Propose(run, 4, now);
     ASSERT_OK(added);
     for (int32_t i : *added) {
       TrialEntry& t = run.trials()[i];
@@ -62,7 +76,7 @@ void RunBatches(CampaignRun& run, const fitter::Law& truth, int batches,
       ASSERT_OK(run.Observe(t, *loss * std::exp(noise_sigma * z(rng))));
     }
     run.Recount();
-    run.Refresh(++now);
+    Refresh(run, ++now);
     if (run.campaign().has_answer()) {
       const v1::Answer& a = run.campaign().answer();
       EXPECT_GT(a.interval().lower(), 0) << "batch " << b;
