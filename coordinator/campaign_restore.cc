@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "coordinator/campaign_run.h"
 
@@ -43,12 +44,14 @@ Status CampaignRun::Restore(const std::vector<const TrialEntry*>& succeeded) {
     version = law.version();
   }
   // The out-of-sample series, as the law updates published it.
+  // One per run: stores written before that rule may repeat a run's error.
   std::vector<fitter::OutOfSample> out_of_sample;
+  std::unordered_set<std::string> restored;
   for (const v1::CampaignEvent& e : events_) {
     if (!e.has_law_updated() || !e.law_updated().has_out_of_sample()) continue;
     const v1::OutOfSampleError& m = e.law_updated().out_of_sample();
     auto it = run_of.find(m.trial_id());
-    if (it == run_of.end()) continue;
+    if (it == run_of.end() || !restored.insert(m.trial_id()).second) continue;
     out_of_sample.push_back({it->second, m.law_version(), m.predicted_loss(),
                              m.observed_loss(), m.log_error()});
   }

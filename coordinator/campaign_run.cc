@@ -205,7 +205,10 @@ CampaignRun::Refreshed CampaignRun::ApplyFit(const FitOutcome& o,
   out.law = *law;
   campaign_.set_law_version(law->version());
   const std::vector<v1::OutOfSampleError> oos = OutOfSampleErrors();
-  if (!oos.empty() && !observed_ids_.empty() &&
+  // Only a fit that took an observation measured one: a law from a full
+  // refit alone would repeat the last run's error in its event, and a
+  // restart would count it twice.
+  if (o.observed && o.added.ok() && !oos.empty() && !observed_ids_.empty() &&
       oos.back().trial_id() == observed_ids_.back()) {
     out.out_of_sample = oos.back();
   }

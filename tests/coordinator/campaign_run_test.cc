@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -140,6 +141,35 @@ TEST(CampaignRunTest, LawInsideItsBoxMeetsTheTarget) {
   ASSERT_TRUE(run->campaign().has_answer());
   EXPECT_TRUE(run->campaign().answer().target_met());
   EXPECT_EQ(run->Next().final_state, v1::CAMPAIGN_STATE_SUCCEEDED);
+}
+
+// A law from a full refit alone (no new run) publishes no out-of-sample
+// error: its event repeated the last run's, and a restart counted that run
+// twice (HostileTest.ARestartServesTheSameLawAndPublishesNothing, 1 in 7).
+TEST(CampaignRunTest, ALawWithoutANewRunCarriesNoOutOfSampleError) {
+  std::unique_ptr<CampaignRun> run = NewRun();
+  ASSERT_NE(run, nullptr);
+  RunBatches(*run, Truth(1.8), 3);
+  ASSERT_FALSE(run->laws().empty());
+  const size_t errors = run->OutOfSampleErrors().size();
+  ASSERT_GT(errors, 0u);
+
+  // What a finished background refit hands the next FitJob: a newer
+  // version of the same runs, and no observation.
+  const FitJob job = run->TakeFitJob();
+  ASSERT_FALSE(job.observation);
+  FitOutcome outcome = CampaignRun::RunFit(job);
+  ASSERT_FALSE(outcome.law);
+  std::optional<fitter::LawSnapshot> s = job.fitter->Current();
+  ASSERT_TRUE(s);
+  s->version += 1;
+  outcome.law = s;
+  outcome.uncertainty = run->uncertainty();
+  outcome.runs = s->runs;
+  const CampaignRun::Refreshed r = run->ApplyFit(outcome, 100);
+  ASSERT_TRUE(r.law);
+  EXPECT_FALSE(r.out_of_sample);
+  EXPECT_EQ(run->OutOfSampleErrors().size(), errors);
 }
 
 }  // namespace
