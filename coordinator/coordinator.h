@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"  // IWYU pragma: export
 #include "common/status.h"
 #include "coordinator/store.h"  // IWYU pragma: export
 
@@ -37,25 +38,6 @@ StatusOr<std::vector<Credential>> ReadTokensFile(const std::string& path);
 // Writes a fresh admin, worker and viewer token to `path` (mode 0600, not
 // replacing a file that exists: ALREADY_EXISTS) and returns them.
 StatusOr<std::vector<Credential>> WriteNewTokensFile(const std::string& path);
-
-// Steady time for lease deadlines and expiry: never goes back and is unrelated
-// to the wall (a wall-clock step must not expire or stretch a lease). Wall
-// time is only for timestamps shown to users. Implementations are
-// thread-safe.
-class Clock {
- public:
-  virtual ~Clock() = default;
-  // Milliseconds since an arbitrary fixed origin.
-  virtual int64_t NowMs() const = 0;
-  // `wake` is called, on the thread that moves the clock, whenever its time
-  // jumps ahead (a test's clock moved by hand), until RemoveWaker(id) has
-  // returned; so a thread waiting for a deadline rechecks it at once. A real
-  // clock never jumps and never calls it. Returns the id for RemoveWaker.
-  virtual int AddWaker(std::function<void()> wake) = 0;
-  virtual void RemoveWaker(int id) = 0;
-};
-// The process's steady clock (std::chrono::steady_clock). Lives forever.
-Clock* RealClock();
 
 struct ServerOptions {
   std::string db_path;                  // RocksDB folder; required
@@ -103,6 +85,7 @@ struct ServerOptions {
 struct ServerStats {
   int64_t workers_connected = 0;
   int64_t lease_expiries = 0;
+  int64_t lease_renewals = 0;  // by a Heartbeat or a report of the holder
   int64_t stale_reports_refused = 0;
   int64_t reports_stored = 0;
   int64_t proposals = 0;  // trials proposed since start

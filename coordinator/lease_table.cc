@@ -34,12 +34,18 @@ int64_t LeaseTable::Renew(const std::string& trial_id, int32_t attempt,
     return 0;
   }
   LeaseEntry& e = it->second;
+  ++renewals_;
   const int64_t deadline_ms = now_ms + e.lease.ttl_ms();
   if (deadline_ms > e.deadline_ms) {
     e.deadline_ms = deadline_ms;
     e.lease.set_deadline_unix_ms(now_unix_ms + e.lease.ttl_ms());
   }
   return e.lease.deadline_unix_ms();
+}
+
+int64_t LeaseTable::renewals() const {
+  absl::MutexLock lock(&mu_);
+  return renewals_;
 }
 
 std::optional<LeaseEntry> LeaseTable::Get(const std::string& trial_id) const {

@@ -45,6 +45,8 @@ class LeaseTable {
   // lease. A renewal never shortens a lease.
   int64_t Renew(const std::string& trial_id, int32_t attempt,
                 const std::string& worker_id);
+  // Renew calls that found the holder's lease, since construction.
+  int64_t renewals() const;
   std::optional<LeaseEntry> Get(const std::string& trial_id) const;
   // Forgets the trial's lease (it ended, or was requeued).
   void Release(const std::string& trial_id);
@@ -60,6 +62,7 @@ class LeaseTable {
   mutable absl::Mutex mu_;
   std::map<std::string, LeaseEntry> leases_ ABSL_GUARDED_BY(mu_);  // by trial
   int64_t next_lease_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t renewals_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace moesweep::coordinator

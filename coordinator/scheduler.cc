@@ -143,6 +143,7 @@ ServerStats Scheduler::stats() const {
   }
   s.workers_connected = workers_connected_.load(std::memory_order_relaxed);
   s.reports_stored = store_->stats().reports_stored;
+  s.lease_renewals = leases_.renewals();
   return s;
 }
 

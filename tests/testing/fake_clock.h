@@ -1,5 +1,5 @@
-// FakeClock: a coordinator Clock that moves only when a test moves it
-// (STYLE.md H17), so lease expiry is tested without sleeping.
+// FakeClock: a Clock that moves only when a test moves it (STYLE.md H17), so
+// lease expiry and the agent's heartbeats are tested without sleeping.
 
 #ifndef MOESWEEP_TESTS_TESTING_FAKE_CLOCK_H_
 #define MOESWEEP_TESTS_TESTING_FAKE_CLOCK_H_
@@ -12,12 +12,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "coordinator/coordinator.h"
+#include "common/clock.h"
 
 namespace moesweep::testing {
 
 // Thread-safe.
-class FakeClock final : public coordinator::Clock {
+class FakeClock final : public Clock {
  public:
   explicit FakeClock(int64_t start_ms = 1'000'000) : now_ms_(start_ms) {}
 

@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "tests/testing/agent_fixture.h"
+#include "tests/testing/fake_clock.h"
 
 namespace moesweep::worker::agent {
 namespace {
@@ -152,30 +155,76 @@ TEST_F(AgentTest, ReconnectsResumesItsLeaseAndResendsOnlyUnackedReports) {
   EXPECT_EQ(server_->stats().stale_reports_refused, 0);
 }
 
+// On one FakeClock for the coordinator's leases and the agent's timers: each
+// step is one heartbeat interval of 20 s, and the test waits for the
+// coordinator to renew the lease before the next. An agent on real time would
+// send its first heartbeat 20 s in, past each step's 10 s, and fail.
 TEST_F(AgentTest, HeartbeatsKeepTheLeaseOfAHeldAttempt) {
   coordinator::ServerOptions o = ServerDefaults();
-  o.lease_ttl_ms = 500;
-  o.heartbeat_interval_ms = 100;
+  o.lease_ttl_ms = 60'000;
+  o.heartbeat_interval_ms = 20'000;
+  o.clock = &clock_;
   StartServer(o);
   const v1::Campaign c = CreateCampaign(TinyCampaignYaml("heartbeat", 8192));
   StepGate& gate =
       Gate(5);  // before any Progress, which would renew the lease too
-  StartAgent(Options(), gate.Hooks());
+  AgentOptions a = Options();
+  a.clock = &clock_;
+  StartAgent(a, gate.Hooks());
   const std::string trial_id = gate.WaitPaused();
   ASSERT_FALSE(trial_id.empty());
   // Four lease lifetimes with no report: only heartbeats renew it, and
-  // without them the coordinator cancels the attempt (lease expired).
-  EXPECT_FALSE(log_.WaitForTrial(Kind::kCancelled, "", absl::Seconds(2)));
+  // without them the coordinator cancels the attempt (the test below).
+  for (int step = 1; step <= 12; ++step) {
+    const int64_t renewals = server_->stats().lease_renewals;
+    clock_.Advance(20'000);
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (server_->stats().lease_renewals == renewals &&
+           absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(1));  // polls; time is the clock's
+    }
+    ASSERT_GT(server_->stats().lease_renewals, renewals) << "step " << step;
+  }
+  EXPECT_EQ(server_->stats().lease_expiries, 0);
+  EXPECT_EQ(EventLog::Count(log_.events(), Kind::kCancelled), 0);
   gate.Release();
   ASSERT_TRUE(log_.WaitForTrial(Kind::kFinished, trial_id));
   EXPECT_OK(StopAgent());
-  EXPECT_GE(agent_->stats().heartbeats_sent, 10);
+  EXPECT_GE(agent_->stats().heartbeats_sent, 12);
   EXPECT_EQ(server_->stats().lease_expiries, 0);
   EXPECT_EQ(WaitFinished(c.campaign_id(), trial_id, 1).state(),
             v1::TRIAL_STATE_SUCCEEDED);
   const v1::Trial t = TrialOf(c.campaign_id(), trial_id);
   EXPECT_EQ(t.state(), v1::TRIAL_STATE_SUCCEEDED);
   EXPECT_EQ(t.spec().attempt(), 1);
+}
+
+// The same lease without heartbeats: one step past its lifetime on the
+// coordinator's clock, with the agent's clock held still, and the
+// coordinator cancels the attempt. What the test above guards against.
+TEST_F(AgentTest, ALeaseWithoutHeartbeatsExpiresOnTheClock) {
+  coordinator::ServerOptions o = ServerDefaults();
+  o.lease_ttl_ms = 60'000;
+  o.heartbeat_interval_ms = 20'000;
+  o.clock = &clock_;
+  StartServer(o);
+  CreateCampaign(TinyCampaignYaml("no-heartbeat", 8192));
+  StepGate& gate = Gate(5);
+  // Never moves, so no heartbeat comes due; static, as the agent outlives
+  // the test body when an assertion fails.
+  static moesweep::testing::FakeClock agent_clock;
+  AgentOptions a = Options();
+  a.clock = &agent_clock;
+  StartAgent(a, gate.Hooks());
+  const std::string trial_id = gate.WaitPaused();
+  ASSERT_FALSE(trial_id.empty());
+  clock_.Advance(60'001);
+  EXPECT_TRUE(log_.WaitForTrial(Kind::kCancelled, trial_id));
+  EXPECT_EQ(server_->stats().lease_expiries, 1);
+  // The agent kept its own clock's time: none of its heartbeats came due.
+  EXPECT_EQ(agent_->stats().heartbeats_sent, 0);
+  gate.Release();
+  EXPECT_OK(StopAgent());
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "common/status.h"
 
 namespace moesweep::worker::agent {
@@ -93,6 +94,9 @@ struct AgentOptions {
   // After Stop(), how long to wait for the Acks of the preempted attempts'
   // Failed reports (reconnecting if need be) before returning anyway.
   int64_t stop_timeout_ms = 10000;
+  // The steady time behind every deadline above and the heartbeat; must
+  // outlive the agent. Null: RealClock(). Tests drive it (FakeClock).
+  Clock* clock = nullptr;
   // Called with each event, on the agent's own thread (the one in Run),
   // with no lock held; it must not call Run. Empty: no events.
   std::function<void(const AgentEvent&)> on_event;

@@ -30,16 +30,22 @@ bool IsFatal(StatusCode code) {
   }
 }
 
-absl::Duration Until(Clock::time_point deadline) {
-  return absl::FromChrono(std::max(deadline - Clock::now(), Clock::duration{}));
+absl::Duration Until(Time::time_point deadline, Time::time_point now) {
+  return absl::FromChrono(std::max(deadline - now, Time::duration{}));
 }
 
 }  // namespace
 
 AgentImpl::AgentImpl(AgentOptions options, TestHooks hooks)
     : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : RealClock()),
       hooks_(std::move(hooks)),
       rng_(std::random_device{}()) {
+  // A test's clock that jumps wakes the control loop to check its deadlines.
+  waker_ = clock_->AddWaker([this] {
+    absl::MutexLock lock(&mu_);
+    clock_moved_ = true;
+  });
   grpc::ChannelArguments args;
   // gRPC's own reconnect backoff (up to 120 s by default) would keep a
   // restarted coordinator unreachable long after ours says to retry.
@@ -61,7 +67,11 @@ AgentImpl::AgentImpl(AgentOptions options, TestHooks hooks)
   backoff_ms_ = options_.backoff_initial_ms;
 }
 
-AgentImpl::~AgentImpl() = default;
+AgentImpl::~AgentImpl() { clock_->RemoveWaker(waker_); }
+
+Time::time_point AgentImpl::Now() const {
+  return Time::time_point(std::chrono::milliseconds(clock_->NowMs()));
+}
 
 void AgentImpl::Stop() {
   absl::MutexLock lock(&mu_);
@@ -69,7 +79,7 @@ void AgentImpl::Stop() {
   stop_requested_ = true;
   // At once, not on the control thread's next pass: no runner takes another
   // step after Stop returns.
-  BeginStop(Clock::now());
+  BeginStop(Now());
 }
 
 AgentStats AgentImpl::stats() const {
@@ -79,11 +89,11 @@ AgentStats AgentImpl::stats() const {
 
 bool AgentImpl::HasWork() const {
   return !inbox_.empty() || stream_status_.has_value() || runner_exited_ ||
-         (stop_requested_ && !stop_noticed_);
+         clock_moved_ || (stop_requested_ && !stop_noticed_);
 }
 
-Clock::time_point AgentImpl::NextDeadline() const {
-  Clock::time_point next = Clock::now() + std::chrono::hours(1);
+Time::time_point AgentImpl::NextDeadline() const {
+  Time::time_point next = Now() + std::chrono::hours(1);
   if (live_) next = std::min(next, heartbeat_at_);
   if (!connection_) next = std::min(next, reconnect_at_);
   if (connection_ && !live_ && !welcome_timed_out_) {
@@ -97,7 +107,7 @@ Status AgentImpl::Run() {
   {
     absl::MutexLock lock(&mu_);
     if (stop_requested_) return OkStatus();
-    reconnect_at_ = Clock::now();
+    reconnect_at_ = Now();
   }
   while (true) {
     Pass pass;
@@ -106,7 +116,8 @@ Status AgentImpl::Run() {
     {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(this, &AgentImpl::HasWork),
-                           Until(NextDeadline()));
+                           Until(NextDeadline(), Now()));
+      clock_moved_ = false;
       while (!inbox_.empty()) {
         v1::CoordinatorMessage message = std::move(inbox_.front());
         inbox_.pop_front();
@@ -114,7 +125,7 @@ Status AgentImpl::Run() {
         Reap(&pass);  // an attempt's end is logged before the next Assign
       }
       runner_exited_ = false;
-      const Clock::time_point now = Clock::now();
+      const Time::time_point now = Now();
       stop_noticed_ = stop_requested_;
       Reap(&pass);
       if (stream_status_) {
@@ -148,7 +159,7 @@ Status AgentImpl::Run() {
   }
 }
 
-void AgentImpl::Timers(Clock::time_point now, Pass* pass) {
+void AgentImpl::Timers(Time::time_point now, Pass* pass) {
   if (live_ && now >= heartbeat_at_) {
     v1::WorkerMessage heartbeat;
     *heartbeat.mutable_heartbeat() = attempts_.MakeHeartbeat();
@@ -163,7 +174,7 @@ void AgentImpl::Timers(Clock::time_point now, Pass* pass) {
   }
 }
 
-bool AgentImpl::StopFinished(Clock::time_point now) const {
+bool AgentImpl::StopFinished(Time::time_point now) const {
   if (now >= stop_deadline_) return true;
   // A stream that has not had its Welcome yet may bring an Assign the
   // coordinator made before it knew: wait to answer it (preempted).
@@ -187,7 +198,7 @@ void AgentImpl::StartStream() {
     live_ = false;
     welcome_timed_out_ = false;
     welcome_deadline_ =
-        Clock::now() + std::chrono::milliseconds(options_.welcome_timeout_ms);
+        Now() + std::chrono::milliseconds(options_.welcome_timeout_ms);
     ++stats_.streams_started;
   }
   connection->Start();
@@ -224,8 +235,7 @@ Status AgentImpl::AfterStream(const Status& status) {
                             " attempts): " + detail);
   }
   absl::MutexLock lock(&mu_);
-  reconnect_at_ =
-      Clock::now() + std::chrono::milliseconds(Jittered(backoff_ms_));
+  reconnect_at_ = Now() + std::chrono::milliseconds(Jittered(backoff_ms_));
   backoff_ms_ = std::min(2 * backoff_ms_, options_.backoff_max_ms);
   return OkStatus();
 }

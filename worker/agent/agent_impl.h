@@ -33,7 +33,8 @@
 
 namespace moesweep::worker::agent {
 
-using Clock = std::chrono::steady_clock;
+// Deadlines as time points of options.clock (milliseconds since its origin).
+using Time = std::chrono::steady_clock;
 
 // Thread-safe, as Agent.
 class AgentImpl : public StreamListener, public ReportSink {
@@ -64,18 +65,19 @@ class AgentImpl : public StreamListener, public ReportSink {
 
   // agent_impl.cc: the control loop and the stream's lifecycle.
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Clock::time_point NextDeadline() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Time::time_point NextDeadline() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartStream() ABSL_LOCKS_EXCLUDED(mu_);
   // Handles the end of a stream: OK to reconnect later, or the fatal error.
   Status AfterStream(const Status& status) ABSL_LOCKS_EXCLUDED(mu_);
-  void Timers(Clock::time_point now, Pass* pass)
+  void Timers(Time::time_point now, Pass* pass)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool StopFinished(Clock::time_point now) const
+  bool StopFinished(Time::time_point now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stops training, closes the stream and joins every runner.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
   v1::WorkerMessage MakeHello() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t Jittered(int64_t ms);
+  Time::time_point Now() const;
 
   // agent_messages.cc: the coordinator's messages and the attempts.
   void Handle(const v1::CoordinatorMessage& message, Pass* pass)
@@ -87,7 +89,7 @@ class AgentImpl : public StreamListener, public ReportSink {
   void OnAck(const v1::Ack& ack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops an attempt (Cancel, Refuse, void) and silences its runner.
   void DropAttempt(const AttemptKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void BeginStop(Clock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void BeginStop(Time::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves out runners of complete attempts that have exited, and forgets
   // those attempts.
   void Reap(Pass* pass) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -101,6 +103,8 @@ class AgentImpl : public StreamListener, public ReportSink {
 
   // Constant after construction.
   const AgentOptions options_;
+  Clock* const clock_;  // options_.clock or RealClock()
+  int waker_ = 0;       // clock_'s, for clock_moved_
   const TestHooks hooks_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::WorkerService::Stub> stub_;
@@ -125,16 +129,17 @@ class AgentImpl : public StreamListener, public ReportSink {
   bool welcomed_stream_ ABSL_GUARDED_BY(mu_) = false;  // the same, until
                                                        // AfterStream reads it
   bool welcome_timed_out_ ABSL_GUARDED_BY(mu_) = false;
-  Clock::time_point welcome_deadline_ ABSL_GUARDED_BY(mu_);
-  Clock::time_point reconnect_at_ ABSL_GUARDED_BY(mu_);
-  Clock::time_point heartbeat_at_ ABSL_GUARDED_BY(mu_);
+  Time::time_point welcome_deadline_ ABSL_GUARDED_BY(mu_);
+  Time::time_point reconnect_at_ ABSL_GUARDED_BY(mu_);
+  Time::time_point heartbeat_at_ ABSL_GUARDED_BY(mu_);
   int64_t heartbeat_interval_ms_ ABSL_GUARDED_BY(mu_) = 0;
   std::string worker_id_ ABSL_GUARDED_BY(mu_);
   bool runner_exited_ ABSL_GUARDED_BY(mu_) = false;
+  bool clock_moved_ ABSL_GUARDED_BY(mu_) = false;  // a test's clock jumped
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_noticed_ ABSL_GUARDED_BY(mu_) = false;  // by the control loop
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;      // BeginStop ran
-  Clock::time_point stop_deadline_ ABSL_GUARDED_BY(mu_);
+  Time::time_point stop_deadline_ ABSL_GUARDED_BY(mu_);
   std::set<AttemptKey> preempting_ ABSL_GUARDED_BY(mu_);  // held at Stop
   AgentStats stats_ ABSL_GUARDED_BY(mu_);
   std::vector<AgentEvent> events_ ABSL_GUARDED_BY(mu_);  // not yet delivered

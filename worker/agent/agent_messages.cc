@@ -180,8 +180,7 @@ void AgentImpl::OnWelcome(const v1::Welcome& welcome, Pass* pass) {
     Send(std::move(report), pass);
     ++stats_.reports_resent;
   }
-  heartbeat_at_ =
-      Clock::now() + std::chrono::milliseconds(heartbeat_interval_ms_);
+  heartbeat_at_ = Now() + std::chrono::milliseconds(heartbeat_interval_ms_);
   ++stats_.welcomes;
   stats_.worker_id = worker_id_;
   Event(AgentEvent::Kind::kConnected, AttemptKey{},
@@ -235,7 +234,7 @@ void AgentImpl::DropAttempt(const AttemptKey& key) {
   }
 }
 
-void AgentImpl::BeginStop(Clock::time_point now) {
+void AgentImpl::BeginStop(Time::time_point now) {
   stopping_ = true;
   stop_deadline_ = now + std::chrono::milliseconds(options_.stop_timeout_ms);
   for (const auto& [key, a] : attempts_.attempts()) {

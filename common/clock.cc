@@ -1,10 +1,10 @@
 // RealClock: std::chrono::steady_clock in milliseconds.
 
+#include "common/clock.h"
+
 #include <chrono>
 
-#include "coordinator/coordinator.h"
-
-namespace moesweep::coordinator {
+namespace moesweep {
 namespace {
 
 class SteadyClock final : public Clock {
@@ -26,4 +26,4 @@ Clock* RealClock() {
   return clock;
 }
 
-}  // namespace moesweep::coordinator
+}  // namespace moesweep
