@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "tests/testing/agent_fixture.h"
+#include "tests/testing/fake_clock.h"
 #include "worker/agent/agent.h"
 
 namespace moesweep::worker::agent {
@@ -16,13 +19,18 @@ namespace {
 
 using AgentTest = AgentFixture;
 
+// The coordinator's lease time runs on clock_ and the agent's on a clock of
+// its own, so the restarted coordinator's grace runs out, by the test's hand,
+// before the agent's backoff lets it come back.
 TEST_F(AgentTest, ALeaseNotResumedAfterAReconnectIsDropped) {
-  StartCoordinator();
+  static moesweep::testing::FakeClock agent_clock;  // outlives the agent
+  coordinator::ServerOptions first = ServerDefaults();
+  first.clock = &clock_;
+  StartServer(first);
   const int port = server_->port();
   const v1::Campaign c = CreateCampaign(TinyCampaignYaml("void", 8192));
   AgentOptions o = Options();
-  o.backoff_initial_ms = 3000;  // back well after the lease has expired
-  o.backoff_max_ms = 3000;
+  o.clock = &agent_clock;
   StepGate& gate = Gate(15);
   StartAgent(o, gate.Hooks());
   const std::string trial_id = gate.WaitPaused();
@@ -31,12 +39,27 @@ TEST_F(AgentTest, ALeaseNotResumedAfterAReconnectIsDropped) {
   StopServer();
   ASSERT_TRUE(log_.WaitForKind(Kind::kDisconnected));
   gate.Release();  // attempt 1 trains on; its reports wait for a stream
-  // Restarted, the coordinator waits only 200 ms for the lease's worker,
-  // then requeues the trial as attempt 2.
+  // Restarted, the coordinator waits 200 ms for the lease's worker, then
+  // requeues the trial as attempt 2.
   coordinator::ServerOptions restart = ServerDefaults(port);
   restart.reconnect_grace_ms = 200;
+  restart.clock = &clock_;
   StartServer(restart);
-  ASSERT_TRUE(log_.WaitForTrial(Kind::kVoided, trial_id));
+  clock_.Advance(201);
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (server_->stats().lease_expiries == 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));  // polls; time is the clock's
+  }
+  ASSERT_EQ(server_->stats().lease_expiries, 1);
+  // Past the agent's longest backoff (with its jitter): it reconnects. Again
+  // while gRPC's channel, on real time, is still reconnecting and the stream
+  // fails at once.
+  bool voided = false;
+  for (int i = 0; i < 60 && !voided; ++i) {
+    agent_clock.Advance(2 * o.backoff_max_ms);
+    voided = log_.WaitForTrial(Kind::kVoided, trial_id, absl::Seconds(1));
+  }
+  ASSERT_TRUE(voided);
   ASSERT_TRUE(log_.WaitFor([&](const std::vector<AgentEvent>& events) {
     for (const AgentEvent& e : events) {
       if (e.kind == Kind::kFinished && e.trial_id == trial_id) {
