@@ -49,7 +49,13 @@ Status ApplyMap(const YAML::Node& map, const std::string& prefix,
         ": must be a mapping");
   }
   for (const auto& entry : map) {
-    std::string key = entry.first.as<std::string>();
+    // A complex key (`? {a: b}`) has no name; as<std::string>() would throw.
+    if (!entry.first.IsScalar()) {
+      return InvalidArgumentError(
+          (prefix.empty() ? std::string("top level") : prefix) +
+          ": every key must be a plain name");
+    }
+    std::string key = entry.first.Scalar();
     std::string path = prefix.empty() ? key : prefix + "." + key;
     auto it = fields.find(key);
     if (it == fields.end())

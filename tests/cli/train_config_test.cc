@@ -49,6 +49,10 @@ TEST(TrainConfigTest, ErrorsNameTheFieldPath) {
       {"steps: 3", "run.yaml: data_dir: required"},
       {"data_dir: d\neval_at_tokens: [1, x]",
        "run.yaml: eval_at_tokens[1]: must be an integer, got 'x'"},
+      // Found by fuzz/train_config_fuzzer: the key threw out of the parser.
+      {"data_dir: d\noptimizer:\n  ? schedule: cosine\n  : 1",
+       "run.yaml: optimizer: every key must be a plain name"},
+      {"? [a, b]\n: 1", "run.yaml: top level: every key must be a plain name"},
   };
   for (const Case& c : cases) {
     StatusOr<worker::TrainOptions> o = ParseTrainConfig(c.yaml, "run.yaml");
