@@ -155,16 +155,21 @@ TEST_F(AgentTest, ReconnectsResumesItsLeaseAndResendsOnlyUnackedReports) {
   EXPECT_EQ(server_->stats().stale_reports_refused, 0);
 }
 
+// A 60 s lease renewed by heartbeats every 20 s, both on `clock`.
+coordinator::ServerOptions LeasesOnClock(coordinator::ServerOptions o,
+                                         Clock* clock) {
+  o.lease_ttl_ms = 60'000;
+  o.heartbeat_interval_ms = 20'000;
+  o.clock = clock;
+  return o;
+}
+
 // On one FakeClock for the coordinator's leases and the agent's timers: each
 // step is one heartbeat interval of 20 s, and the test waits for the
 // coordinator to renew the lease before the next. An agent on real time would
 // send its first heartbeat 20 s in, past each step's 10 s, and fail.
 TEST_F(AgentTest, HeartbeatsKeepTheLeaseOfAHeldAttempt) {
-  coordinator::ServerOptions o = ServerDefaults();
-  o.lease_ttl_ms = 60'000;
-  o.heartbeat_interval_ms = 20'000;
-  o.clock = &clock_;
-  StartServer(o);
+  StartServer(LeasesOnClock(ServerDefaults(), &clock_));
   const v1::Campaign c = CreateCampaign(TinyCampaignYaml("heartbeat", 8192));
   StepGate& gate =
       Gate(5);  // before any Progress, which would renew the lease too
@@ -203,11 +208,7 @@ TEST_F(AgentTest, HeartbeatsKeepTheLeaseOfAHeldAttempt) {
 // coordinator's clock, with the agent's clock held still, and the
 // coordinator cancels the attempt. What the test above guards against.
 TEST_F(AgentTest, ALeaseWithoutHeartbeatsExpiresOnTheClock) {
-  coordinator::ServerOptions o = ServerDefaults();
-  o.lease_ttl_ms = 60'000;
-  o.heartbeat_interval_ms = 20'000;
-  o.clock = &clock_;
-  StartServer(o);
+  StartServer(LeasesOnClock(ServerDefaults(), &clock_));
   CreateCampaign(TinyCampaignYaml("no-heartbeat", 8192));
   StepGate& gate = Gate(5);
   // Never moves, so no heartbeat comes due; static, as the agent outlives
