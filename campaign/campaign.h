@@ -154,16 +154,29 @@ struct TrainingSpec {
   friend bool operator==(const TrainingSpec&, const TrainingSpec&) = default;
 };
 
+// Which architectures a validation run may be.
+enum class ValidationShape {
+  // Those whose tokens per active parameter lie within the range of the
+  // fitted runs: the run extrapolates the law in scale, not in shape. A law
+  // fitted on a 10x token range cannot know where a small model stops
+  // improving, so its compute-optimal pick over any shape tends to be the
+  // smallest model trained far past every token count it saw.
+  kObserved,
+  // Any architecture of the space at any token count.
+  kAny,
+};
+
 // Validation runs (issue 12): once the campaign stops, the coordinator trains
 // `runs` more runs that never join the fit and compares each observed loss
 // with the law's 95% interval for a new run. Run i of `runs` (i = 1..runs) is
-// the law's compute-optimal architecture of the design space at
-// flops_multiple^(i/runs) times the training FLOPs of the largest fitted run,
-// so the runs spread geometrically up to the multiple. `moesweep simulate`
-// ignores it.
+// the law's compute-optimal architecture of the design space, among those
+// `shape` allows, at flops_multiple^(i/runs) times the training FLOPs of the
+// largest fitted run, so the runs spread geometrically up to the multiple.
+// `moesweep simulate` ignores it.
 struct ValidationSpec {
   int runs = 1;               // in [1, kMaxValidationRuns]
   double flops_multiple = 4;  // in [1, kMaxValidationFlopsMultiple]
+  ValidationShape shape = ValidationShape::kObserved;
   friend bool operator==(const ValidationSpec&,
                          const ValidationSpec&) = default;
 };

@@ -1,6 +1,9 @@
 // The `validate:` section of a campaign spec (campaign.h, ValidationSpec):
 //
-//   validate: {runs: 2, flops_multiple: 4}   # both optional: 1 and 4
+//   validate: {runs: 2, flops_multiple: 4, shape: observed}
+//
+// All optional: 1, 4 and `observed` (tokens per active parameter within the
+// fitted runs' range; `any`: any architecture at any token count).
 //
 // Bounded so that a spec cannot ask for an unbounded number of runs, or for
 // runs past any compute it was sized for.
@@ -31,7 +34,8 @@ Status CheckRuns(std::int64_t runs) {
 StatusOr<ValidationSpec> ParseValidation(const YAML::Node& node,
                                          const std::string& path) {
   MOESWEEP_ASSIGN_OR_RETURN(
-      MapFields f, MapFields::Open(node, path, {"runs", "flops_multiple"}));
+      MapFields f,
+      MapFields::Open(node, path, {"runs", "flops_multiple", "shape"}));
   ValidationSpec v;
   std::int64_t runs = v.runs;
   MOESWEEP_RETURN_IF_ERROR(ReadIfPresent(f, "runs", ReadInteger, &runs));
@@ -40,6 +44,15 @@ StatusOr<ValidationSpec> ParseValidation(const YAML::Node& node,
   v.runs = static_cast<int>(runs);
   MOESWEEP_RETURN_IF_ERROR(
       ReadIfPresent(f, "flops_multiple", ReadNumber, &v.flops_multiple));
+  std::string shape = "observed";
+  MOESWEEP_RETURN_IF_ERROR(ReadIfPresent(f, "shape", ReadString, &shape));
+  if (shape == "observed") {
+    v.shape = ValidationShape::kObserved;
+  } else if (shape == "any") {
+    v.shape = ValidationShape::kAny;
+  } else {
+    return RuleError(f.PathOf("shape"), "must be observed or any", shape);
+  }
   return v;
 }
 
@@ -60,6 +73,9 @@ void EmitValidation(YAML::Emitter& out, const ValidationSpec& v) {
   out << YAML::Key << "runs" << YAML::Value << v.runs;
   out << YAML::Key << "flops_multiple" << YAML::Value
       << FormatNumber(v.flops_multiple);
+  if (v.shape != ValidationShape::kObserved) {
+    out << YAML::Key << "shape" << YAML::Value << "any";
+  }
   out << YAML::EndMap;
 }
 

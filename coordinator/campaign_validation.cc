@@ -1,12 +1,14 @@
 // CampaignRun: validation runs (issue 12). A validation run is the law's
 // compute-optimal architecture of the campaign's design space at a FLOPs
-// budget past the runs it was fitted on. The law predicts it when it is
+// budget past the runs it was fitted on, by default among the shapes (tokens
+// per active parameter) the fitted runs covered. The law predicts it when it is
 // proposed; its loss never joins the fit, and is compared with that
 // prediction when it arrives. The prediction and the comparison live on the
 // trial (v1::Trial.validation), so they are stored, and restored, with it.
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "coordinator/campaign_run.h"
 
@@ -73,15 +75,30 @@ struct Choice {
   double loss = 0;
 };
 
-// The architecture of `space` whose run of `flops` the law predicts lowest.
+// Tokens per active parameter, the shape of a run as the law sees it.
+double TokensPerParam(const fitter::Observation& at) {
+  return at.tokens / std::max(at.active_params, 1.0);
+}
+
+// How far, in log, `ratio` lies outside [lo, hi]; 0 inside.
+double OutsideBy(double ratio, double lo, double hi) {
+  if (ratio < lo) return std::log(lo / ratio);
+  if (ratio > hi) return std::log(ratio / hi);
+  return 0;
+}
+
+// The architecture of `space` whose run of `flops` the law predicts lowest,
+// among those whose tokens per active parameter lie in [lo, hi] (any shape
+// with lo = 0, hi = inf); when none does, the one nearest that range.
 StatusOr<Choice> OptimalArchitecture(const fitter::Law& law,
                                      const fitter::DesignSpace& space,
-                                     double flops) {
+                                     double flops, double lo, double hi) {
   if (!space.architecture) {
     return InvalidArgumentError(
         "validation runs need a space of architectures");
   }
   std::optional<Choice> best;
+  double best_outside = 0;
   std::vector<double> unit(static_cast<size_t>(space.dims()), 0.5);
   for (const std::vector<double>& u : ArchitectureGrid(*space.architecture)) {
     std::copy(u.begin(), u.end(), unit.begin());
@@ -96,10 +113,15 @@ StatusOr<Choice> OptimalArchitecture(const fitter::Law& law,
           tokens < kMaxTrainTokens)) {
       continue;
     }
-    StatusOr<double> loss =
-        fitter::PredictLoss(law, fitter::FeaturesOf(*arch, tokens));
+    const fitter::Observation at = fitter::FeaturesOf(*arch, tokens);
+    StatusOr<double> loss = fitter::PredictLoss(law, at);
     if (!loss.ok() || !std::isfinite(*loss)) continue;
-    if (!best || *loss < best->loss) best = Choice{*arch, tokens, *loss};
+    const double outside = OutsideBy(TokensPerParam(at), lo, hi);
+    if (!best || outside < best_outside ||
+        (outside == best_outside && *loss < best->loss)) {
+      best = Choice{*arch, tokens, *loss};
+      best_outside = outside;
+    }
   }
   if (!best) {
     return InvalidArgumentError(
@@ -138,8 +160,27 @@ StatusOr<int32_t> CampaignRun::AddValidationTrial(double flops, bool requested,
     return FailedPreconditionError("campaign '" + id() +
                                    "': the law is not identifiable yet");
   }
-  MOESWEEP_ASSIGN_OR_RETURN(Choice c,
-                            OptimalArchitecture(*law, plan_.space, flops));
+  // The range of shapes the law was fitted on, unless the spec frees it.
+  double lo = 0, hi = std::numeric_limits<double>::infinity();
+  if (!spec_.validate ||
+      spec_.validate->shape == campaign::ValidationShape::kObserved) {
+    lo = hi = NAN;
+    for (const TrialEntry& f : trials_) {
+      if (f.trial.state() != v1::TRIAL_STATE_SUCCEEDED ||
+          f.trial.has_validation()) {
+        continue;
+      }
+      const double ratio = TokensPerParam(f.at);
+      lo = std::isnan(lo) ? ratio : std::min(lo, ratio);
+      hi = std::isnan(hi) ? ratio : std::max(hi, ratio);
+    }
+    if (std::isnan(lo)) {
+      return FailedPreconditionError("campaign '" + id() +
+                                     "': no run was fitted");
+    }
+  }
+  MOESWEEP_ASSIGN_OR_RETURN(
+      Choice c, OptimalArchitecture(*law, plan_.space, flops, lo, hi));
   TrialEntry t;
   t.index = static_cast<int32_t>(trials_.size());
   MOESWEEP_ASSIGN_OR_RETURN(*t.trial.mutable_spec(),

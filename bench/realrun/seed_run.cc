@@ -119,8 +119,9 @@ campaign::CampaignSpec ActiveSpec(const campaign::CampaignSpec& base,
   // multiple^(i/N)).
   const double multiple =
       std::max(min_multiple, base.validate ? base.validate->flops_multiple : 0);
-  spec.validate =
-      campaign::ValidationSpec{.runs = 1, .flops_multiple = multiple};
+  spec.validate = base.validate.value_or(campaign::ValidationSpec());
+  spec.validate->runs = 1;
+  spec.validate->flops_multiple = multiple;
   return spec;
 }
 

@@ -48,12 +48,12 @@ struct SeedResult {
 };
 
 // Runs `base` with seed `seed` and validate {runs: 1, flops_multiple:
-// max(min_multiple, base's)} on `cluster`, waits for its stopping rule, then
-// runs the same space with law chinchilla, strategy grid, an unreachable
-// target and a budget of the FLOPs the campaign spent (beside the validation
-// runs), and predicts each validation run with that law. DEADLINE_EXCEEDED
-// past `timeout_s`; an RPC's error; FAILED_PRECONDITION when a campaign ends
-// FAILED or CANCELLED; the cluster's health() error.
+// max(min_multiple, base's), shape: base's} on `cluster`, waits for its
+// stopping rule, then runs the same space with law chinchilla, strategy grid,
+// an unreachable target and a budget of the FLOPs the campaign spent (beside
+// the validation runs), and predicts each validation run with that law.
+// DEADLINE_EXCEEDED past `timeout_s`; an RPC's error; FAILED_PRECONDITION when
+// a campaign ends FAILED or CANCELLED; the cluster's health() error.
 StatusOr<SeedResult> RunSeed(Cluster& cluster,
                              const campaign::CampaignSpec& base, uint64_t seed,
                              double min_multiple, double timeout_s);

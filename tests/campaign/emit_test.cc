@@ -56,6 +56,8 @@ TEST(CampaignEmitTest, EveryQuestionKindAndOptionRoundTrips) {
   ExpectRoundTrip(Parsed(BaseWith(
       "seed: 7", "seed: 7\nvalidate: {runs: 16, flops_multiple: 2.5}")));
   ExpectRoundTrip(Parsed(BaseWith(
+      "seed: 7", "seed: 7\nvalidate: {flops_multiple: 8, shape: any}")));
+  ExpectRoundTrip(Parsed(BaseWith(
       "lr: {rule: ludziejewski}",
       "lr: {rule: power, base: 0.0123, exponent: 0.35, reference: 1e5}")));
   ExpectRoundTrip(Parsed(BaseWith("lr: {rule: ludziejewski}",

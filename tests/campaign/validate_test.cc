@@ -234,6 +234,8 @@ const BadSpec kBadSpecs[] = {
      "validate.flops_multiple", "expected a finite number, got '.inf'"},
     {"seed: 7", "seed: 7\nvalidate: {flops_multiple: .nan}",
      "validate.flops_multiple", "expected a finite number, got '.nan'"},
+    {"seed: 7", "seed: 7\nvalidate: {shape: largest}", "validate.shape",
+     "must be observed or any, got largest"},
     {"seed: 7", "seed: 7\nvalidate: {run: 2}", "validate.run",
      "unknown key (did you mean runs?)"},
     {"seed: 7", "seed: 7\nvalidate: 3", "validate", "expected a map"},

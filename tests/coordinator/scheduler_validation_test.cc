@@ -236,6 +236,81 @@ TEST_F(ValidationTest, RunsAfterTheStoppingRuleOutOfTheFitAndSurviveRestart) {
       << csv;
 }
 
+// Tokens per active parameter (embeddings included), the run's shape.
+double Shape(const v1::RunFeatures& f) {
+  return f.tokens() / (f.n_active_ne() + f.n_embed());
+}
+
+// The validation run's shape, and the range of the fitted runs' shapes.
+struct Shapes {
+  double validation = 0, lo = HUGE_VAL, hi = 0;
+};
+Shapes ShapesOf(const std::vector<v1::Trial>& trials) {
+  Shapes s;
+  for (const v1::Trial& t : trials) {
+    if (t.has_validation()) {
+      s.validation = Shape(t.features());
+    } else if (t.state() == v1::TRIAL_STATE_SUCCEEDED) {
+      s.lo = std::min(s.lo, Shape(t.features()));
+      s.hi = std::max(s.hi, Shape(t.features()));
+    }
+  }
+  return s;
+}
+
+// The small campaign with big models on few tokens: every fitted run has
+// under 1.2 tokens per active parameter, far from the truth's optimum.
+std::string FewTokensYaml(const std::string& name, const std::string& shape) {
+  std::string yaml = SmallCampaignYaml(name, 4, 3e17) +
+                     "validate: {runs: 1, flops_multiple: 4" + shape + "}\n";
+  for (auto [from, to] : {std::pair<std::string, std::string>{
+                              "[64, 128, 256, 512, 1024]", "[512, 768, 1024]"},
+                          {"layers: [2, 4, 8, 16]", "layers: [8, 16]"},
+                          {"max: 3.0e9", "max: 3.0e7"},
+                          {"max_flops: 1.0e18", "max_flops: 1.0e17"}}) {
+    const size_t at = yaml.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) yaml.replace(at, from.size(), to);
+  }
+  return yaml;
+}
+
+// By default a validation run extrapolates the law in scale at the shapes it
+// was fitted on; `shape: any` lets the law's optimum leave them, as it does
+// here (the smallest model on many more tokens per parameter).
+TEST_F(ValidationTest, AValidationRunKeepsTheShapesTheLawWasFittedOn) {
+  StartServer();
+  auto stub = CampaignStub();
+  const std::string observed =
+      CreateCampaign(FewTokensYaml("observed", "")).campaign_id();
+  const std::string any =
+      CreateCampaign(FewTokensYaml("any", ", shape: any")).campaign_id();
+  {
+    SimWorker a(SimOptions("sim-a"));
+    SimWorker b(SimOptions("sim-b"));
+    for (const std::string& id : {observed, any}) {
+      const v1::CampaignState end = WatchToEnd(id);
+      EXPECT_TRUE(end == v1::CAMPAIGN_STATE_SUCCEEDED ||
+                  end == v1::CAMPAIGN_STATE_BUDGET_EXHAUSTED)
+          << v1::CampaignState_Name(end);
+    }
+  }
+  const Shapes in = ShapesOf(Trials(stub.get(), observed));
+  ASSERT_GT(in.validation, 0) << Get(stub.get(), observed).state_reason();
+  EXPECT_GE(in.validation, in.lo * (1 - 1e-9));
+  EXPECT_LE(in.validation, in.hi * (1 + 1e-9));
+  const Shapes free = ShapesOf(Trials(stub.get(), any));
+  ASSERT_GT(free.validation, 0) << Get(stub.get(), any).state_reason();
+  EXPECT_TRUE(free.validation < free.lo || free.validation > free.hi)
+      << free.validation << " in [" << free.lo << ", " << free.hi << "]";
+  for (const std::string& id : {observed, any}) {
+    const v1::GetLawResponse law = Law(stub.get(), id);
+    ASSERT_EQ(law.validations_size(), 1) << id;
+    ExpectObservedComparison(law.validations(0));
+    EXPECT_NEAR(law.validations(0).flops_multiple(), 4, 0.04) << id;
+  }
+}
+
 TEST_F(ValidationTest, StoppedCampaignGetsOneMoreRunThroughValidate) {
   StartServer();
   auto stub = CampaignStub();
