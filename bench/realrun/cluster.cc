@@ -20,6 +20,7 @@ StatusOr<std::unique_ptr<Cluster>> Cluster::Start(
   std::error_code ec;
   std::filesystem::remove_all(options.db_path, ec);
   c->db_path_ = options.db_path;
+  c->keep_db_ = options.keep_db;
 
   coordinator::ServerOptions server;
   server.db_path = options.db_path;
@@ -64,6 +65,7 @@ Cluster::~Cluster() {
   for (std::thread& t : threads_) t.join();
   agents_.clear();
   server_.reset();
+  if (keep_db_) return;
   std::error_code ec;
   std::filesystem::remove_all(db_path_, ec);
 }

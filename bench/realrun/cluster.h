@@ -28,6 +28,7 @@ namespace moesweep::bench {
 
 struct ClusterOptions {
   std::string db_path;   // RocksDB folder; removed and created afresh
+  bool keep_db = false;  // left in place at the end (to export the runs)
   std::string data_dir;  // holds default/{train,val}.bin
   int workers = 2;
   int threads_per_worker = 1;
@@ -57,6 +58,7 @@ class Cluster {
   Cluster() = default;
 
   std::string db_path_;
+  bool keep_db_ = false;
   std::unique_ptr<coordinator::Server> server_;
   std::unique_ptr<v1::CampaignService::Stub> campaigns_;
   std::vector<std::unique_ptr<worker::agent::Agent>> agents_;

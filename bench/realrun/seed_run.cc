@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <thread>
 #include <utility>
@@ -155,13 +156,20 @@ Status PredictWithReference(Cluster& cluster, const std::string& active_id,
                             ListTrials(cluster, active_id));
   v1::PredictRequest q;
   q.set_campaign_id(ref_id);
-  for (const ValidationResult& v : validations) {
+  for (ValidationResult& v : validations) {
     auto t = std::find_if(
         trials.begin(), trials.end(),
         [&](const v1::Trial& x) { return x.spec().trial_id() == v.trial_id; });
     if (t == trials.end()) {
       return InternalError("validation trial " + v.trial_id + " not listed");
     }
+    const v1::ArchitectureSpec& a = t->spec().architecture();
+    char run[160];
+    std::snprintf(run, sizeof run,
+                  "d_model %d, %d layers, %d experts top-%d, %.3g tokens",
+                  a.d_model(), a.num_layers(), a.num_experts(), a.top_k(),
+                  static_cast<double>(t->spec().train_tokens()));
+    v.run = run;
     v1::PredictionInput* in = q.add_inputs();
     *in->mutable_architecture() = t->spec().architecture();
     in->set_train_tokens(t->spec().train_tokens());
@@ -241,6 +249,7 @@ StatusOr<SeedResult> RunSeed(Cluster& cluster,
     if (!v.has_observed_loss()) continue;  // the run failed
     result.validations.push_back(
         ValidationResult{.trial_id = v.trial_id(),
+                         .run = "",  // PredictWithReference fills it
                          .flops_multiple = v.flops_multiple(),
                          .predicted = v.predicted_loss(),
                          .lower = v.predicted_interval().lower(),

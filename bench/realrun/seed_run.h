@@ -18,6 +18,7 @@ class Cluster;
 // A validation run of the campaign, and the reference law's prediction of it.
 struct ValidationResult {
   std::string trial_id;
+  std::string run;  // its architecture and tokens, in words
   double flops_multiple = 0;
   double predicted = 0;  // the campaign's law, when the run was proposed
   double lower = 0;      // its 95% interval for a new run
