@@ -17,6 +17,7 @@
 #include "fitter/arch.h"          // IWYU pragma: export
 #include "fitter/campaign_sim.h"  // IWYU pragma: export
 #include "fitter/core.h"          // IWYU pragma: export
+#include "fitter/holistic.h"      // IWYU pragma: export
 #include "fitter/incremental.h"   // IWYU pragma: export
 #include "fitter/optimal.h"       // IWYU pragma: export
 #include "fitter/oracle.h"        // IWYU pragma: export
