@@ -417,12 +417,15 @@ TEST_F(ServerTest, RestartRebuildsTheCampaignAndWorkGoesOn) {
   v1::GetCampaignResponse after;
   context = AuthContext(kViewerToken);
   ASSERT_TRUE(CampaignStub()->Get(context.get(), get, &after).ok());
-  EXPECT_EQ(after.campaign().trials().succeeded(),
+  // Get reads a published view that may trail the store by the last report
+  // (a Done stored while the worker stopped), so the restart may show one
+  // more: never fewer (nothing stored is lost) and never more than the
+  // worker finished (nothing counted twice).
+  EXPECT_GE(after.campaign().trials().succeeded(),
             before.campaign().trials().succeeded());
   EXPECT_GE(after.campaign().trials().succeeded(), 8);
   EXPECT_LE(after.campaign().trials().succeeded(), done_before);
-  EXPECT_DOUBLE_EQ(after.campaign().spent_flops(),
-                   before.campaign().spent_flops());
+  EXPECT_GE(after.campaign().spent_flops(), before.campaign().spent_flops());
   EXPECT_GE(after.campaign().law_version(), before.campaign().law_version());
   SimWorker w(SimOptions("after"));
   EXPECT_EQ(WatchToEnd(c.campaign_id()), v1::CAMPAIGN_STATE_SUCCEEDED);
