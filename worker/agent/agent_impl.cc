@@ -179,11 +179,11 @@ bool AgentImpl::StopFinished(Time::time_point now) const {
   // A stream that has not had its Welcome yet may bring an Assign the
   // coordinator made before it knew: wait to answer it (preempted).
   if (connection_ && !live_ && !welcome_timed_out_) return false;
+  // An attempt stays in the table until Reap has logged its end, which waits
+  // for its runner's thread to exit (that exit wakes the loop): stopping on
+  // Complete() alone could end before the preemption was logged.
   for (const AttemptKey& key : preempting_) {
-    auto it = attempts_.attempts().find(key);
-    if (it != attempts_.attempts().end() && !it->second.Complete()) {
-      return false;
-    }
+    if (attempts_.attempts().contains(key)) return false;
   }
   return true;
 }
