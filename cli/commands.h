@@ -153,6 +153,7 @@ struct CoordinatorCommandOptions {
   int64_t heartbeat_ms = 3000;
   int64_t reconnect_grace_ms = 30000;
   int max_attempts = 3;
+  int64_t metrics_retention_s = 6 * 3600;
 };
 void AddCoordinatorCommand(CLI::App* app, CoordinatorCommandOptions* options);
 int RunCoordinatorCommand(const CoordinatorCommandOptions& options,

@@ -56,6 +56,11 @@ void AddCoordinatorCommand(CLI::App* app, CoordinatorCommandOptions* o) {
   cmd->add_option("--max-attempts", o->max_attempts,
                   "Attempts a trial gets (preemptions are free)")
       ->capture_default_str();
+  cmd->add_option("--metrics-retention-s", o->metrics_retention_s,
+                  "A finished campaign's metrics are dropped this long after "
+                  "it finished (60 s to 30 days)")
+      ->check(CLI::Range(int64_t{60}, int64_t{30 * 24 * 3600}))
+      ->capture_default_str();
 }
 
 int RunCoordinatorCommand(const CoordinatorCommandOptions& o, std::ostream& out,
@@ -71,6 +76,7 @@ int RunCoordinatorCommand(const CoordinatorCommandOptions& o, std::ostream& out,
   options.heartbeat_interval_ms = o.heartbeat_ms;
   options.reconnect_grace_ms = o.reconnect_grace_ms;
   options.max_attempts = o.max_attempts;
+  options.metrics_retention_ms = o.metrics_retention_s * 1000;
   std::string tokens = o.tokens;
   if (tokens.empty()) {
     tokens = std::filesystem::path(o.db).lexically_normal().string();

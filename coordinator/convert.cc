@@ -2,6 +2,7 @@
 
 #include "coordinator/convert.h"
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 
@@ -10,6 +11,14 @@ namespace moesweep::coordinator {
 grpc::Status ToGrpcStatus(const Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
                       std::string(s.message()));
+}
+
+std::string CampaignStateLabel(v1::CampaignState state) {
+  std::string name = v1::CampaignState_Name(state);
+  constexpr std::string_view kPrefix = "CAMPAIGN_STATE_";
+  if (name.starts_with(kPrefix)) name.erase(0, kPrefix.size());
+  for (char& c : name) c = static_cast<char>(std::tolower(c));
+  return name;
 }
 
 bool IsFinalState(v1::CampaignState s) {

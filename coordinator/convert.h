@@ -50,6 +50,10 @@ grpc::Status ToGrpcStatus(const Status& s);
 // SUCCEEDED, BUDGET_EXHAUSTED, CANCELLED or FAILED.
 bool IsFinalState(v1::CampaignState state);
 
+// The state as a metric label: "running", "budget_exhausted" (the enum name
+// less its CAMPAIGN_STATE_ prefix, in lower case).
+std::string CampaignStateLabel(v1::CampaignState state);
+
 // The first index of a page: page tokens are decimal offsets into a list.
 // INVALID_ARGUMENT for a token this server did not give.
 StatusOr<size_t> PageOffset(const std::string& token);

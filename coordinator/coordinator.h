@@ -58,6 +58,10 @@ struct ServerOptions {
   // Events one Watch stream may have queued; a watcher further behind is
   // ended with RESOURCE_EXHAUSTED naming the after_event_seq to resume from.
   int max_watch_queue = 1024;
+  // A finished campaign's Prometheus series are removed this long after it
+  // finished (a restart shows them again for as long), so /metrics does not
+  // grow with every campaign ever run.
+  int64_t metrics_retention_ms = 6 * 3600 * 1000;
   // Threads that fit laws, estimate their covariance and propose runs, off
   // the scheduler thread (one job per campaign at a time); 0: every core.
   int fit_threads = 1;

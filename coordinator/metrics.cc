@@ -3,7 +3,10 @@
 // for its life. Children are found with Family::Add, which returns the
 // existing child for the same labels and locks inside the family; Counter,
 // Gauge and Histogram update themselves atomically or under their own lock.
-// So Metrics keeps no mutable state of its own and needs no mutex.
+// Children labelled with a campaign or a worker can be removed (Forget*), so
+// those are reached only under Impl::mu, which also holds the list of what
+// each campaign and worker owns: a Set racing a Forget never touches a
+// removed child. The rest (RPCs, commits, fits, proposals) need no lock.
 // A labelled family shows in the exposition only once it has a child, that
 // is after its first use; the three unlabelled series exist from the start.
 
@@ -17,12 +20,17 @@
 #include <prometheus/text_serializer.h>
 
 #include <cmath>
+#include <cstdint>
 #include <exception>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "coordinator/metrics_http.h"
 #include "fitter/fitter.h"
 
@@ -77,6 +85,20 @@ std::string_view CodeName(int grpc_code) {
 prometheus::Labels Campaign(std::string_view campaign) {
   return {{"campaign", std::string(campaign)}};
 }
+
+prometheus::Labels Worker(std::string_view worker) {
+  return {{"worker", std::string(worker)}};
+}
+
+const char* const kCampaignStates[] = {
+    "running",          "paused",    "validating", "succeeded",
+    "budget_exhausted", "cancelled", "failed"};
+
+// Owner (a campaign or worker id) -> a removal for each child it has, keyed
+// by family and labels so that a child is listed once.
+using Owned =
+    std::map<std::string, std::map<std::string, std::function<void()>>,
+             std::less<>>;
 
 }  // namespace
 
@@ -149,6 +171,24 @@ class Metrics::Impl {
             Gauges(*registry, "moesweep_validation_log_error",
                    "log(observed) - log(predicted) loss of a validation run, "
                    "a run the law was not fitted on.")),
+        campaign_state(Gauges(*registry, "moesweep_campaign_state",
+                              "1 for the campaign's current state, 0 for the "
+                              "others.")),
+        fit_failures(Counters(*registry, "moesweep_fit_failures_total",
+                              "Observations the fitter could not take (the "
+                              "refit failed).")),
+        worker_tokens(Gauges(*registry, "moesweep_worker_tokens_per_second",
+                             "Training throughput in the worker's latest "
+                             "progress report.")),
+        worker_loss(Gauges(*registry, "moesweep_worker_train_loss",
+                           "Training loss in the worker's latest progress "
+                           "report.")),
+        worker_memory(Gauges(*registry, "moesweep_worker_peak_memory_bytes",
+                             "Peak memory in the worker's latest progress "
+                             "report, in bytes.")),
+        worker_silent(Gauges(*registry, "moesweep_worker_silent_seconds",
+                             "Seconds since the connected worker's last "
+                             "message.")),
         workers_now(workers.Add({})),
         commit_histogram(commit_seconds.Add({}, kCommitSeconds)),
         proposal_histogram(proposal_seconds.Add({}, kProposalSeconds)) {}
@@ -179,11 +219,52 @@ class Metrics::Impl {
   Family<Gauge>& oos_error;
   Family<Histogram>& oos_abs_error;
   Family<Gauge>& validation_error;
+  Family<Gauge>& campaign_state;
+  Family<Counter>& fit_failures;
+  Family<Gauge>& worker_tokens;
+  Family<Gauge>& worker_loss;
+  Family<Gauge>& worker_memory;
+  Family<Gauge>& worker_silent;
   // The unlabelled series, created with their families so that a scrape
   // shows them (at 0) before their first use.
   Gauge& workers_now;
   Histogram& commit_histogram;
   Histogram& proposal_histogram;
+
+  // The child of `family` for `labels`, listed under `owner` in `owned` so
+  // that Forget removes it. Extra arguments (a histogram's buckets) go to
+  // Family::Add.
+  template <typename T, typename... Args>
+  T& Child(Family<T>& family, Owned& owned, std::string_view owner,
+           const prometheus::Labels& labels, const Args&... args)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    T& child = family.Add(labels, args...);
+    std::string key = family.GetName();
+    for (const auto& [name, value] : labels) {
+      key += '\x1f' + name + '=' + value;
+    }
+    auto it = owned.find(owner);
+    if (it == owned.end()) it = owned.try_emplace(std::string(owner)).first;
+    it->second.try_emplace(std::move(key),
+                           [&family, &child] { family.Remove(&child); });
+    return child;
+  }
+  void Forget(Owned& owned, std::string_view owner)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto it = owned.find(owner);
+    if (it == owned.end()) return;
+    for (auto& [key, remove] : it->second) remove();
+    owned.erase(it);
+  }
+  // False for a worker with no series yet when kMaxWorkerSeries have some.
+  bool WorkerFits(std::string_view worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return workers_owned.size() < static_cast<size_t>(kMaxWorkerSeries) ||
+           workers_owned.find(worker) != workers_owned.end();
+  }
+
+  absl::Mutex mu;
+  Owned campaigns_owned ABSL_GUARDED_BY(mu);
+  Owned workers_owned ABSL_GUARDED_BY(mu);
 
   // Set once by Start. Declared last, so it stops serving before the
   // registry goes.
@@ -252,17 +333,25 @@ void Metrics::ObserveRpc(std::string_view method, int grpc_code,
 
 void Metrics::SetTrials(std::string_view campaign, std::string_view state,
                         double count) {
-  impl_->trials
-      .Add({{"campaign", std::string(campaign)}, {"state", std::string(state)}})
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Child(m.trials, m.campaigns_owned, campaign,
+          {{"campaign", std::string(campaign)}, {"state", std::string(state)}})
       .Set(count);
 }
 
 void Metrics::LeaseExpired(std::string_view campaign) {
-  impl_->lease_expiries.Add(Campaign(campaign)).Increment();
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Child(m.lease_expiries, m.campaigns_owned, campaign, Campaign(campaign))
+      .Increment();
 }
 
 void Metrics::StaleReportRefused(std::string_view campaign) {
-  impl_->stale_reports.Add(Campaign(campaign)).Increment();
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Child(m.stale_reports, m.campaigns_owned, campaign, Campaign(campaign))
+      .Increment();
 }
 
 void Metrics::SetWorkersConnected(double n) { impl_->workers_now.Set(n); }
@@ -284,51 +373,126 @@ void Metrics::SetLawParameter(std::string_view campaign, std::string_view param,
                               double value, double lower, double upper) {
   const prometheus::Labels labels = {{"campaign", std::string(campaign)},
                                      {"param", std::string(param)}};
-  impl_->law.Add(labels).Set(value);
-  impl_->law_lower.Add(labels).Set(lower);
-  impl_->law_upper.Add(labels).Set(upper);
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Child(m.law, m.campaigns_owned, campaign, labels).Set(value);
+  m.Child(m.law_lower, m.campaigns_owned, campaign, labels).Set(lower);
+  m.Child(m.law_upper, m.campaigns_owned, campaign, labels).Set(upper);
 }
 
 void Metrics::SetLawParameterAtBound(std::string_view campaign,
                                      std::string_view param, bool at_bound) {
-  impl_->law_at_bound
-      .Add({{"campaign", std::string(campaign)}, {"param", std::string(param)}})
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Child(m.law_at_bound, m.campaigns_owned, campaign,
+          {{"campaign", std::string(campaign)}, {"param", std::string(param)}})
       .Set(at_bound ? 1 : 0);
 }
 
 void Metrics::SetLawVersion(std::string_view campaign, double version) {
-  impl_->law_version.Add(Campaign(campaign)).Set(version);
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Child(m.law_version, m.campaigns_owned, campaign, Campaign(campaign))
+      .Set(version);
 }
 
 void Metrics::SetAnswer(std::string_view campaign, double value, double lower,
                         double upper, double target_relative_width) {
   const prometheus::Labels labels = Campaign(campaign);
-  impl_->answer.Add(labels).Set(value);
-  impl_->answer_lower.Add(labels).Set(lower);
-  impl_->answer_upper.Add(labels).Set(upper);
-  impl_->answer_width.Add(labels).Set(
-      fitter::RelativeWidth({value, lower, upper}));
-  impl_->answer_target.Add(labels).Set(target_relative_width);
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Child(m.answer, m.campaigns_owned, campaign, labels).Set(value);
+  m.Child(m.answer_lower, m.campaigns_owned, campaign, labels).Set(lower);
+  m.Child(m.answer_upper, m.campaigns_owned, campaign, labels).Set(upper);
+  m.Child(m.answer_width, m.campaigns_owned, campaign, labels)
+      .Set(fitter::RelativeWidth({value, lower, upper}));
+  m.Child(m.answer_target, m.campaigns_owned, campaign, labels)
+      .Set(target_relative_width);
 }
 
 void Metrics::SetFlops(std::string_view campaign, double spent, double budget) {
   const prometheus::Labels labels = Campaign(campaign);
-  impl_->flops_spent.Add(labels).Set(spent);
-  impl_->flops_budget.Add(labels).Set(budget);
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Child(m.flops_spent, m.campaigns_owned, campaign, labels).Set(spent);
+  m.Child(m.flops_budget, m.campaigns_owned, campaign, labels).Set(budget);
 }
 
 void Metrics::ObserveOutOfSampleError(std::string_view campaign,
                                       double log_error) {
   const prometheus::Labels labels = Campaign(campaign);
-  impl_->oos_error.Add(labels).Set(log_error);
-  impl_->oos_abs_error.Add(labels, kAbsLogError).Observe(std::abs(log_error));
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Child(m.oos_error, m.campaigns_owned, campaign, labels).Set(log_error);
+  m.Child(m.oos_abs_error, m.campaigns_owned, campaign, labels, kAbsLogError)
+      .Observe(std::abs(log_error));
 }
 
 void Metrics::SetValidationLogError(std::string_view campaign,
                                     std::string_view trial, double log_error) {
-  impl_->validation_error
-      .Add({{"campaign", std::string(campaign)}, {"trial", std::string(trial)}})
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Child(m.validation_error, m.campaigns_owned, campaign,
+          {{"campaign", std::string(campaign)}, {"trial", std::string(trial)}})
       .Set(log_error);
+}
+
+void Metrics::SetCampaignState(std::string_view campaign,
+                               std::string_view state) {
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  for (const char* s : kCampaignStates) {
+    m.Child(m.campaign_state, m.campaigns_owned, campaign,
+            {{"campaign", std::string(campaign)}, {"state", s}})
+        .Set(state == s ? 1 : 0);
+  }
+  // The campaign's counters start at 0 before their first event, so that
+  // increase() over a window sees that first event too.
+  const prometheus::Labels labels = Campaign(campaign);
+  m.Child(m.fit_failures, m.campaigns_owned, campaign, labels);
+  m.Child(m.lease_expiries, m.campaigns_owned, campaign, labels);
+  m.Child(m.stale_reports, m.campaigns_owned, campaign, labels);
+}
+
+void Metrics::FitFailed(std::string_view campaign) {
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Child(m.fit_failures, m.campaigns_owned, campaign, Campaign(campaign))
+      .Increment();
+}
+
+void Metrics::ForgetCampaign(std::string_view campaign) {
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Forget(m.campaigns_owned, campaign);
+}
+
+void Metrics::SetWorkerProgress(std::string_view worker,
+                                double tokens_per_second, double train_loss,
+                                double peak_memory_bytes) {
+  const prometheus::Labels labels = Worker(worker);
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  if (!m.WorkerFits(worker)) return;
+  m.Child(m.worker_tokens, m.workers_owned, worker, labels)
+      .Set(tokens_per_second);
+  m.Child(m.worker_loss, m.workers_owned, worker, labels).Set(train_loss);
+  m.Child(m.worker_memory, m.workers_owned, worker, labels)
+      .Set(peak_memory_bytes);
+}
+
+void Metrics::SetWorkerSilence(std::string_view worker, double seconds) {
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  if (!m.WorkerFits(worker)) return;
+  m.Child(m.worker_silent, m.workers_owned, worker, Worker(worker))
+      .Set(seconds);
+}
+
+void Metrics::ForgetWorker(std::string_view worker) {
+  Impl& m = *impl_;
+  absl::MutexLock lock(&m.mu);
+  m.Forget(m.workers_owned, worker);
 }
 
 }  // namespace moesweep::coordinator

@@ -1,11 +1,15 @@
 // Metrics: the coordinator's Prometheus metrics, served on /metrics.
 //
-// Names follow Prometheus conventions: base units (seconds, FLOPs), `_total`
-// on counters, and no per-trial labels, so the number of series grows with
-// campaigns and RPC methods only; the one exception is a validation run's
-// gauge, at most 64 a campaign. Labels are drawn from campaign, method,
-// code, state, param, kind and trial. Internal to coordinator/ (not included by
-// coordinator.h); the prometheus-cpp types stay in metrics.cc.
+// Names follow Prometheus conventions: base units (seconds, FLOPs, bytes),
+// `_total` on counters, and no per-trial labels, so the number of series grows
+// with campaigns, connected workers and RPC methods only; the one exception is
+// a validation run's gauge, at most 64 a campaign. Series stay bounded over
+// time: a campaign's go with ForgetCampaign (the scheduler calls it a
+// retention after the campaign finished), a worker's with ForgetWorker (when
+// its stream ends), and at most kMaxWorkerSeries workers have series at once.
+// Labels are drawn from campaign, worker, method, code, state, param, kind
+// and trial. Internal to coordinator/ (not included by coordinator.h); the
+// prometheus-cpp types stay in metrics.cc.
 
 #ifndef MOESWEEP_COORDINATOR_METRICS_H_
 #define MOESWEEP_COORDINATOR_METRICS_H_
@@ -17,6 +21,10 @@
 #include "common/status.h"
 
 namespace moesweep::coordinator {
+
+// Workers beyond this many connected at once get no per-worker series (the
+// totals still count them): a bound on what a flood of worker ids can cost.
+inline constexpr int kMaxWorkerSeries = 512;
 
 // Thread-safe: every method may be called from any thread, concurrently with
 // a scrape.
@@ -113,6 +121,37 @@ class Metrics {
   // the sign: the opposite of the out-of-sample error's).
   void SetValidationLogError(std::string_view campaign, std::string_view trial,
                              double log_error);
+
+  // moesweep_campaign_state{campaign,state}: 1 for the campaign's state
+  // ("running", "paused", "validating", "succeeded", "budget_exhausted",
+  // "cancelled", "failed"), 0 for each of the others, so a query can select
+  // campaigns by state without a series appearing per change. Also creates
+  // the campaign's counters at 0 (fit failures, lease expiries, stale
+  // reports), so that an alert's increase() counts their first event.
+  void SetCampaignState(std::string_view campaign, std::string_view state);
+
+  // moesweep_fit_failures_total{campaign}: one more observation the fitter
+  // could not take (its refit failed; the run stays out of the law).
+  void FitFailed(std::string_view campaign);
+
+  // Removes every series labelled with the campaign. A later Set* for it
+  // creates them afresh.
+  void ForgetCampaign(std::string_view campaign);
+
+  // The worker's latest admitted Progress: moesweep_worker_tokens_per_second,
+  // moesweep_worker_train_loss and moesweep_worker_peak_memory_bytes
+  // {worker}. Ignored for a worker beyond kMaxWorkerSeries.
+  void SetWorkerProgress(std::string_view worker, double tokens_per_second,
+                         double train_loss, double peak_memory_bytes);
+
+  // moesweep_worker_silent_seconds{worker}: seconds since the connected
+  // worker's last message of any kind (its heartbeats come every few
+  // seconds, so a large value is a hung or stopped worker whose stream is
+  // still open). Ignored for a worker beyond kMaxWorkerSeries.
+  void SetWorkerSilence(std::string_view worker, double seconds);
+
+  // Removes the worker's series (its stream ended).
+  void ForgetWorker(std::string_view worker);
 
  private:
   class Impl;

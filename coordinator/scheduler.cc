@@ -92,12 +92,16 @@ void Scheduler::Loop() {
     }
     if (stopping) return;
     ExpireLeases();
+    PublishWorkerSilence();
+    ExpireCampaignMetrics();
     Dispatch();
     (void)Flush();
     for (WorkerStream* s : gone_) delete s;
     gone_.clear();
   }
 }
+
+int64_t Scheduler::ClockMs() const { return clock_->NowMs(); }
 
 Status Scheduler::Flush() {
   Outbox out;

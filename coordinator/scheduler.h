@@ -58,6 +58,8 @@ class Scheduler {
 
   LeaseTable& leases() { return leases_; }
   int max_watch_queue() const { return options_.max_watch_queue; }
+  // The coordinator's clock (options.clock, the test seam), in ms.
+  int64_t ClockMs() const;
   ServerStats stats() const;
 
   // ---- Worker streams (called from reactions; never block) ----
@@ -151,6 +153,8 @@ class Scheduler {
   void HandleReport(const std::string& worker_id, const v1::WorkerMessage& m)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpireLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // moesweep_worker_silent_seconds of each connected worker.
+  void PublishWorkerSilence() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Dispatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the trial's current attempt without a result: requeued as the next
   // attempt, or FAILED when `charge` uses up its attempts.
@@ -174,6 +178,9 @@ class Scheduler {
   void SaveTrial(CampaignRun& run, const TrialEntry& t)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishMetrics(CampaignRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets the series of campaigns finished more than metrics_retention_ms
+  // ago.
+  void ExpireCampaignMetrics() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   StatusOr<CampaignRun*> Find(const std::string& campaign_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   StatusOr<v1::CreateCampaignResponse> DoCreate(
@@ -243,6 +250,10 @@ class Scheduler {
   std::map<std::string, v1::Campaign> quarantined_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
   std::set<WorkerStream*> gone_ ABSL_GUARDED_BY(mu_);  // to delete
+  // Finished campaigns -> when their metrics go (clock ms); kForgotten once
+  // they went, so a late PublishMetrics does not bring them back.
+  static constexpr int64_t kForgotten = -1;
+  std::map<std::string, int64_t> metrics_expiry_ ABSL_GUARDED_BY(mu_);
   Outbox outbox_ ABSL_GUARDED_BY(mu_);
   int64_t next_campaign_ ABSL_GUARDED_BY(mu_) = 1;
   // What the next view must rebuild: campaign -> trial indexes changed.

@@ -40,6 +40,7 @@ void Scheduler::ApplyFit(CampaignRun& run, const FitOutcome& outcome) {
   Touch(run.id());
   if (metrics_ != nullptr) {
     if (outcome.observed) metrics_->ObserveFit("warm", outcome.warm_seconds);
+    if (outcome.observed && !outcome.added.ok()) metrics_->FitFailed(run.id());
     if (outcome.law) {
       // The covariance and the answer of the new law version.
       metrics_->ObserveFit("uncertainty", outcome.uncertainty_seconds);

@@ -167,6 +167,14 @@ Status Scheduler::LoadCampaign(v1::Campaign campaign) {
 void Scheduler::PublishMetrics(CampaignRun& run) {
   if (metrics_ == nullptr) return;
   const v1::Campaign& c = run.campaign();
+  if (IsFinalState(c.state())) {
+    auto [it, added] = metrics_expiry_.try_emplace(
+        run.id(), clock_->NowMs() + options_.metrics_retention_ms);
+    if (it->second == kForgotten) return;
+  } else {
+    metrics_expiry_.erase(run.id());  // resumed or amended past its end
+  }
+  metrics_->SetCampaignState(run.id(), CampaignStateLabel(c.state()));
   const v1::TrialCounts& t = c.trials();
   metrics_->SetTrials(run.id(), "queued", t.queued());
   metrics_->SetTrials(run.id(), "running", t.running());
@@ -191,6 +199,17 @@ void Scheduler::PublishMetrics(CampaignRun& run) {
     metrics_->SetLawParameter(run.id(), p.name(), p.value(),
                               p.interval().lower(), p.interval().upper());
     metrics_->SetLawParameterAtBound(run.id(), p.name(), p.at_bound());
+  }
+}
+
+void Scheduler::ExpireCampaignMetrics() {
+  if (metrics_ == nullptr) return;
+  const int64_t now = clock_->NowMs();
+  for (auto& [id, expiry] : metrics_expiry_) {
+    if (expiry != kForgotten && now >= expiry) {
+      metrics_->ForgetCampaign(id);
+      expiry = kForgotten;
+    }
   }
 }
 

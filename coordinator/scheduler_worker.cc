@@ -46,6 +46,12 @@ void Scheduler::StaleReportRefused(const std::string& trial_id) {
 void Scheduler::ReportStored(const std::string& worker_id,
                              const v1::WorkerMessage& m) {
   if (m.kind_case() == v1::WorkerMessage::kProgress) {
+    if (metrics_ != nullptr) {
+      const v1::Progress& p = m.progress();
+      metrics_->SetWorkerProgress(worker_id, p.tokens_per_second(),
+                                  p.train_loss(),
+                                  static_cast<double>(p.peak_memory_bytes()));
+    }
     // Live only (campaign_state.proto): straight to the watchers, if any
     // asked for progress.
     if (progress_watchers_.load(std::memory_order_relaxed) == 0) return;
@@ -129,6 +135,7 @@ void Scheduler::HandleHello(WorkerStream* stream, const v1::Hello& hello) {
 void Scheduler::HandleGone(WorkerStream* stream) {
   for (auto it = workers_.begin(); it != workers_.end(); ++it) {
     if (it->second.stream == stream) {
+      if (metrics_ != nullptr) metrics_->ForgetWorker(it->first);
       workers_.erase(it);
       break;
     }
@@ -296,6 +303,16 @@ void Scheduler::ExpireLeases() {
     Requeue(**run, *t, /*charge=*/true, "lease expired",
             v1::FAILURE_KIND_UNSPECIFIED);
     Advance(**run);
+  }
+}
+
+void Scheduler::PublishWorkerSilence() {
+  if (metrics_ == nullptr) return;
+  const int64_t now = clock_->NowMs();
+  for (const auto& [id, worker] : workers_) {
+    const int64_t silent_ms =
+        std::max<int64_t>(0, now - worker.stream->last_heard_ms());
+    metrics_->SetWorkerSilence(id, silent_ms / 1000.0);
   }
 }
 

@@ -46,7 +46,9 @@ void ReportKey(const v1::WorkerMessage& m, std::string* trial, int32_t* attempt,
 }  // namespace
 
 WorkerStream::WorkerStream(Scheduler* scheduler, Store* store, Status auth)
-    : scheduler_(scheduler), store_(store) {
+    : scheduler_(scheduler),
+      store_(store),
+      last_heard_ms_(scheduler->ClockMs()) {
   absl::MutexLock lock(&mu_);
   if (!auth.ok()) {
     reading_ = false;
@@ -112,6 +114,7 @@ void WorkerStream::OnReadDone(bool ok) {
     MaybeFinish();
     return;
   }
+  last_heard_ms_.store(scheduler_->ClockMs(), std::memory_order_relaxed);
   bool hello_seen;
   {
     absl::MutexLock lock(&mu_);

@@ -9,6 +9,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <string>
 
@@ -38,6 +40,11 @@ class WorkerStream : public grpc::ServerBidiReactor<v1::WorkerMessage,
   void End(Status status);
   // The worker's id; empty before Hello.
   std::string worker_id() const;
+  // When the last message of any kind arrived (Scheduler::ClockMs); the
+  // stream's start before the first.
+  int64_t last_heard_ms() const {
+    return last_heard_ms_.load(std::memory_order_relaxed);
+  }
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -59,6 +66,7 @@ class WorkerStream : public grpc::ServerBidiReactor<v1::WorkerMessage,
   Store* const store_;
 
   v1::WorkerMessage in_;  // the one read in flight
+  std::atomic<int64_t> last_heard_ms_;
   mutable absl::Mutex mu_;
   std::string worker_id_ ABSL_GUARDED_BY(mu_);
   bool hello_seen_ ABSL_GUARDED_BY(mu_) = false;

@@ -352,5 +352,69 @@ TEST(MetricsTest, PrometheusScrapesLawParameter) {
             "Upper end of a law parameter's 95% interval.");
 }
 
+TEST(MetricsTest, ForgetCampaignRemovesEveryOneOfItsSeries) {
+  std::unique_ptr<Metrics> metrics = StartOrDie("");
+  ASSERT_NE(metrics, nullptr);
+  for (const char* c : {"c1", "c2"}) {
+    metrics->SetCampaignState(c, "running");
+    metrics->SetTrials(c, "queued", 3);
+    metrics->SetLawParameter(c, "alpha", 0.3, 0.2, 0.4);
+    metrics->SetLawParameterAtBound(c, "alpha", false);
+    metrics->SetLawVersion(c, 2);
+    metrics->SetAnswer(c, 2.0, 1.9, 2.1, 0.05);
+    metrics->SetFlops(c, 1e18, 1e19);
+    metrics->ObserveOutOfSampleError(c, 0.01);
+    metrics->SetValidationLogError(c, "t1", -0.02);
+    metrics->LeaseExpired(c);
+    metrics->StaleReportRefused(c);
+    metrics->FitFailed(c);
+  }
+  EXPECT_EQ(
+      Sample(metrics->Render(),
+             "moesweep_campaign_state{campaign=\"c1\",state=\"running\"}"),
+      "1");
+  EXPECT_EQ(Sample(metrics->Render(),
+                   "moesweep_campaign_state{campaign=\"c1\",state=\"failed\"}"),
+            "0");
+  metrics->ForgetCampaign("c1");
+  const std::string text = metrics->Render();
+  EXPECT_EQ(text.find("campaign=\"c1\""), std::string::npos) << text;
+  EXPECT_EQ(Sample(text, "moesweep_fit_failures_total{campaign=\"c2\"}"), "1");
+  // A campaign set again after it was forgotten starts afresh.
+  metrics->SetCampaignState("c1", "paused");
+  EXPECT_EQ(
+      Sample(metrics->Render(), "moesweep_fit_failures_total{campaign=\"c1\"}"),
+      "0");
+}
+
+std::string WorkerId(int i) {
+  std::string id = "w";
+  id += std::to_string(i);  // append: gcc 12 warns on "w" + to_string
+  return id;
+}
+
+TEST(MetricsTest, WorkerSeriesAreCappedAndGoWithTheWorker) {
+  std::unique_ptr<Metrics> metrics = StartOrDie("");
+  ASSERT_NE(metrics, nullptr);
+  for (int i = 0; i <= kMaxWorkerSeries; ++i) {
+    metrics->SetWorkerSilence(WorkerId(i), i);
+  }
+  const std::string last = "moesweep_worker_silent_seconds{worker=\"" +
+                           WorkerId(kMaxWorkerSeries) + "\"}";
+  EXPECT_EQ(Sample(metrics->Render(), last), "<missing>");
+  metrics->SetWorkerProgress("w0", 1.5e5, 3.25, 1024);
+  std::string text = metrics->Render();
+  EXPECT_EQ(Sample(text, "moesweep_worker_tokens_per_second{worker=\"w0\"}"),
+            "150000");
+  EXPECT_EQ(Sample(text, "moesweep_worker_train_loss{worker=\"w0\"}"), "3.25");
+  EXPECT_EQ(Sample(text, "moesweep_worker_peak_memory_bytes{worker=\"w0\"}"),
+            "1024");
+  metrics->ForgetWorker("w0");  // frees a place
+  text = metrics->Render();
+  EXPECT_EQ(text.find("worker=\"w0\""), std::string::npos);
+  metrics->SetWorkerSilence(WorkerId(kMaxWorkerSeries), 7);
+  EXPECT_EQ(Sample(metrics->Render(), last), "7");
+}
+
 }  // namespace
 }  // namespace moesweep::coordinator

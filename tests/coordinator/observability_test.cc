@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "tests/testing/coordinator_fixture.h"
@@ -74,6 +75,54 @@ TEST_F(ObservabilityTest, PrometheusScrapesLawParametersOfARunningCampaign) {
     ++series;
   }
   EXPECT_EQ(series, 5);  // the chinchilla law's five parameters
+}
+
+// Series stay bounded: a finished campaign's go one retention after it
+// finished (by the coordinator's clock), and a worker's when it leaves.
+TEST_F(ObservabilityTest, FinishedCampaignsAndGoneWorkersLeaveMetrics) {
+  coordinator::ServerOptions options;
+  options.metrics_listen = "127.0.0.1:0";
+  options.clock = &clock_;
+  options.metrics_retention_ms = 60'000;
+  StartServer(options);
+  const v1::Campaign c = CreateCampaign(SmallCampaignYaml("retained"));
+  const std::string campaign_label = "campaign=\"" + c.campaign_id() + "\"";
+  const std::string worker_label = "worker=\"sim-r\"";
+  auto page = [&] {
+    StatusOr<std::string> p = HttpGet(server_->metrics_port(), "/metrics");
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? *p : std::string();
+  };
+  auto sim = std::make_unique<SimWorker>(SimOptions("sim-r"));
+  ASSERT_EQ(WatchToEnd(c.campaign_id()), v1::CAMPAIGN_STATE_SUCCEEDED);
+  SchedulerBarrier();
+  std::string before = page();
+  EXPECT_NE(before.find("moesweep_campaign_state{" + campaign_label +
+                        ",state=\"succeeded\"} 1"),
+            std::string::npos);
+  EXPECT_NE(before.find("moesweep_fit_failures_total{" + campaign_label),
+            std::string::npos);
+  EXPECT_NE(before.find("moesweep_worker_train_loss{" + worker_label),
+            std::string::npos);
+  EXPECT_NE(before.find("moesweep_worker_silent_seconds{" + worker_label),
+            std::string::npos);
+
+  clock_.Advance(59'000);
+  SchedulerBarrier();
+  EXPECT_NE(page().find(campaign_label), std::string::npos)
+      << "dropped before the retention ran out";
+  clock_.Advance(2'000);
+  SchedulerBarrier();
+  EXPECT_EQ(page().find(campaign_label), std::string::npos)
+      << "kept past the retention";
+
+  sim.reset();  // the worker leaves: its stream ends
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    SchedulerBarrier();  // the scheduler handles the stream's end in a turn
+    gone = page().find(worker_label) == std::string::npos;
+  }
+  EXPECT_TRUE(gone) << "a gone worker's series stayed";
 }
 
 }  // namespace

@@ -63,25 +63,32 @@ std::string Tail(const std::string& text, size_t n) {
 StatusOr<std::unique_ptr<PrometheusServer>> PrometheusServer::Start(
     int target_port, std::string_view metrics_path, const std::string& binary,
     double ready_timeout_s) {
+  return StartWithConfig(
+      "global:\n"
+      "  scrape_interval: 1s\n"
+      "  scrape_timeout: 1s\n"
+      "  evaluation_interval: 1s\n"
+      "scrape_configs:\n"
+      "  - job_name: moesweep\n"
+      "    metrics_path: " +
+          std::string(metrics_path) +
+          "\n"
+          "    static_configs:\n"
+          "      - targets: ['127.0.0.1:" +
+          std::to_string(target_port) + "']\n",
+      binary, ready_timeout_s);
+}
+
+StatusOr<std::unique_ptr<PrometheusServer>> PrometheusServer::StartWithConfig(
+    const std::string& config_yaml, const std::string& binary,
+    double ready_timeout_s) {
   if (access(binary.c_str(), X_OK) != 0) {
     return FailedPreconditionError(
         binary + " is not an executable file (" + strerror(errno) +
         "); install Debian's prometheus package (scripts/setup does)");
   }
   std::unique_ptr<PrometheusServer> server(new PrometheusServer);
-  server->dir_.Write("prometheus.yml",
-                     "global:\n"
-                     "  scrape_interval: 1s\n"
-                     "  scrape_timeout: 1s\n"
-                     "  evaluation_interval: 1s\n"
-                     "scrape_configs:\n"
-                     "  - job_name: moesweep\n"
-                     "    metrics_path: " +
-                         std::string(metrics_path) +
-                         "\n"
-                         "    static_configs:\n"
-                         "      - targets: ['127.0.0.1:" +
-                         std::to_string(target_port) + "']\n");
+  server->dir_.Write("prometheus.yml", config_yaml);
   Status last;
   for (int attempt = 0; attempt < 3; ++attempt) {
     MOESWEEP_ASSIGN_OR_RETURN(const int port, PickFreePort());

@@ -43,6 +43,14 @@ class PrometheusServer {
       const std::string& binary = kPrometheusBinary,
       double ready_timeout_s = 30);
 
+  // As Start, with the whole configuration given (the caller names the
+  // targets, intervals and rule files; a relative rule file resolves against
+  // the temp dir, so give absolute paths).
+  static StatusOr<std::unique_ptr<PrometheusServer>> StartWithConfig(
+      const std::string& config_yaml,
+      const std::string& binary = kPrometheusBinary,
+      double ready_timeout_s = 30);
+
   // SIGTERM, then SIGKILL after 10 s, and reaps the child; removes the dir.
   ~PrometheusServer();
   PrometheusServer(const PrometheusServer&) = delete;
