@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -156,6 +157,34 @@ TEST(DashboardTest, HasWhatGrafanaProvisioningNeeds) {
   YAML::Node providers =
       YAML::LoadFile(kDeploy + "/grafana/provisioning/dashboards/moesweep.yml");
   EXPECT_EQ(providers["providers"][0]["type"].as<std::string>(), "file");
+}
+
+// An alert a person on call can act on: a summary, a runbook section in
+// deploy/README.md under its name, and a promtool unit test.
+TEST(AlertsTest, EachAlertHasASummaryARunbookAndAUnitTest) {
+  const YAML::Node rules =
+      YAML::LoadFile(kDeploy + "/prometheus/rules/alerts.yml");
+  const std::string readme = ReadFile(kDeploy + "/README.md");
+  const std::string unit_tests =
+      ReadFile(kDeploy + "/prometheus/tests/alerts_test.yml");
+  int alerts = 0;
+  for (const YAML::Node& group : rules["groups"]) {
+    for (const YAML::Node& rule : group["rules"]) {
+      const std::string name = rule["alert"].as<std::string>();
+      std::string anchor = name;
+      for (char& ch : anchor) ch = static_cast<char>(std::tolower(ch));
+      EXPECT_FALSE(rule["annotations"]["summary"].as<std::string>().empty())
+          << name;
+      EXPECT_EQ(rule["annotations"]["runbook"].as<std::string>(),
+                "deploy/README.md#" + anchor);
+      EXPECT_NE(readme.find("#### " + name + "\n"), std::string::npos)
+          << name << " has no runbook section";
+      EXPECT_NE(unit_tests.find("alertname: " + name + "\n"), std::string::npos)
+          << name << " has no promtool test";
+      ++alerts;
+    }
+  }
+  EXPECT_EQ(alerts, 8);
 }
 
 using LiveDashboardTest = CoordinatorFixture;
