@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/connection_flags.h"
+
 namespace CLI {
 class App;
 }
@@ -129,13 +131,11 @@ int RunTrainCommand(const TrainCommandOptions& options, std::ostream& out,
 // build without CUDA or a bad token file, 1 when the coordinator cannot be
 // reached or refuses the token.
 struct WorkerCommandOptions {
-  std::string coordinator;  // HOST:PORT
+  ConnectionFlags connection;  // empty fields: from the environment
   std::string backend = "cpu";
-  std::string token_file;  // the token alone, or `<role> <token>` lines
-  std::string id;          // empty: the coordinator assigns one
+  std::string id;  // empty: the coordinator assigns one
   std::string data_dir = "data";
-  int threads = 0;     // 0: every hardware thread
-  std::string tls_ca;  // PEM roots to trust over TLS; empty: plaintext
+  int threads = 0;  // 0: every hardware thread
 };
 void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* options);
 int RunWorkerCommand(const WorkerCommandOptions& options, std::ostream& out,
@@ -159,14 +159,18 @@ void AddCoordinatorCommand(CLI::App* app, CoordinatorCommandOptions* options);
 int RunCoordinatorCommand(const CoordinatorCommandOptions& options,
                           std::ostream& out, std::ostream& err);
 
-// moesweep campaign <verb> [target] --coordinator HOST:PORT --token-file F:
-// a CampaignService client that prints answers as JSON.
+// moesweep campaign <verb> [target] [--coordinator HOST:PORT]
+// [--token-file F] [--json]: a CampaignService client that prints tables, or
+// JSON with --json. Exit codes: ClientFail (cli/client.h).
 struct CampaignCommandOptions {
   std::string verb;    // create, list, get, watch, law, trials, cancel,
                        // pause, resume, amend, export, optimal, validate
   std::string target;  // YAML file (create) or campaign id
-  std::string coordinator = "127.0.0.1:7480";
-  std::string token_file;
+  ConnectionFlags connection;  // empty fields: from the environment
+  bool json = false;           // the proto's JSON instead of a table
+  int page_size = 0;           // list, trials: per request; 0: server's
+  // stdout is a terminal (main sets it): watch draws a progress line.
+  bool terminal = false;
   std::string request_id;
   bool validate_only = false;
   double budget_flops = 0;  // amend; 0: unchanged
@@ -176,7 +180,6 @@ struct CampaignCommandOptions {
   double flops = 0;  // optimal: the budget; validate: the run's FLOPs
   bool progress = false;
   bool stop_running = false;
-  std::string tls_ca;  // PEM roots to trust over TLS; empty: plaintext
 };
 void AddCampaignCommand(CLI::App* app, CampaignCommandOptions* options);
 int RunCampaignCommand(const CampaignCommandOptions& options, std::ostream& out,

@@ -1,5 +1,7 @@
 // moesweep: the command-line tool.
 
+#include <unistd.h>
+
 #include <iostream>
 
 #include "CLI/CLI.hpp"
@@ -62,6 +64,7 @@ int main(int argc, char** argv) {
                                                 std::cerr);
   }
   if (app.got_subcommand("campaign")) {
+    campaign.terminal = isatty(STDOUT_FILENO) == 1;
     return moesweep::cli::RunCampaignCommand(campaign, std::cout, std::cerr);
   }
   return 2;

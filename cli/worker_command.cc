@@ -11,9 +11,9 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
-#include "cli/read_file.h"
 #include "worker/agent/agent.h"
 
 namespace moesweep::cli {
@@ -62,14 +62,10 @@ void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* o) {
   CLI::App* worker = app->add_subcommand(
       "worker",
       "Train the trials a coordinator assigns; SIGTERM preempts and exits");
-  worker->add_option("--coordinator", o->coordinator, "HOST:PORT")->required();
+  AddConnectionFlags(worker, &o->connection);
   worker->add_option("--backend", o->backend, "cpu or cuda")
       ->required()
       ->check(CLI::IsMember({"cpu", "cuda"}));
-  worker
-      ->add_option("--token-file", o->token_file,
-                   "The worker token alone, or the coordinator's tokens file")
-      ->required();
   worker->add_option("--id", o->id,
                      "Stable worker id; default: the coordinator assigns one");
   worker
@@ -79,9 +75,6 @@ void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* o) {
   worker->add_option("--threads", o->threads, "Trainer threads; 0: every core")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  worker->add_option("--tls-ca", o->tls_ca,
-                     "PEM certificate(s) to trust: talk TLS to a coordinator "
-                     "started with --tls-cert");
 }
 
 int RunWorkerCommand(const WorkerCommandOptions& o, std::ostream& out,
@@ -93,18 +86,15 @@ int RunWorkerCommand(const WorkerCommandOptions& o, std::ostream& out,
   if (Status s = agent::CheckBackend(options.backend); !s.ok()) {
     return Fail("worker", s, err);
   }
-  StatusOr<std::string> token = agent::ReadTokenFile(o.token_file);
-  if (!token.ok()) return Fail("worker", token.status(), err);
-  options.coordinator = o.coordinator;
-  options.token = *token;
+  StatusOr<Connection> connection =
+      ResolveConnection(o.connection, coordinator::Role::kWorker);
+  if (!connection.ok()) return Fail("worker", connection.status(), err);
+  options.coordinator = connection->address;
+  options.token = connection->token;
+  options.tls_root_pem = connection->tls_root_pem;
   options.worker_id = o.id;
   options.data_dir = o.data_dir;
   options.threads = o.threads;
-  if (!o.tls_ca.empty()) {
-    StatusOr<std::string> pem = ReadTextFile(o.tls_ca);
-    if (!pem.ok()) return Fail("worker", pem.status(), err);
-    options.tls_root_pem = *pem;
-  }
   options.on_event = [&out](const agent::AgentEvent& e) { PrintEvent(e, out); };
 
   StatusOr<std::unique_ptr<agent::Agent>> created =
@@ -129,7 +119,7 @@ int RunWorkerCommand(const WorkerCommandOptions& o, std::ostream& out,
     char byte = 0;
     while (read(fds[0], &byte, 1) == 1 && byte == kStopByte) worker.Stop();
   });
-  out << Timestamp() << " worker: connecting to " << o.coordinator
+  out << Timestamp() << " worker: connecting to " << options.coordinator
       << " (backend " << o.backend << ", data " << o.data_dir << ")"
       << std::endl;
   Status status = worker.Run();

@@ -3,6 +3,8 @@
 
 #include "coordinator/export_stream.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 #include "coordinator/scheduler.h"
@@ -53,6 +55,28 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 
+// Columns that hold text even where a value looks like a number (a worker
+// named "7").
+bool TextColumn(const std::string& name) {
+  return name == "trial_id" || name == "state" || name == "proposer" ||
+         name == "worker_id" || name == "parameter";
+}
+
+// A JSONL value typed as a reader wants it: numbers as numbers (non-finite
+// ones, which JSON lacks, and empty cells as null), true and false as
+// booleans, the rest as strings.
+std::string JsonValue(const std::string& column, const std::string& cell) {
+  if (TextColumn(column)) return JsonString(cell);
+  if (cell.empty()) return "null";
+  if (cell == "true" || cell == "false") return cell;
+  char* end = nullptr;
+  const double v = std::strtod(cell.c_str(), &end);
+  if (end != cell.c_str() && *end == '\0') {
+    return std::isfinite(v) ? cell : "null";
+  }
+  return JsonString(cell);
+}
+
 std::string Render(const Table& t, v1::ExportFormat format) {
   std::string out;
   if (format == v1::EXPORT_FORMAT_JSONL) {
@@ -60,7 +84,7 @@ std::string Render(const Table& t, v1::ExportFormat format) {
       out += "{";
       for (size_t i = 0; i < row.size(); ++i) {
         if (i > 0) out += ",";
-        out += JsonString(t.header[i]) + ":" + JsonString(row[i]);
+        out += JsonString(t.header[i]) + ":" + JsonValue(t.header[i], row[i]);
       }
       out += "}\n";
     }

@@ -350,8 +350,9 @@ TEST_F(ValidationTest, StoppedCampaignGetsOneMoreRunThroughValidate) {
   cli::CampaignCommandOptions o;
   o.verb = "validate";
   o.target = id;
-  o.coordinator = address();
-  o.token_file = tokens;
+  o.connection.coordinator = address();
+  o.connection.token_file = tokens;
+  o.json = true;
   o.flops = 4e18;
   std::ostringstream out, err;
   ASSERT_EQ(cli::RunCampaignCommand(o, out, err), 0) << err.str();

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -298,6 +299,22 @@ TEST_F(ServiceTest, ExportWritesTrialsCurvesLawsAndOutOfSampleTables) {
   const std::string curves =
       read(v1::EXPORT_TABLE_CURVES, v1::EXPORT_FORMAT_JSONL);
   EXPECT_EQ(curves.rfind("{\"trial_id\":\"" + c.campaign_id(), 0), 0u);
+  // JSONL holds typed numbers, so a reader gets no strings for numbers.
+  const nlohmann::json point =
+      nlohmann::json::parse(curves.substr(0, curves.find('\n')));
+  EXPECT_TRUE(point["trial_id"].is_string());
+  EXPECT_TRUE(point["step"].is_number_integer()) << point;
+  EXPECT_TRUE(point["train_loss"].is_number_float()) << point;
+  const std::string trials_jsonl =
+      read(v1::EXPORT_TABLE_TRIALS, v1::EXPORT_FORMAT_JSONL);
+  const size_t done = trials_jsonl.find("\"TRIAL_STATE_SUCCEEDED\"");
+  ASSERT_NE(done, std::string::npos);
+  const size_t begin = trials_jsonl.rfind('\n', done) + 1;  // npos + 1 = 0
+  const nlohmann::json trial = nlohmann::json::parse(
+      trials_jsonl.substr(begin, trials_jsonl.find('\n', done) - begin));
+  EXPECT_TRUE(trial["d_model"].is_number_integer()) << trial;
+  EXPECT_TRUE(trial["final_eval_loss"].is_number_float()) << trial;
+  EXPECT_TRUE(trial["worker_id"].is_string()) << trial;
   const std::string laws = read(v1::EXPORT_TABLE_LAWS, v1::EXPORT_FORMAT_CSV);
   EXPECT_NE(laws.find("\r\n1,"), std::string::npos);
   const std::string oos =

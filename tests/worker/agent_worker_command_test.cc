@@ -44,11 +44,11 @@ class WorkerCommandTest : public ::moesweep::testing::CoordinatorFixture {
  protected:
   WorkerCommandOptions Options(const std::string& coordinator) {
     WorkerCommandOptions o;
-    o.coordinator = coordinator;
+    o.connection.coordinator = coordinator;
     o.backend = "cpu";
-    o.token_file = dir_.Write("worker.token",
-                              "# test\nworker " + std::string(kWorkerToken) +
-                                  "\nadmin " + std::string(kAdminToken) + "\n");
+    o.connection.token_file = dir_.Write(
+        "worker.token", "# test\nworker " + std::string(kWorkerToken) +
+                            "\nadmin " + std::string(kAdminToken) + "\n");
     o.data_dir = dir_.File("data");
     o.threads = 1;
     return o;
@@ -70,10 +70,11 @@ TEST_F(WorkerCommandTest, CudaBackendOnACpuBuildIsRefused) {
 
 TEST_F(WorkerCommandTest, MissingTokenFileIsBadInput) {
   WorkerCommandOptions o = Options("127.0.0.1:1");
-  o.token_file = dir_.File("absent.token");
+  o.connection.token_file = dir_.File("absent.token");
   EXPECT_EQ(Run(o), 2);
-  EXPECT_NE(err_.str().find(o.token_file + ": cannot read the token file"),
-            std::string::npos)
+  EXPECT_NE(
+      err_.str().find(o.connection.token_file + ": cannot read the token file"),
+      std::string::npos)
       << err_.str();
 }
 
@@ -92,7 +93,7 @@ TEST_F(WorkerCommandTest, RefusedTokenExitsOneAndNeverPrintsIt) {
   StartServer();
   WorkerCommandOptions o = Options(address());
   const std::string token = "not-a-known-token-0123456789";
-  o.token_file = dir_.Write("bad.token", token + "\n");
+  o.connection.token_file = dir_.Write("bad.token", token + "\n");
   EXPECT_EQ(Run(o), 1);
   EXPECT_NE(err_.str().find("refused the worker token: unknown token"),
             std::string::npos)
@@ -118,8 +119,8 @@ TEST_F(WorkerCommandTest, SigtermPreemptsTheRunningAttemptAndExitsZero) {
   const WorkerCommandOptions o = Options(address());
   const std::string log = dir_.File("worker.log");
   std::vector<std::string> args = {
-      MOESWEEP_BINARY, "worker",     "--coordinator", o.coordinator,
-      "--backend",     "cpu",        "--token-file",  o.token_file,
+      MOESWEEP_BINARY, "worker",     "--coordinator", o.connection.coordinator,
+      "--backend",     "cpu",        "--token-file",  o.connection.token_file,
       "--id",          "cli-worker", "--data-dir",    o.data_dir,
       "--threads",     "1"};
   std::vector<char*> argv;
@@ -167,7 +168,7 @@ TEST_F(WorkerCommandTest, SigtermPreemptsTheRunningAttemptAndExitsZero) {
   const std::string output = ReadFile(log);
   ASSERT_TRUE(WIFEXITED(status)) << output;
   EXPECT_EQ(WEXITSTATUS(status), 0) << output;
-  EXPECT_NE(output.find("connected to " + o.coordinator +
+  EXPECT_NE(output.find("connected to " + o.connection.coordinator +
                         " as worker "
                         "cli-worker"),
             std::string::npos)
