@@ -39,6 +39,8 @@ int RunFitCommand(const FitCommandOptions& options, std::ostream& out,
 
 // moesweep predict --law-file law.json --at params=1e9,tokens=2e10 [--json]
 struct PredictCommandOptions {
+  std::string campaign;  // set: ask this campaign's coordinator instead
+  ConnectionFlags connection;
   std::string law_file;
   std::vector<std::string>
       at;  // "feature=value" (N, D accepted for params, tokens)
@@ -48,9 +50,26 @@ struct PredictCommandOptions {
 void AddPredictCommand(CLI::App* app, PredictCommandOptions* options);
 int RunPredictCommand(const PredictCommandOptions& options, std::ostream& out,
                       std::ostream& err);
+// The same against options.campaign's coordinator (cli/law_command.cc):
+// --at names RunFeatures fields (n_total_ne=..., tokens=...).
+int RunRemotePredict(const PredictCommandOptions& options, std::ostream& out,
+                     std::ostream& err);
+
+// moesweep law CAMPAIGN | --law-file F [--json]: the law as a table.
+struct LawCommandOptions {
+  std::string campaign;
+  std::string law_file;
+  ConnectionFlags connection;
+  bool json = false;
+};
+void AddLawCommand(CLI::App* app, LawCommandOptions* options);
+int RunLawCommand(const LawCommandOptions& options, std::ostream& out,
+                  std::ostream& err);
 
 // moesweep optimal --law-file law.json --flops 1e21 [caps] [--json]
 struct OptimalCommandOptions {
+  std::string campaign;  // set: ask this campaign's coordinator instead
+  ConnectionFlags connection;
   std::string law_file;
   double flops = 0;
   double max_total_params = 0;     // 0: no cap
@@ -66,6 +85,8 @@ struct OptimalCommandOptions {
 void AddOptimalCommand(CLI::App* app, OptimalCommandOptions* options);
 int RunOptimalCommand(const OptimalCommandOptions& options, std::ostream& out,
                       std::ostream& err);
+int RunRemoteOptimal(const OptimalCommandOptions& options, std::ostream& out,
+                     std::ostream& err);
 
 // moesweep simulate campaign.yaml [--strategy S] [--truth law.json] [--seeds N]
 // [--json]

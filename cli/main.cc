@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   moesweep::cli::AddWorkerCommand(&app, &worker);
   moesweep::cli::CoordinatorCommandOptions coordinator;
   moesweep::cli::AddCoordinatorCommand(&app, &coordinator);
+  moesweep::cli::LawCommandOptions law;
+  moesweep::cli::AddLawCommand(&app, &law);
   moesweep::cli::CampaignCommandOptions campaign;
   moesweep::cli::AddCampaignCommand(&app, &campaign);
   try {
@@ -62,6 +64,9 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("coordinator")) {
     return moesweep::cli::RunCoordinatorCommand(coordinator, std::cout,
                                                 std::cerr);
+  }
+  if (app.got_subcommand("law")) {
+    return moesweep::cli::RunLawCommand(law, std::cout, std::cerr);
   }
   if (app.got_subcommand("campaign")) {
     campaign.terminal = isatty(STDOUT_FILENO) == 1;

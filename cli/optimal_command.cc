@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "CLI/CLI.hpp"
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
 #include "cli/law_json.h"
@@ -35,10 +36,14 @@ nlohmann::ordered_json PointJson(const fitter::OptimalPoint& p) {
 }  // namespace
 
 void AddOptimalCommand(CLI::App* app, OptimalCommandOptions* o) {
-  CLI::App* cmd = app->add_subcommand(
-      "optimal", "The compute-optimal model of a law at a FLOPs budget");
-  cmd->add_option("--law-file", o->law_file, "Law file written by fit --out")
-      ->required();
+  CLI::App* cmd =
+      app->add_subcommand("optimal",
+                          "The compute-optimal model of a law (a law file or a "
+                          "campaign's) at a FLOPs budget");
+  cmd->add_option("campaign", o->campaign,
+                  "Campaign id: ask its coordinator instead of a law file");
+  AddConnectionFlags(cmd, &o->connection);
+  cmd->add_option("--law-file", o->law_file, "Law file written by fit --out");
   cmd->add_option("--flops", o->flops, "Training budget in FLOPs")->required();
   cmd->add_option("--max-total-params", o->max_total_params,
                   "Cap on total parameters");
@@ -63,6 +68,14 @@ void AddOptimalCommand(CLI::App* app, OptimalCommandOptions* o) {
 int RunOptimalCommand(const OptimalCommandOptions& o, std::ostream& out,
                       std::ostream& err) {
   auto fail = [&](const Status& s) { return Fail("optimal", s, err); };
+  if (!o.campaign.empty() && !o.law_file.empty()) {
+    return fail(
+        InvalidArgumentError("give a campaign id or --law-file, not both"));
+  }
+  if (!o.campaign.empty()) return RunRemoteOptimal(o, out, err);
+  if (o.law_file.empty()) {
+    return fail(InvalidArgumentError("give a campaign id or --law-file"));
+  }
   StatusOr<LawFile> file = ReadLawFile(o.law_file);
   if (!file.ok()) return fail(file.status());
   WarnAtBound("optimal", file->law, err);

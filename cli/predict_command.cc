@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "CLI/CLI.hpp"
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
 #include "cli/law_json.h"
@@ -52,9 +53,12 @@ StatusOr<fitter::Observation> ParseAt(const std::vector<std::string>& at,
 
 void AddPredictCommand(CLI::App* app, PredictCommandOptions* o) {
   CLI::App* cmd = app->add_subcommand(
-      "predict", "Predict the loss of a run from a law file");
-  cmd->add_option("--law-file", o->law_file, "Law file written by fit --out")
-      ->required();
+      "predict",
+      "Predict the loss of a run from a law file or a campaign's law");
+  cmd->add_option("campaign", o->campaign,
+                  "Campaign id: ask its coordinator instead of a law file");
+  AddConnectionFlags(cmd, &o->connection);
+  cmd->add_option("--law-file", o->law_file, "Law file written by fit --out");
   cmd->add_option("--at", o->at, "Features, e.g. N=1e9,D=2e10")
       ->delimiter(',')
       ->required();
@@ -65,6 +69,14 @@ void AddPredictCommand(CLI::App* app, PredictCommandOptions* o) {
 int RunPredictCommand(const PredictCommandOptions& o, std::ostream& out,
                       std::ostream& err) {
   auto fail = [&](const Status& s) { return Fail("predict", s, err); };
+  if (!o.campaign.empty() && !o.law_file.empty()) {
+    return fail(
+        InvalidArgumentError("give a campaign id or --law-file, not both"));
+  }
+  if (!o.campaign.empty()) return RunRemotePredict(o, out, err);
+  if (o.law_file.empty()) {
+    return fail(InvalidArgumentError("give a campaign id or --law-file"));
+  }
   StatusOr<LawFile> file = ReadLawFile(o.law_file);
   if (!file.ok()) return fail(file.status());
   WarnAtBound("predict", file->law, err);

@@ -161,6 +161,11 @@ CampaignServiceImpl::Unary* CampaignServiceImpl::Optimal(
     fitter::Observation at;
     at.params = b.params;
     at.active_params = b.active_params;
+    // The sizes in the family's own convention, so that the answer's
+    // features fed back to Predict give the same point (n_embed 0): before,
+    // n_total_ne and n_active_ne were 0 and a joint law read n_embed alone.
+    at.n_total_ne = b.params;
+    at.n_active_ne = b.active_params;
     at.tokens = b.tokens;
     at.unique_tokens = b.tokens;
     at.num_experts = b.num_experts;

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -151,6 +152,59 @@ TEST_F(CampaignCommandTest, EachVerbPrintsATableOrJson) {
   EXPECT_EQ(Run(Options("cancel", live)).out, live + " CANCELLED\n");
   Ran again = Run(Options("cancel", live));
   EXPECT_EQ(again.code, 2) << "cancelling an ended campaign is bad input";
+}
+
+// law, predict and optimal take a campaign as well as a law file.
+TEST_F(CampaignCommandTest, LawPredictAndOptimalAskACampaignsCoordinator) {
+  const std::string id = FinishedCampaign();
+  std::ostringstream out, err;
+  cli::LawCommandOptions law;
+  law.campaign = id;
+  law.connection = Options("law").connection;
+  ASSERT_EQ(cli::RunLawCommand(law, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("law " + id + " version "), std::string::npos)
+      << out.str();
+
+  cli::OptimalCommandOptions optimal;
+  optimal.campaign = id;
+  optimal.connection = law.connection;
+  optimal.flops = 1e21;
+  optimal.json = true;
+  std::ostringstream best_out;
+  ASSERT_EQ(cli::RunOptimalCommand(optimal, best_out, err), 0) << err.str();
+  const json best = json::parse(best_out.str());
+  const json& f = best["prediction"]["features"];
+  EXPECT_GT(f.value("nTotalNe", 0.0), 0) << best;
+
+  // The optimum's own features, predicted again, give its loss.
+  cli::PredictCommandOptions predict;
+  predict.campaign = id;
+  predict.connection = law.connection;
+  predict.json = true;
+  for (const char* name : {"n_total_ne", "n_active_ne", "n_embed", "tokens"}) {
+    std::string key;  // proto3 JSON's lowerCamelCase
+    for (size_t i = 0; name[i] != '\0'; ++i) {
+      key +=
+          name[i] == '_' ? static_cast<char>(std::toupper(name[++i])) : name[i];
+    }
+    std::ostringstream v;
+    v.precision(17);
+    v << f.value(key, 0.0);
+    predict.at.push_back(std::string(name) + "=" + v.str());
+  }
+  std::ostringstream again_out;
+  ASSERT_EQ(cli::RunPredictCommand(predict, again_out, err), 0) << err.str();
+  const json again = json::parse(again_out.str());
+  EXPECT_NEAR(again["predictions"][0]["loss"].get<double>(),
+              best["prediction"]["loss"].get<double>(),
+              1e-6 * best["prediction"]["loss"].get<double>());
+
+  predict.json = false;
+  predict.at = {"widgets=3"};
+  std::ostringstream bad_out, bad_err;
+  EXPECT_EQ(cli::RunPredictCommand(predict, bad_out, bad_err), 2);
+  EXPECT_NE(bad_err.str().find("n_total_ne"), std::string::npos)
+      << bad_err.str();
 }
 
 TEST_F(CampaignCommandTest, ReadsTheCoordinatorAndTokenFromTheEnvironment) {
