@@ -1,5 +1,6 @@
 #include "cli/csv_table.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -188,22 +189,41 @@ StatusOr<std::vector<fitter::Observation>> ReadRuns(
     fitter::Feature feature;
     bool may_be_zero;
   };
+  // A trials export (`moesweep campaign export`): its loss is
+  // final_eval_loss, and a row without one (a run that did not succeed) or a
+  // validation run (kept out of the campaign's fit) is not a run of the law.
+  auto index_of = [&](const char* name) {
+    return static_cast<size_t>(
+        std::find(table.header.begin(), table.header.end(), name) -
+        table.header.begin());
+  };
+  const size_t export_loss = index_of("final_eval_loss");
+  const size_t export_validation = index_of("validation");
+  const bool trials_export = index_of("trial_id") < table.header.size() &&
+                             export_loss < table.header.size();
+  ColumnMap mapped = columns;
+  if (trials_export) mapped.try_emplace("loss", "final_eval_loss");
   std::vector<Column> wanted;
   for (fitter::Feature f : features) {
     MOESWEEP_ASSIGN_OR_RETURN(
         std::size_t i,
-        FindColumn(table, columns, std::string(fitter::FeatureName(f)),
+        FindColumn(table, mapped, std::string(fitter::FeatureName(f)),
                    Alias(f)));
     wanted.push_back({i, false, f,
                       f == fitter::Feature::kNumShared ||
                           f == fitter::Feature::kSharedRatio});
   }
   MOESWEEP_ASSIGN_OR_RETURN(std::size_t loss_index,
-                            FindColumn(table, columns, "loss", ""));
+                            FindColumn(table, mapped, "loss", ""));
   wanted.push_back({loss_index, true, fitter::Feature::kParams, false});
 
   std::vector<fitter::Observation> runs;
   for (std::size_t r = 0; r < table.rows.size(); ++r) {
+    if (trials_export && (Trim(table.rows[r][export_loss]).empty() ||
+                          (export_validation < table.header.size() &&
+                           Trim(table.rows[r][export_validation]) == "true"))) {
+      continue;
+    }
     fitter::Observation run;
     for (const Column& column : wanted) {
       const std::string text = Trim(table.rows[r][column.index]);

@@ -40,7 +40,10 @@ Status AddColumnMapping(const std::string& spec, ColumnMap* map);
 // else the one named after it ("params", "tokens", ...), else its short alias
 // (N for params, D for tokens). INVALID_ARGUMENT naming file, line and column
 // for a missing column or a value that is not a finite number > 0 (>= 0 for
-// num_shared and shared_ratio).
+// num_shared and shared_ratio). A trials export of `moesweep campaign export`
+// (trial_id and final_eval_loss columns) is read as it is: loss is
+// final_eval_loss unless mapped, and rows without a loss or marked
+// validation are skipped, leaving the runs the campaign fitted.
 StatusOr<std::vector<fitter::Observation>> ReadRuns(
     const CsvTable& table, const ColumnMap& columns,
     std::span<const fitter::Feature> features);

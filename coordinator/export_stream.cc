@@ -104,36 +104,41 @@ std::string Render(const Table& t, v1::ExportFormat format) {
 
 StatusOr<Table> TrialsTable(const std::vector<v1::Trial>& trials) {
   Table t;
-  t.header = {"trial_id",
-              "attempt",
-              "state",
-              "proposer",
-              "worker_id",
-              "d_model",
-              "num_layers",
-              "num_experts",
-              "top_k",
-              "granularity",
-              "num_shared_experts",
-              "train_tokens",
-              "n_total_ne",
-              "n_active_ne",
-              "final_eval_loss",
-              "training_flops",
-              "elapsed_seconds"};
+  t.header = {"trial_id", "attempt", "state", "proposer", "worker_id",
+              "d_model", "num_layers", "num_experts", "top_k", "granularity",
+              "num_shared_experts", "train_tokens", "n_total_ne", "n_active_ne",
+              "final_eval_loss", "training_flops", "elapsed_seconds",
+              // The law's features under the fitter's names, so that
+              // `moesweep fit --data` reads the export as it is.
+              "n_embed", "params", "active_params", "tokens", "num_shared",
+              "active_experts", "shared_ratio", "validation"};
   for (const v1::Trial& x : trials) {
     const v1::ArchitectureSpec& a = x.spec().architecture();
-    t.rows.push_back(
-        {x.spec().trial_id(), std::to_string(x.spec().attempt()),
-         v1::TrialState_Name(x.state()), x.proposer(), x.worker_id(),
-         std::to_string(a.d_model()), std::to_string(a.num_layers()),
-         std::to_string(a.num_experts()), std::to_string(a.top_k()),
-         std::to_string(a.granularity()),
-         std::to_string(a.num_shared_experts()),
-         std::to_string(x.spec().train_tokens()),
-         Num(x.features().n_total_ne()), Num(x.features().n_active_ne()),
-         x.has_final_eval_loss() ? Num(x.final_eval_loss()) : "",
-         Num(x.training_flops()), Num(x.elapsed_seconds())});
+    t.rows.push_back({x.spec().trial_id(),
+                      std::to_string(x.spec().attempt()),
+                      v1::TrialState_Name(x.state()),
+                      x.proposer(),
+                      x.worker_id(),
+                      std::to_string(a.d_model()),
+                      std::to_string(a.num_layers()),
+                      std::to_string(a.num_experts()),
+                      std::to_string(a.top_k()),
+                      std::to_string(a.granularity()),
+                      std::to_string(a.num_shared_experts()),
+                      std::to_string(x.spec().train_tokens()),
+                      Num(x.features().n_total_ne()),
+                      Num(x.features().n_active_ne()),
+                      x.has_final_eval_loss() ? Num(x.final_eval_loss()) : "",
+                      Num(x.training_flops()),
+                      Num(x.elapsed_seconds()),
+                      Num(x.features().n_embed()),
+                      Num(x.features().n_total_ne() + x.features().n_embed()),
+                      Num(x.features().n_active_ne() + x.features().n_embed()),
+                      Num(x.features().tokens()),
+                      Num(x.features().num_shared()),
+                      Num(x.features().active_experts()),
+                      Num(x.features().shared_ratio()),
+                      x.has_validation() ? "true" : "false"});
   }
   return t;
 }

@@ -138,6 +138,17 @@ TEST_F(CampaignCommandTest, EachVerbPrintsATableOrJson) {
   Ran exported = Run(csv);
   ASSERT_EQ(exported.code, 0) << exported.err;
   EXPECT_EQ(exported.out.rfind("trial_id,attempt,state,", 0), 0u);
+  // `moesweep fit` reads the export as it is, and fits the campaign's runs.
+  cli::FitCommandOptions fit;
+  fit.data = dir_.Write("trials.csv", exported.out);
+  fit.json = true;
+  fit.threads = 1;
+  std::ostringstream fit_out, fit_err;
+  ASSERT_EQ(cli::RunFitCommand(fit, fit_out, fit_err), 0) << fit_err.str();
+  const json fitted = json::parse(fit_out.str());
+  const json campaign_law = json_of(Options("law", id))["law"];
+  EXPECT_EQ(fitted["runs"],
+            std::stoi(campaign_law["numObservations"].get<std::string>()));
 
   // The state changes, on a campaign that runs (no worker: it waits).
   Ran created = Run(Options("create", Spec()));

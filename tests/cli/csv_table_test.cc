@@ -45,6 +45,34 @@ TEST(CsvTableTest, MapsColumnsAndIgnoresOthers) {
   EXPECT_EQ((*runs)[0].loss, 3.5);
 }
 
+// A trials export reads as it is: its loss column, and only the runs the
+// campaign fitted (not a failed run, not a validation run).
+TEST(CsvTableTest, ReadsATrialsExportAsTheCampaignFittedIt) {
+  testing::TempDir dir;
+  const std::string path =
+      dir.Write("trials.csv",
+                "trial_id,state,final_eval_loss,params,tokens,validation\r\n"
+                "c1-t0,TRIAL_STATE_SUCCEEDED,3.25,1e8,2e9,false\r\n"
+                "c1-t1,TRIAL_STATE_FAILED,,2e8,2e9,false\r\n"
+                "c1-t2,TRIAL_STATE_SUCCEEDED,2.5,4e8,8e9,true\r\n"
+                "c1-t3,TRIAL_STATE_SUCCEEDED,3,2e8,4e9,false\r\n");
+  StatusOr<CsvTable> table = ReadCsv(path);
+  ASSERT_OK(table);
+  StatusOr<std::vector<fitter::Observation>> runs =
+      ReadRuns(*table, {}, kChinchilla);
+  ASSERT_OK(runs);
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].loss, 3.25);
+  EXPECT_EQ((*runs)[1].params, 2e8);
+  EXPECT_EQ((*runs)[1].loss, 3);
+  // A plain table with an empty loss is still an error.
+  const std::string plain =
+      dir.Write("plain.csv", "params,tokens,loss\n1e8,2e9,\n");
+  StatusOr<CsvTable> plain_table = ReadCsv(plain);
+  ASSERT_OK(plain_table);
+  EXPECT_FALSE(ReadRuns(*plain_table, {}, kChinchilla).ok());
+}
+
 // Each bad input names the file, the line and the column.
 TEST(CsvTableTest, BadValuesNameFileLineAndColumn) {
   testing::TempDir dir;
