@@ -40,20 +40,6 @@ std::string Runs(const v1::TrialCounts& t) {
   return s;
 }
 
-std::string Architecture(const v1::ArchitectureSpec& a) {
-  std::string s = "d_model " + std::to_string(a.d_model()) + ", " +
-                  std::to_string(a.num_layers()) + " layers";
-  if (a.num_experts() > 1) {
-    s += ", " + std::to_string(a.num_experts()) + " experts (top " +
-         std::to_string(a.top_k()) + ", G " + std::to_string(a.granularity());
-    if (a.num_shared_experts() > 0) {
-      s += ", " + std::to_string(a.num_shared_experts()) + " shared";
-    }
-    s += ")";
-  }
-  return s;
-}
-
 }  // namespace
 
 std::string StateName(v1::CampaignState state) {
@@ -167,11 +153,24 @@ void PrintTrials(const std::vector<v1::Trial>& trials, std::ostream& out) {
 
 void PrintOptimal(const v1::OptimalResponse& r, std::ostream& out) {
   const v1::Prediction& p = r.prediction();
-  out << "architecture: " << Architecture(r.architecture()) << "\n"
-      << "tokens:       " << Sig(static_cast<double>(r.train_tokens()), 3)
+  const v1::RunFeatures& f = p.features();
+  // The coordinator sets only the expert layout of the architecture: the
+  // optimum's sizes lie beyond the campaign's widths, so they come from
+  // the features.
+  out << "params:       " << Sig(f.n_total_ne() + f.n_embed(), 3) << " total, "
+      << Sig(f.n_active_ne() + f.n_embed(), 3) << " active\n";
+  if (r.architecture().num_experts() > 1) {
+    out << "experts:      " << r.architecture().num_experts()
+        << " (granularity " << r.architecture().granularity() << ")\n";
+  }
+  if (f.active_experts() > 0 && f.shared_ratio() > 0) {
+    out << "activated:    " << Sig(f.active_experts(), 3)
+        << " experts, shared ratio " << Sig(f.shared_ratio(), 3) << "\n";
+  }
+  out << "tokens:       " << Sig(static_cast<double>(r.train_tokens()), 3)
       << "\n"
       << "loss:         " << Sig(p.loss()) << " "
-      << IntervalText(p.confidence_interval()) << " (95%, the law's mean); "
+      << IntervalText(p.confidence_interval()) << " (the law's mean); "
       << IntervalText(p.prediction_interval()) << " for one new run\n"
       << "flops:        " << Sig(p.training_flops(), 3) << "\n"
       << "law version:  " << r.law_version() << "\n";

@@ -57,7 +57,7 @@ class Metrics {
   void ObserveRpc(std::string_view method, int grpc_code, double seconds);
 
   // moesweep_trials{campaign,state}: trials of the campaign in `state`
-  // ("pending", "leased", "done", "failed").
+  // ("queued", "running", "succeeded", "failed", "cancelled").
   void SetTrials(std::string_view campaign, std::string_view state,
                  double count);
 

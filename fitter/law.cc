@@ -94,6 +94,23 @@ const Preset kPresets[] = {
       {"omega", 0.5529},
       {"zeta", -0.0259},
       {"c", 1.3637}}},
+    // Zhao et al. 2025, Eq. 11 and Appendix C.1 Table 2, as transcribed by
+    // a secondary source (the paper's text was not reachable); the optima
+    // they imply match the paper's reported ones (LAWS.md §5).
+    {"comprehensive",
+     "zhao2025",
+     {{"e", 0.1577},
+      {"f", 7.2446},
+      {"m", 5.1395},
+      {"n", -3.2363},
+      {"k", 0.0013},
+      {"h", 0.0450},
+      {"a", 38.051},
+      {"alpha", 0.2383},
+      {"b", 27129.05},
+      {"beta", 0.4694},
+      {"c", 31.096},
+      {"eps", 1.8182}}},
     // Muennighoff et al. 2023 reuse Hoffmann's rounded law; R_D* = 15.387
     // [recall, LAWS.md has no entry for this paper].
     {"datablations",

@@ -170,8 +170,10 @@ StatusOr<OptimalResult> SolveOptimal(const Law& law, const OptimalOptions& o) {
     const double e = o.expansion, c_f = 6, c_r = 14;
     for (double g :
          OrDefault(o.allowed_granularity, {1, 2, 4, 8, 16, 32, 64, 128, 256})) {
+      // By value: the search runs after this block's locals are gone (a
+      // reference to c_f and c_r here read a reused stack slot).
       searches.push_back(
-          {[&, g, e](double log_blocks) {
+          {[&, g, e, c_f, c_r](double log_blocks) {
              const double blocks = std::exp(log_blocks);
              const double d = 64 * blocks;
              OptimalPoint p;
@@ -190,30 +192,31 @@ StatusOr<OptimalResult> SolveOptimal(const Law& law, const OptimalOptions& o) {
            {std::log(1.0), std::log(1e4)}});
     }
   } else if (name == "comprehensive") {
-    // The G and S terms do not interact with N, N_a or D in this family, so
-    // the best (G, S) is found once, at any size, then sizes are searched.
-    double best_g = 1, best_s = 0, best = kInf;
-    for (double g :
-         OrDefault(o.allowed_active_experts,
-                   {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 48, 64}))
-      for (double s :
-           OrDefault(o.allowed_shared_ratio, {0, 0.05, 0.1, 0.15, 0.2, 0.25,
-                                              0.3, 0.35, 0.4, 0.5, 0.6, 0.7})) {
-        const double v = loss_at({.params = 1e9,
-                                  .tokens = 2e10,
-                                  .active_params = 3e8,
-                                  .active_experts = g,
-                                  .shared_ratio = s});
-        if (v < best) best = v, best_g = g, best_s = s;
-      }
-    searches.push_back({[&, best_g, best_s](double log_na) {
+    // Eq. 11's G and S factor multiplies a positive size term, so the best
+    // (G, S) is the same at every size: found once, then sizes are searched
+    // on C = 6·N_a·D (non-embedding sizes; the paper's cost model). That
+    // cost does not charge total parameters and the loss falls as N grows,
+    // so without a cap on N the optimum would be the search's edge.
+    if (!std::isfinite(o.max_total_params) &&
+        !std::isfinite(o.max_memory_bytes)) {
+      return FailedPreconditionError(
+          "a comprehensive (Zhao et al. Eq. 11) law's loss falls as total "
+          "parameters grow at a fixed budget, which C = 6·N_a·D does not "
+          "charge: give max_total_params or max_memory_bytes");
+    }
+    MOESWEEP_ASSIGN_OR_RETURN(
+        const ComprehensiveShape shape,
+        ComprehensiveOptimum(law, 1e9, o.allowed_active_experts,
+                             o.allowed_shared_ratio));
+    const double g = shape.active_experts, s_ratio = shape.shared_ratio;
+    searches.push_back({[&, g, s_ratio](double log_na) {
                           const double n_a = std::exp(log_na);
                           OptimalPoint p;
                           p.active_params = n_a;
                           p.tokens = c / (6 * n_a);
                           p.flops_per_token = 6 * n_a;
-                          p.active_experts = best_g;
-                          p.shared_ratio = best_s;
+                          p.active_experts = g;
+                          p.shared_ratio = s_ratio;
                           // Inner search over the active fraction N_a/N.
                           auto at_ratio = [&](double log_r) {
                             OptimalPoint q = p;
@@ -222,8 +225,10 @@ StatusOr<OptimalResult> SolveOptimal(const Law& law, const OptimalOptions& o) {
                             Observation at{.params = q.params,
                                            .tokens = q.tokens,
                                            .active_params = n_a,
-                                           .active_experts = best_g,
-                                           .shared_ratio = best_s};
+                                           .n_total_ne = q.params,
+                                           .n_active_ne = n_a,
+                                           .active_experts = g,
+                                           .shared_ratio = s_ratio};
                             q.loss = MeetsCaps(q, o) ? loss_at(at) : kInf;
                             return q;
                           };
@@ -249,6 +254,76 @@ StatusOr<OptimalResult> SolveOptimal(const Law& law, const OptimalOptions& o) {
                                    std::to_string(c) + " FLOPs");
   }
   return result;
+}
+
+StatusOr<ComprehensiveShape> ComprehensiveOptimum(
+    const Law& law, double n_total_ne,
+    std::span<const double> allowed_active_experts,
+    std::span<const double> allowed_shared_ratio) {
+  if (law.family != "comprehensive") {
+    return InvalidArgumentError(
+        "ComprehensiveOptimum: a comprehensive law, got '" + law.family + "'");
+  }
+  if (!(n_total_ne > 0) || !std::isfinite(n_total_ne)) {
+    return InvalidArgumentError("ComprehensiveOptimum: n_total_ne must be > 0");
+  }
+  MOESWEEP_ASSIGN_OR_RETURN(const std::vector<NamedValue> natural,
+                            NaturalParams(law));
+  auto get = [&](std::string_view name) {
+    for (const NamedValue& v : natural) {
+      if (v.name == name) return v.value;
+    }
+    return 0.0;
+  };
+  const double e = get("e"), f = get("f"), m = get("m"), n = get("n"),
+               k = get("k"), h = get("h"), alpha = get("alpha"), c = get("c");
+  if (!(e > 0 && f > 0)) {
+    return FailedPreconditionError(
+        "this comprehensive law's e·G + f/G has no minimum over G > 0");
+  }
+  auto factor = [&](double g, double s) {
+    return e * g + f / g + m * s * s + n * s;
+  };
+  ComprehensiveShape out;
+  out.active_experts = std::sqrt(f / e);
+  out.shared_ratio = m > 0 ? std::clamp(-n / (2 * m), 0.0, 0.99) : 0.0;
+  if (!allowed_active_experts.empty() || !allowed_shared_ratio.empty()) {
+    const std::vector<double> gs =
+        allowed_active_experts.empty()
+            ? std::vector<double>{out.active_experts}
+            : std::vector<double>(allowed_active_experts.begin(),
+                                  allowed_active_experts.end());
+    const std::vector<double> ss =
+        allowed_shared_ratio.empty()
+            ? std::vector<double>{out.shared_ratio}
+            : std::vector<double>(allowed_shared_ratio.begin(),
+                                  allowed_shared_ratio.end());
+    double best = kInf;
+    for (double g : gs) {
+      for (double s : ss) {
+        if (g > 0 && s >= 0 && s < 1 && factor(g, s) < best) {
+          best = factor(g, s);
+          out.active_experts = g;
+          out.shared_ratio = s;
+        }
+      }
+    }
+    if (!std::isfinite(best)) {
+      return InvalidArgumentError(
+          "ComprehensiveOptimum: no allowed G > 0 and S in [0, 1)");
+    }
+  }
+  // At fixed N the terms in N_a are A·k/N_a^α + A·h·N_a/N + c/N_a^α, least
+  // at N_a = [α(A·k + c)/(A·h)]^(1/(1+α)) · N^(1/(1+α)) (LAWS.md §5c).
+  const double A = factor(out.active_experts, out.shared_ratio);
+  if (!(A > 0) || !(h > 0) || !(alpha > 0)) {
+    out.active_ratio = 1;  // no interior minimum: N_a as large as it may be
+    return out;
+  }
+  const double n_a =
+      std::pow(alpha * (A * k + c) / (A * h) * n_total_ne, 1 / (1 + alpha));
+  out.active_ratio = std::min(1.0, n_a / n_total_ne);
+  return out;
 }
 
 }  // namespace moesweep::fitter

@@ -9,7 +9,9 @@
 //     hidden 3d, vocab 50,257) for N_total, memory and the KV cache;
 //   finegrained: Krajewski's F = (12d²·c_f + d·E·G·c_r)·D·n_blocks with
 //     d = 64·n_blocks, c_f = 6, c_r = 14, expansion E = 64 by default;
-//   comprehensive: C = 6·N_a·D, searching N_a/N, active experts and shared
+//   comprehensive: C = 6·N_a·D, searching N_a/N (it needs max_total_params
+//   or max_memory_bytes: Eq. 11 charges nothing for N), active experts and
+//   shared
 //     ratio as well.
 //
 // Thread-safety: thread-safe.
@@ -18,6 +20,7 @@
 #define MOESWEEP_FITTER_OPTIMAL_H_
 
 #include <limits>
+#include <span>
 #include <vector>
 
 #include "common/status.h"
@@ -71,6 +74,22 @@ struct OptimalResult {
 // more than params and tokens).
 StatusOr<OptimalResult> SolveOptimal(const Law& law,
                                      const OptimalOptions& options);
+
+// Zhao et al. 2025's questions of a `comprehensive` law (Eq. 11): the best
+// activated experts G and shared ratio S, which in that form depend on no
+// size, and the best active fraction N_a/N at a total non-embedding size N.
+struct ComprehensiveShape {
+  double active_experts = 0;  // G_opt = sqrt(f/e), or the best allowed G
+  double shared_ratio = 0;    // S_opt = -n/(2m) in [0, 1), or the best allowed
+  double active_ratio = 0;    // N_a/N at n_total_ne, in (0, 1]
+};
+// `allowed_*` empty: the continuous optimum. INVALID_ARGUMENT for a law of
+// another family or n_total_ne <= 0; FAILED_PRECONDITION when the law's
+// G and S factor has no positive minimum (f or e not positive).
+StatusOr<ComprehensiveShape> ComprehensiveOptimum(
+    const Law& law, double n_total_ne,
+    std::span<const double> allowed_active_experts = {},
+    std::span<const double> allowed_shared_ratio = {});
 
 }  // namespace moesweep::fitter
 

@@ -117,33 +117,62 @@ StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
   if (!raw->Evaluate(parameters, unused.data(), jacobians)) {
     return InvalidArgumentError("the law cannot be evaluated at its runs");
   }
-  const Eigen::VectorXd eigen = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(
-                                    jacobian.transpose() * jacobian)
-                                    .eigenvalues();
+  // A parameter on its bound is held there: the data would move it past the
+  // bound, so its sampling distribution is not the normal the delta method
+  // assumes, and a parameter the data barely see (Zhao's k, a tiny term)
+  // leaves JᵀJ singular. The covariance is that of the others (the law at
+  // the bound), with zero variance for the held ones; the law says which
+  // parameters sit on a bound (ParametersAtBound), and a campaign does not
+  // stop on such a law.
+  std::vector<int> free;
+  for (std::size_t i = 0; i < p; ++i) {
+    if (!SideAtBound(family->params()[i], theta[i])) {
+      free.push_back(static_cast<int>(i));
+    }
+  }
+  if (free.empty()) {
+    return FailedPreconditionError("law '" + law.family +
+                                   "': every parameter sits on its bound");
+  }
+  Eigen::MatrixXd j_free(n, free.size());
+  for (std::size_t c = 0; c < free.size(); ++c) {
+    j_free.col(c) = jacobian.col(free[c]);
+  }
+  const Eigen::MatrixXd jtj = j_free.transpose() * j_free;
+  const Eigen::VectorXd eigen =
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(jtj).eigenvalues();
   if (!(eigen.minCoeff() > 1e-14 * eigen.maxCoeff())) {
     return FailedPreconditionError("law '" + law.family +
                                    "' is not identifiable from these runs (JᵀJ "
-                                   "is singular; a parameter may sit on its "
-                                   "bound)");
-  }
-  ceres::Problem problem;
-  problem.AddResidualBlock(raw.release(), nullptr, theta.data());
-  ceres::Covariance::Options options;
-  options.algorithm_type = ceres::DENSE_SVD;
-  options.num_threads = 1;
-  ceres::Covariance covariance(options);
-  std::vector<std::pair<const double*, const double*>> blocks = {
-      {theta.data(), theta.data()}};
-  if (!covariance.Compute(blocks, &problem)) {
-    return FailedPreconditionError(
-        "law '" + law.family +
-        "' is not identifiable from these runs (JᵀJ is singular)");
+                                   "is singular)");
   }
   LawUncertainty out;
-  out.covariance.resize(p * p);
-  if (!covariance.GetCovarianceBlock(theta.data(), theta.data(),
-                                     out.covariance.data())) {
-    return InternalError("covariance block unavailable");
+  out.covariance.assign(p * p, 0);
+  if (free.size() == p) {
+    ceres::Problem problem;
+    problem.AddResidualBlock(raw.release(), nullptr, theta.data());
+    ceres::Covariance::Options options;
+    options.algorithm_type = ceres::DENSE_SVD;
+    options.num_threads = 1;
+    ceres::Covariance covariance(options);
+    std::vector<std::pair<const double*, const double*>> blocks = {
+        {theta.data(), theta.data()}};
+    if (!covariance.Compute(blocks, &problem)) {
+      return FailedPreconditionError(
+          "law '" + law.family +
+          "' is not identifiable from these runs (JᵀJ is singular)");
+    }
+    if (!covariance.GetCovarianceBlock(theta.data(), theta.data(),
+                                       out.covariance.data())) {
+      return InternalError("covariance block unavailable");
+    }
+  } else {
+    const Eigen::MatrixXd inverse = jtj.inverse();
+    for (std::size_t a = 0; a < free.size(); ++a) {
+      for (std::size_t b = 0; b < free.size(); ++b) {
+        out.covariance[free[a] * p + free[b]] = inverse(a, b);
+      }
+    }
   }
 
   // κ = E[ψ²]/E[ψ']² for r ~ N(0, σ²), ψ the Huber_δ derivative, c = δ/σ.
@@ -152,7 +181,7 @@ StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
   const double e_psi2 = sigma * sigma * (inside - 2 * c * NormalPdf(c)) +
                         huber_delta * huber_delta * (1 - inside);
   const double kappa = e_psi2 / (inside * inside);
-  const double scale = kappa * double(n) / double(n - p);
+  const double scale = kappa * double(n) / double(n - free.size());
   for (double& v : out.covariance) v *= scale;
   out.residual_sigma = sigma;
   out.inliers = static_cast<int>(n);

@@ -202,12 +202,8 @@ void Bootstrap(const std::vector<Observation>& runs, const std::string& csv,
 // A warm incremental refit of 1,000 `comprehensive` runs against a cold
 // multi-start fit of the same runs.
 void WarmVsCold(int threads) {
-  const std::vector<moesweep::fitter::NamedValue> truth_params = {
-      {"A", 400},     {"B", 410},       {"E", 1.7},     {"alpha", 0.34},
-      {"beta", 0.28}, {"H", 0.02},      {"rho0", -1.2}, {"rho1", -0.15},
-      {"Q_G", 0.01},  {"G_star", 6.78}, {"Q_S", 0.3},   {"S_star", 0.31}};
   const auto truth =
-      *moesweep::fitter::LawFromNatural("comprehensive", truth_params);
+      *moesweep::fitter::PublishedLaw("comprehensive", "zhao2025");
   std::mt19937_64 rng(5);
   auto log_uniform = [&](double lo, double hi) {
     return std::exp(std::uniform_real_distribution<double>(std::log(lo),
@@ -217,9 +213,9 @@ void WarmVsCold(int threads) {
   for (int i = 0; i < 1000; ++i) {
     const double n = log_uniform(1.33e8, 9e9);
     design.push_back(
-        {.params = n,
-         .tokens = log_uniform(1e10, 1e11),
-         .active_params = n * log_uniform(0.05, 0.9),
+        {.tokens = log_uniform(1e10, 1e11),
+         .n_total_ne = n,
+         .n_active_ne = n * log_uniform(0.05, 0.9),
          .active_experts = std::round(log_uniform(1, 20)),
          .shared_ratio = std::uniform_real_distribution<double>(0, 0.7)(rng)});
   }

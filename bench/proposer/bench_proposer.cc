@@ -1,6 +1,6 @@
 // bench_proposer: how much compute active learning saves. For each MoE
 // family as the truth (finegrained and joint with their published
-// coefficients, comprehensive with the coefficients the fitter's tests use),
+// coefficients, comprehensive with Zhao et al. 2025's published coefficients),
 // the FLOPs a campaign spends until the 95% interval of the compute-optimal
 // loss at 100x the largest allowed run is narrower than the target, for the
 // active strategy against grid, random and Sobol designs, over several seeds
@@ -45,10 +45,6 @@ struct Setup {
   CampaignSimulation sim;
 };
 
-Law Natural(const char* family, std::vector<NamedValue> params) {
-  return *LawFromNatural(family, params);
-}
-
 std::vector<Setup> Setups(double target) {
   std::vector<Setup> setups;
   CampaignSimulation base;
@@ -88,18 +84,8 @@ std::vector<Setup> Setups(double target) {
   {
     Setup s{"comprehensive", base};
     s.sim.shape.family = "comprehensive";
-    s.sim.truth = Natural("comprehensive", {{"A", 400},
-                                            {"B", 410},
-                                            {"E", 1.7},
-                                            {"alpha", 0.34},
-                                            {"beta", 0.28},
-                                            {"H", 0.02},
-                                            {"rho0", -1.2},
-                                            {"rho1", -0.15},
-                                            {"Q_G", 0.01},
-                                            {"G_star", 6.78},
-                                            {"Q_S", 0.3},
-                                            {"S_star", 0.31}});
+    // Zhao et al. 2025's Eq. 11 with its published coefficients.
+    s.sim.truth = *PublishedLaw("comprehensive", "zhao2025");
     ArchitectureAxes arch;
     arch.base.vocab_size = 32000;
     arch.base.seq_len = 2048;
@@ -113,6 +99,9 @@ std::vector<Setup> Setups(double target) {
     s.sim.space.axes = {{Feature::kTokens, 1e10, 1e11, true, {}}};
     s.sim.space.max_run_flops = 1e21;
     s.sim.question.optimal.flops = 1e23;
+    // Eq. 11 charges nothing for total parameters at a budget: the question
+    // caps them at about the largest model of the space.
+    s.sim.question.optimal.max_total_params = 1e11;
     // The baselines' designs need about 7e24 to reach a 1% width here.
     s.sim.budget_flops = 1e25;
     setups.push_back(s);

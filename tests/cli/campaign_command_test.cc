@@ -125,7 +125,8 @@ TEST_F(CampaignCommandTest, EachVerbPrintsATableOrJson) {
   optimal.flops = 1e21;
   Ran best = Run(optimal);
   ASSERT_EQ(best.code, 0) << best.err;
-  EXPECT_NE(best.out.find("architecture: d_model "), std::string::npos)
+  EXPECT_NE(best.out.find("params:       "), std::string::npos) << best.out;
+  EXPECT_EQ(best.out.find("params:       0 total"), std::string::npos)
       << best.out;
   const json optimal_json = json_of(optimal);
   EXPECT_GT(optimal_json["prediction"]["loss"].get<double>(), 0);

@@ -23,13 +23,11 @@ struct Case {
   std::vector<Observation> design;   // losses unset
   double budget;                     // 10x the largest simulated run's FLOPs
   double median_error_bound = 0.01;  // the goal
+  // Data sets whose refit may leave the free parameters' JᵀJ singular.
+  int max_unidentifiable = 0;
+  // A cap on total parameters for the optimum (comprehensive needs one).
+  double max_total_params = std::numeric_limits<double>::infinity();
 };
-
-Law FromNatural(const char* family, std::vector<NamedValue> params) {
-  StatusOr<Law> law = LawFromNatural(family, params);
-  EXPECT_OK(law);
-  return *law;
-}
 
 // Log-uniform draws for random designs of each paper's size and ranges.
 class Draw {
@@ -126,51 +124,44 @@ Case Datablations() {
   return c;
 }
 
-// Zhao et al.'s 446 runs over their ranges, N and D stretched to those of
-// their validation runs (9B parameters, 100B tokens): over D in 10B-50B alone
-// the data term's E, B and β trade off. Coefficients put the optima at G ≈ 7
-// and S ≈ 0.3 (the paper's headline), as the family ships none.
+// Zhao et al.'s 446 runs over their ranges (N 133M-3.4B, D 10B-50B, N_a
+// 30M-2.2B, G 1-20, S 0-0.7; LAWS.md §5c), their Eq. 11 with the published
+// coefficients as the truth.
 Case Comprehensive() {
-  Case c{"comprehensive",
-         FromNatural("comprehensive", {{"A", 400},
-                                       {"B", 410},
-                                       {"E", 1.7},
-                                       {"alpha", 0.34},
-                                       {"beta", 0.28},
-                                       {"H", 0.02},
-                                       {"rho0", std::log(0.3)},
-                                       {"rho1", -0.15},
-                                       {"Q_G", 0.01},
-                                       {"G_star", 6.78},
-                                       {"Q_S", 0.3},
-                                       {"S_star", 0.31}}),
-         {},
-         0};
+  Case c{"comprehensive", *PublishedLaw("comprehensive", "zhao2025"), {}, 0};
   Draw draw(5);
   double largest = 0;
   for (int i = 0; i < 446; ++i) {
     const double n = draw.LogUniform(1.33e8, 3.4e9),
                  d = draw.LogUniform(1e10, 5e10);
-    const double active = n * draw.LogUniform(0.05, 0.9);
-    c.design.push_back({.params = n,
-                        .tokens = d,
-                        .active_params = active,
+    const double active = std::max(3e7, n * draw.LogUniform(0.05, 0.9));
+    c.design.push_back({.tokens = d,
+                        .n_total_ne = n,
+                        .n_active_ne = active,
                         .active_experts = std::round(draw.LogUniform(1, 20)),
                         .shared_ratio = draw.Uniform(0, 0.7)});
     largest = std::max(largest, 6 * active * d);
   }
+  c.max_total_params = 9e9;  // their largest validation model
   c.budget = 10 * largest;
   // NOT the 1%: over these ranges (one decade of D) the data term's
-  // E, B and β trade off and the median error at 10x the largest budget is
-  // 2.1%, while the intervals stay honest (coverage 0.955). Reaching 1% needs
-  // a wider design than the paper's; this bound keeps today's figure.
-  c.median_error_bound = 0.025;
+  // a, b and β trade off; the median error at 10x the largest budget is
+  // 1.2% with Zhao's coefficients (this bound keeps it), the intervals
+  // honest (coverage 0.98).
+  c.median_error_bound = 0.015;
+  // Eq. 11's G and S factor moves the loss by about 1% over this design, as
+  // much as the noise: 1 refit in 200 (seed 110) lands where m, the S²
+  // coefficient, is near 0 and its column of J vanishes. Counted, and
+  // bounded at 1%.
+  c.max_unidentifiable = 2;
   return c;
 }
 
-StatusOr<double> OptimalLoss(const Law& law, double budget) {
+StatusOr<double> OptimalLoss(const Law& law, double budget,
+                             double max_total_params) {
   OptimalOptions options;
   options.flops = budget;
+  options.max_total_params = max_total_params;
   options.profile_points = 25;
   MOESWEEP_ASSIGN_OR_RETURN(OptimalResult result, SolveOptimal(law, options));
   return result.best.loss;
@@ -180,7 +171,7 @@ class UncertaintyTest : public ::testing::TestWithParam<Case (*)()> {};
 
 TEST_P(UncertaintyTest, RecoversTheOptimalLossAndItsIntervalsCover) {
   const Case c = GetParam()();
-  StatusOr<double> truth = OptimalLoss(c.truth, c.budget);
+  StatusOr<double> truth = OptimalLoss(c.truth, c.budget, c.max_total_params);
   ASSERT_OK(truth);
 
   // The full multi-start fit of one data set reaches the global optimum.
@@ -195,7 +186,7 @@ TEST_P(UncertaintyTest, RecoversTheOptimalLossAndItsIntervalsCover) {
   FitOptions warm;
   warm.use_grid = false;
   warm.extra_starts = {fit->law.theta};
-  int covered = 0, total = 0;
+  int covered = 0, total = 0, unidentifiable = 0;
   std::vector<double> errors;
   for (std::uint64_t seed = 100; seed < 300; ++seed) {
     StatusOr<std::vector<Observation>> sample =
@@ -203,20 +194,24 @@ TEST_P(UncertaintyTest, RecoversTheOptimalLossAndItsIntervalsCover) {
     ASSERT_OK(sample);
     StatusOr<FitResult> refit = Fit(c.truth.family, *sample, warm);
     ASSERT_OK(refit);
-    StatusOr<double> recovered = OptimalLoss(refit->law, c.budget);
+    StatusOr<double> recovered =
+        OptimalLoss(refit->law, c.budget, c.max_total_params);
     ASSERT_OK(recovered);
     errors.push_back(std::abs(*recovered - *truth) / *truth);
     StatusOr<LawUncertainty> u = EstimateCovariance(refit->law, *sample, 1e-3);
-    ++total;
+    ++total;  // a data set with no interval counts as not covered
     if (!u.ok()) {
-      ADD_FAILURE() << c.name << " seed " << seed << ": "
-                    << u.status().ToString();
+      ++unidentifiable;
+      std::printf("%s seed %d: %s\n", c.name, static_cast<int>(seed),
+                  u.status().ToString().c_str());
       continue;
     }
     StatusOr<Interval> interval = DeltaMethodInterval(
         refit->law, *u,
-        [&](const Law& law) { return OptimalLoss(law, c.budget); }, 0.95,
-        IntervalScale::kLog);
+        [&](const Law& law) {
+          return OptimalLoss(law, c.budget, c.max_total_params);
+        },
+        0.95, IntervalScale::kLog);
     ASSERT_OK(interval);
     covered += interval->lower <= *truth && *truth <= interval->upper;
   }
@@ -229,6 +224,7 @@ TEST_P(UncertaintyTest, RecoversTheOptimalLossAndItsIntervalsCover) {
       "%.3f\n",
       c.name, *truth, 100 * median_error, coverage);
   EXPECT_LE(median_error, c.median_error_bound) << c.name;
+  EXPECT_LE(unidentifiable, c.max_unidentifiable) << c.name;
   EXPECT_GE(coverage, 0.90) << c.name;
   EXPECT_LE(coverage, 0.98) << c.name;
 }
