@@ -6,6 +6,7 @@
 #include <sstream>
 #include <utility>
 
+#include "cli/exit_code.h"
 #include "cli/read_file.h"
 #include "worker/agent/agent.h"
 
@@ -151,14 +152,8 @@ Status Client::Check(const grpc::Status& s) const {
 
 int ClientFail(std::string_view command, const Status& status,
                std::ostream& err) {
-  err << "moesweep " << command << ": " << status.message() << "\n";
+  const int code = Fail(command, status, err);  // prints; 2 for bad input
   switch (status.code()) {
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kNotFound:
-    case StatusCode::kFailedPrecondition:
-    case StatusCode::kAlreadyExists:
-    case StatusCode::kOutOfRange:
-      return 2;
     case StatusCode::kUnauthenticated:
     case StatusCode::kPermissionDenied:
       return 3;
@@ -166,7 +161,7 @@ int ClientFail(std::string_view command, const Status& status,
     case StatusCode::kDeadlineExceeded:
       return 4;
     default:
-      return 1;
+      return code;
   }
 }
 

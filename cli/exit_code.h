@@ -11,7 +11,9 @@
 namespace moesweep::cli {
 
 // Prints "moesweep <command>: <message>" to `err`; returns 2 for bad input
-// (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION), 1 otherwise.
+// (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, ALREADY_EXISTS,
+// OUT_OF_RANGE), 1 otherwise. Commands that talk to a coordinator add 3 and
+// 4 (ClientFail, cli/client.h).
 inline int Fail(std::string_view command, const Status& status,
                 std::ostream& err) {
   err << "moesweep " << command << ": " << status.message() << "\n";
@@ -19,6 +21,8 @@ inline int Fail(std::string_view command, const Status& status,
     case StatusCode::kInvalidArgument:
     case StatusCode::kNotFound:
     case StatusCode::kFailedPrecondition:
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kOutOfRange:
       return 2;
     default:
       return 1;

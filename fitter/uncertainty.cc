@@ -117,34 +117,39 @@ StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
   if (!raw->Evaluate(parameters, unused.data(), jacobians)) {
     return InvalidArgumentError("the law cannot be evaluated at its runs");
   }
-  // A parameter on its bound is held there: the data would move it past the
-  // bound, so its sampling distribution is not the normal the delta method
-  // assumes, and a parameter the data barely see (Zhao's k, a tiny term)
-  // leaves JᵀJ singular. The covariance is that of the others (the law at
-  // the bound), with zero variance for the held ones; the law says which
-  // parameters sit on a bound (ParametersAtBound), and a campaign does not
-  // stop on such a law.
-  std::vector<int> free;
-  for (std::size_t i = 0; i < p; ++i) {
-    if (!SideAtBound(family->params()[i], theta[i])) {
-      free.push_back(static_cast<int>(i));
+  // When JᵀJ is singular and some parameters sit on their bounds (a term the
+  // data barely see, such as Zhao's k, driven to its bound), those are held
+  // there: the covariance is that of the others, the law at the bound, with
+  // zero variance for the held ones. The law says which parameters sit on a
+  // bound (ParametersAtBound), and a campaign does not stop on such a law.
+  // A nonsingular JᵀJ keeps every parameter free, as before, the wider
+  // answer.
+  auto singular = [](const Eigen::MatrixXd& m) {
+    const Eigen::VectorXd eigen =
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(m).eigenvalues();
+    return !(eigen.minCoeff() > 1e-14 * eigen.maxCoeff());
+  };
+  std::vector<int> free(p);
+  for (std::size_t i = 0; i < p; ++i) free[i] = static_cast<int>(i);
+  Eigen::MatrixXd jtj = jacobian.transpose() * jacobian;
+  if (singular(jtj)) {
+    free.clear();
+    for (std::size_t i = 0; i < p; ++i) {
+      if (!SideAtBound(family->params()[i], theta[i])) {
+        free.push_back(static_cast<int>(i));
+      }
     }
-  }
-  if (free.empty()) {
-    return FailedPreconditionError("law '" + law.family +
-                                   "': every parameter sits on its bound");
-  }
-  Eigen::MatrixXd j_free(n, free.size());
-  for (std::size_t c = 0; c < free.size(); ++c) {
-    j_free.col(c) = jacobian.col(free[c]);
-  }
-  const Eigen::MatrixXd jtj = j_free.transpose() * j_free;
-  const Eigen::VectorXd eigen =
-      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(jtj).eigenvalues();
-  if (!(eigen.minCoeff() > 1e-14 * eigen.maxCoeff())) {
-    return FailedPreconditionError("law '" + law.family +
-                                   "' is not identifiable from these runs (JᵀJ "
-                                   "is singular)");
+    Eigen::MatrixXd j_free(n, free.size());
+    for (std::size_t c = 0; c < free.size(); ++c) {
+      j_free.col(c) = jacobian.col(free[c]);
+    }
+    jtj = j_free.transpose() * j_free;
+    if (free.size() == p || free.empty() || singular(jtj)) {
+      return FailedPreconditionError("law '" + law.family +
+                                     "' is not identifiable from these runs "
+                                     "(JᵀJ is singular; a parameter may sit "
+                                     "on its bound)");
+    }
   }
   LawUncertainty out;
   out.covariance.assign(p * p, 0);

@@ -32,12 +32,11 @@ struct LawUncertainty {
 // `runs`): κ·(JᵀJ)⁻¹·n/(n − p) with J = ∂(log L̂)/∂θ over the inliers and
 // κ = E[ψ²]/E[ψ']² under normal residuals of the robust scale (κ → σ² for
 // large δ, least squares; → πσ²/2 for small δ, least absolute deviations).
-// Parameters on their bound (ParametersAtBound) are held there: J and p
-// count only the others, and the held ones get zero variance. Their
-// intervals are then those of the law at the bound, which the law's
-// at_bound flags say. FAILED_PRECONDITION when the law is not identifiable
-// from the runs (the free parameters' JᵀJ singular) or there are no more
-// inliers than parameters.
+// When JᵀJ is singular, parameters on their bound (ParametersAtBound) are
+// held there: J and p count only the others, and the held ones get zero
+// variance (the law at the bound, which its at_bound flags say).
+// FAILED_PRECONDITION when the law is not identifiable from the runs (JᵀJ
+// singular even so) or there are no more inliers than parameters.
 StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
                                             std::span<const Observation> runs,
                                             double huber_delta);

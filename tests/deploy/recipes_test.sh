@@ -60,6 +60,9 @@ def cli_flags(subcommand):
     # Flags of `moesweep <subcommand>`, from add_option/add_flag calls.
     with open(f"cli/{subcommand}_command.cc") as f:
         text = f.read()
+    if "AddConnectionFlags(" in text:  # --coordinator, --token-file, --tls-ca
+        with open("cli/client.cc") as f:
+            text += f.read()
     return set(re.findall(r'add_(?:option|flag)\(\s*"(--[a-z0-9-]+)"', text))
 
 def check_args(where, args):
