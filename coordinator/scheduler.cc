@@ -92,8 +92,14 @@ void Scheduler::Loop() {
     }
     if (stopping) return;
     ExpireLeases();
-    PublishWorkerSilence();
-    ExpireCampaignMetrics();
+    // Once a second at most: a loop turn runs per batch of tasks, and
+    // these walk every connected worker and finished campaign.
+    if (const int64_t now = clock_->NowMs();
+        now - metrics_swept_ms_ >= 1000 || now < metrics_swept_ms_) {
+      metrics_swept_ms_ = now;
+      PublishWorkerSilence();
+      ExpireCampaignMetrics();
+    }
     Dispatch();
     (void)Flush();
     for (WorkerStream* s : gone_) delete s;

@@ -254,6 +254,8 @@ class Scheduler {
   // they went, so a late PublishMetrics does not bring them back.
   static constexpr int64_t kForgotten = -1;
   std::map<std::string, int64_t> metrics_expiry_ ABSL_GUARDED_BY(mu_);
+  // When the loop last published worker silence and expired metrics.
+  int64_t metrics_swept_ms_ ABSL_GUARDED_BY(mu_) = 0;
   Outbox outbox_ ABSL_GUARDED_BY(mu_);
   int64_t next_campaign_ ABSL_GUARDED_BY(mu_) = 1;
   // What the next view must rebuild: campaign -> trial indexes changed.

@@ -129,7 +129,11 @@ void Scheduler::HandleHello(WorkerStream* stream, const v1::Hello& hello) {
   }
   workers_connected_.store(static_cast<int64_t>(workers_.size()),
                            std::memory_order_relaxed);
-  if (metrics_ != nullptr) metrics_->SetWorkersConnected(workers_.size());
+  if (metrics_ != nullptr) {
+    metrics_->SetWorkersConnected(workers_.size());
+    // Its series shows at once; the loop refreshes it once a second.
+    metrics_->SetWorkerSilence(id, 0);
+  }
 }
 
 void Scheduler::HandleGone(WorkerStream* stream) {
