@@ -206,6 +206,18 @@ void AddCampaignCommand(CLI::App* app, CampaignCommandOptions* options);
 int RunCampaignCommand(const CampaignCommandOptions& options, std::ostream& out,
                        std::ostream& err);
 
+// moesweep plot CAMPAIGN|--law-file F [--data runs.csv] --out FILE.svg|.png
+// [...]: runs `python3 -m moesweep plot` (python/moesweep/__main__.py, which
+// documents the options and exit codes) with every argument; the checkout's
+// python/ goes first on PYTHONPATH, and $MOESWEEP_PYTHON names the
+// interpreter (default python3 on PATH). Exits 1 when it cannot be run.
+struct PlotCommandOptions {
+  std::vector<std::string> args;  // forwarded as they are
+};
+void AddPlotCommand(CLI::App* app, PlotCommandOptions* options);
+int RunPlotCommand(const PlotCommandOptions& options, std::ostream& out,
+                   std::ostream& err);
+
 }  // namespace moesweep::cli
 
 #endif  // MOESWEEP_CLI_COMMANDS_H_

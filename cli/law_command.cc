@@ -11,6 +11,7 @@
 #include "cli/campaign_print.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/feature_value.h"
 #include "cli/read_file.h"
 #include "cli/text_table.h"
 
@@ -85,10 +86,8 @@ StatusOr<v1::RunFeatures> RunFeaturesFrom(const std::vector<std::string>& at) {
   const google::protobuf::Descriptor* d = features.GetDescriptor();
   const google::protobuf::Reflection* r = features.GetReflection();
   for (const std::string& item : at) {
-    const size_t eq = item.find('=');
-    const std::string name = item.substr(0, eq);
-    const google::protobuf::FieldDescriptor* f =
-        eq == std::string::npos ? nullptr : d->FindFieldByName(name);
+    MOESWEEP_ASSIGN_OR_RETURN(FeatureValue fv, ParseFeatureValue(item));
+    const google::protobuf::FieldDescriptor* f = d->FindFieldByName(fv.name);
     if (f == nullptr ||
         f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE) {
       std::string names;
@@ -100,14 +99,7 @@ StatusOr<v1::RunFeatures> RunFeaturesFrom(const std::vector<std::string>& at) {
                                   "with a name of " +
                                   names);
     }
-    char* end = nullptr;
-    const std::string text = item.substr(eq + 1);
-    const double v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0') {
-      return InvalidArgumentError("--at " + name + ": not a number: '" + text +
-                                  "'");
-    }
-    r->SetDouble(&features, f, v);
+    r->SetDouble(&features, f, fv.value);
   }
   return features;
 }

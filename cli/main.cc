@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   moesweep::cli::AddLawCommand(&app, &law);
   moesweep::cli::CampaignCommandOptions campaign;
   moesweep::cli::AddCampaignCommand(&app, &campaign);
+  moesweep::cli::PlotCommandOptions plot;
+  moesweep::cli::AddPlotCommand(&app, &plot);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -71,6 +73,9 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("campaign")) {
     campaign.terminal = isatty(STDOUT_FILENO) == 1;
     return moesweep::cli::RunCampaignCommand(campaign, std::cout, std::cerr);
+  }
+  if (app.got_subcommand("plot")) {
+    return moesweep::cli::RunPlotCommand(plot, std::cout, std::cerr);
   }
   return 2;
 }

@@ -9,6 +9,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
+#include "cli/feature_value.h"
 #include "cli/law_json.h"
 #include "fitter/fitter.h"
 
@@ -20,23 +21,13 @@ StatusOr<fitter::Observation> ParseAt(const std::vector<std::string>& at,
   fitter::Observation point;
   std::vector<fitter::Feature> given;
   for (const std::string& item : at) {
-    const auto eq = item.find('=');
-    if (eq == std::string::npos) {
-      return InvalidArgumentError("--at expects feature=value, got '" + item +
-                                  "'");
-    }
-    std::string name = item.substr(0, eq);
-    if (name == "N") name = "params";
-    if (name == "D") name = "tokens";
+    StatusOr<FeatureValue> fv = ParseFeatureValue(item);
+    if (!fv.ok()) return fv.status();
+    const std::string name = fv->name == "N"   ? "params"
+                             : fv->name == "D" ? "tokens"
+                                               : fv->name;
     MOESWEEP_ASSIGN_OR_RETURN(fitter::Feature f, fitter::FeatureFromName(name));
-    char* end = nullptr;
-    const std::string text = item.substr(eq + 1);
-    const double v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0') {
-      return InvalidArgumentError("--at " + name + ": not a number: '" + text +
-                                  "'");
-    }
-    point.Set(f, v);
+    point.Set(f, fv->value);
     given.push_back(f);
   }
   for (fitter::Feature f : needed) {

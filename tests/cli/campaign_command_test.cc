@@ -14,11 +14,14 @@
 #include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "coordinator/records.h"
+#include "coordinator/store.h"
 #include "tests/testing/coordinator_fixture.h"
 
 namespace moesweep::testing {
@@ -267,6 +270,55 @@ TEST_F(CampaignCommandTest, ReadsEveryPageOfCampaignsAndTrials) {
   std::set<std::string> ids;
   for (const json& t : paged["trials"]) ids.insert(t["spec"]["trialId"]);
   EXPECT_EQ(ids.size(), all) << "a trial repeated across pages";
+}
+
+TEST_F(CampaignCommandTest, ReadsTrialsPastTenThousand) {
+  // `trials` once stopped at 10,000. A cancelled campaign is given 10,050
+  // stored trials (copies of its first, as a restart finds them), so that
+  // listing them takes 101 of the coordinator's default pages.
+  Ran created = Run(Options("create", Spec()));
+  ASSERT_EQ(created.code, 0) << created.err;
+  const std::string id = created.out.substr(8, created.out.find('\n') - 8);
+  SchedulerBarrier();  // its first runs are proposed
+  ASSERT_EQ(Run(Options("cancel", id)).code, 0);
+  StopServer();
+  constexpr int kTrials = 10'050;
+  {
+    coordinator::StoreOptions so;
+    so.path = dir_.File("db");
+    auto store = coordinator::Store::Open(so);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto found = (*store)->ScanRecords(coordinator::RecordFamily::kCampaigns,
+                                       coordinator::records::TrialPrefix(id));
+    ASSERT_TRUE(found.ok() && !found->empty());
+    v1::Trial first;
+    ASSERT_TRUE(first.ParseFromString(found->front().value));
+    std::vector<coordinator::Record> records;
+    std::vector<std::string> ids;
+    for (int i = static_cast<int>(found->size()); i < kTrials; ++i) {
+      v1::Trial t = first;
+      t.mutable_spec()->set_trial_id(coordinator::records::TrialId(id, i));
+      t.set_state(v1::TRIAL_STATE_CANCELLED);
+      ids.push_back(t.spec().trial_id());
+      records.push_back(coordinator::records::TrialRecord(id, i, t));
+    }
+    ASSERT_TRUE((*store)->WriteRecords(records, ids).ok());
+  }
+  StartServer();
+  cli::CampaignCommandOptions trials = Options("trials", id);
+  trials.json = true;
+  Ran listed = Run(trials);
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  const json all = json::parse(listed.out)["trials"];
+  ASSERT_EQ(all.size(), static_cast<size_t>(kTrials));
+  std::set<std::string> unique;
+  for (const json& t : all) unique.insert(t["spec"]["trialId"]);
+  EXPECT_EQ(unique.size(), static_cast<size_t>(kTrials));
+  EXPECT_EQ(all.back()["spec"]["trialId"],
+            coordinator::records::TrialId(id, kTrials - 1));
+  Ran table = Run(Options("trials", id));
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_EQ(Lines(table.out), 1 + kTrials);
 }
 
 TEST_F(CampaignCommandTest, ErrorsNameWhatIsWrongWithDocumentedExitCodes) {

@@ -49,7 +49,7 @@ TEST(PredictCommandTest, RefusesMissingAndUnknownFeatures) {
   options.law_file = FitExampleLaw(dir);
   const std::pair<std::vector<std::string>, std::string> cases[] = {
       {{"N=1e10"}, "--at lacks tokens"},
-      {{"N=1e10", "D=x"}, "--at tokens: not a number: 'x'"},
+      {{"N=1e10", "D=x"}, "--at D: not a number: 'x'"},
       {{"N=1e10", "depth=3"}, "unknown feature 'depth'"},
       {{"N1e10"}, "--at expects feature=value"},
       {{"N=0", "D=1e9"}, "params must be a finite number > 0"},

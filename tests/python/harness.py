@@ -85,6 +85,15 @@ def python_module(args, env=None):
     return run([sys.executable, "-m", "moesweep"] + args, check=False, env=e)
 
 
+def plot_binary(args, python=None):
+    """Runs `moesweep plot ARGS` (the binary, which runs this package with
+    $MOESWEEP_PYTHON): this interpreter unless `python` names another. No
+    PYTHONPATH: the binary puts its checkout's python/ there itself."""
+    e = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    e["MOESWEEP_PYTHON"] = python or sys.executable
+    return run([binary(), "plot"] + args, check=False, env=e)
+
+
 def free_port():
     """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as s:

@@ -492,6 +492,30 @@ class PlotTest(unittest.TestCase):
              f"127.0.0.1:{harness.free_port()}", "--token-file", str(bad)])
         self.assertEqual(p.returncode, 4, p.stderr)
 
+    def test_the_binarys_plot_verb_draws_the_same(self):
+        # `moesweep plot` runs this package: the same series, and its exit
+        # codes come through.
+        mine, theirs = (ENV["folder"] / "module.svg",
+                        ENV["folder"] / "binary.svg")
+        args = [self.id, "--points", "12"] + self.conn
+        p = harness.python_module(["plot", "--out", str(mine)] + args)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = harness.plot_binary(["--out", str(theirs)] + args)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(harness.svg_series(theirs),
+                         harness.svg_series(mine))
+        p = harness.plot_binary(["c999999", "--out", str(theirs)] + self.conn)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("c999999", p.stderr)
+        p = harness.plot_binary(["--help"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("--law-file", p.stdout)
+        p = harness.plot_binary(args + ["--out", str(theirs)],
+                                python="/nonexistent/python3")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cannot run /nonexistent/python3", p.stderr)
+        self.assertIn("MOESWEEP_PYTHON", p.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
