@@ -80,6 +80,7 @@ struct OptimalCommandOptions {
   std::vector<double> experts;      // allowed expert counts
   std::vector<double> granularity;  // allowed granularities
   double level = 0.95;
+  double band = 0;  // near-optimal band, a fraction of the loss; 0: none
   bool json = false;
 };
 void AddOptimalCommand(CLI::App* app, OptimalCommandOptions* options);

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/exit_code.h"
 #include "cli/law_json.h"
+#include "cli/text_table.h"
 #include "fitter/fitter.h"
 
 namespace moesweep::cli {
@@ -31,6 +32,30 @@ nlohmann::ordered_json PointJson(const fitter::OptimalPoint& p) {
           {"granularity", p.granularity},
           {"active_experts", p.active_experts},
           {"shared_ratio", p.shared_ratio}};
+}
+
+// One row per discrete choice in the band: its sizes from smallest to
+// largest, and the tokens that go with each at the budget.
+void PrintBand(const std::string& family, double band,
+               const std::vector<fitter::NearOptimalRange>& ranges,
+               std::ostream& out) {
+  out << "\nwithin " << 100 * band << "% of the optimum's loss:\n";
+  TextTable table(
+      {"CHOICE", "ACTIVE PARAMS", "TOTAL PARAMS", "TOKENS", "BEST LOSS"});
+  auto range = [](double lo, double hi) { return Sig(lo) + " to " + Sig(hi); };
+  for (const fitter::NearOptimalRange& r : ranges) {
+    std::string choice = "dense";
+    if (family == "joint") choice = "E=" + Sig(r.best.num_experts);
+    if (family == "finegrained") choice = "G=" + Sig(r.best.granularity);
+    if (family == "comprehensive") {
+      choice =
+          "G=" + Sig(r.best.active_experts) + " S=" + Sig(r.best.shared_ratio);
+    }
+    table.Add({choice, range(r.smallest.active_params, r.largest.active_params),
+               range(r.smallest.params, r.largest.params),
+               range(r.largest.tokens, r.smallest.tokens), Sig(r.best.loss)});
+  }
+  table.Print(out);
 }
 
 }  // namespace
@@ -61,6 +86,9 @@ void AddOptimalCommand(CLI::App* app, OptimalCommandOptions* o) {
   cmd->add_option("--granularity", o->granularity, "Allowed granularities")
       ->delimiter(',');
   cmd->add_option("--level", o->level, "Interval level")->capture_default_str();
+  cmd->add_option("--band", o->band,
+                  "Also list every model within this fraction of the optimum's "
+                  "loss (Wan et al. 2026 use 0.001)");
   cmd->add_flag("--json", o->json,
                 "Print one JSON object, with the isoFLOP profile");
 }
@@ -88,6 +116,7 @@ int RunOptimalCommand(const OptimalCommandOptions& o, std::ostream& out,
   options.kv_cache_tokens = o.kv_cache_tokens;
   options.allowed_experts = o.experts;
   options.allowed_granularity = o.granularity;
+  options.band = o.band;
   StatusOr<fitter::OptimalResult> result =
       fitter::SolveOptimal(file->law, options);
   if (!result.ok()) return fail(result.status());
@@ -115,6 +144,14 @@ int RunOptimalCommand(const OptimalCommandOptions& o, std::ostream& out,
     j["isoflop"] = nlohmann::ordered_json::array();
     for (const fitter::OptimalPoint& p : result->isoflop)
       j["isoflop"].push_back(PointJson(p));
+    if (o.band > 0) {
+      j["band"] = nlohmann::ordered_json::array();
+      for (const fitter::NearOptimalRange& r : result->band) {
+        j["band"].push_back({{"smallest", PointJson(r.smallest)},
+                             {"best", PointJson(r.best)},
+                             {"largest", PointJson(r.largest)}});
+      }
+    }
     out << j.dump() << "\n";
     return 0;
   }
@@ -138,6 +175,7 @@ int RunOptimalCommand(const OptimalCommandOptions& o, std::ostream& out,
     out << "active experts  " << b.active_experts << "\n"
         << "shared ratio    " << b.shared_ratio << "\n";
   }
+  if (o.band > 0) PrintBand(file->law.family, o.band, result->band, out);
   return 0;
 }
 

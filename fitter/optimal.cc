@@ -30,9 +30,11 @@ bool MeetsCaps(const OptimalPoint& p, const OptimalOptions& o) {
          p.memory_bytes <= o.max_memory_bytes && p.tokens >= 1;
 }
 
-// Minimises point(x).loss over x in [lo, hi]; fills `profile` with the scan.
+// Minimises point(x).loss over x in [lo, hi]; fills `profile` with the scan
+// and `argmin` with the minimising x.
 OptimalPoint MinimizeOverSize(const PointAt& point, double lo, double hi,
-                              int points, std::vector<OptimalPoint>* profile) {
+                              int points, std::vector<OptimalPoint>* profile,
+                              double* argmin = nullptr) {
   std::vector<double> xs(points);
   std::size_t best = 0;
   std::vector<OptimalPoint> scan(points);
@@ -42,6 +44,7 @@ OptimalPoint MinimizeOverSize(const PointAt& point, double lo, double hi,
     if (scan[i].loss < scan[best].loss) best = i;
   }
   if (profile) *profile = scan;
+  if (argmin) *argmin = xs[best];
   if (!std::isfinite(scan[best].loss)) return scan[best];
   double a = xs[best > 0 ? best - 1 : 0],
          b = xs[std::min<std::size_t>(best + 1, points - 1)];
@@ -58,7 +61,29 @@ OptimalPoint MinimizeOverSize(const PointAt& point, double lo, double hi,
     }
   }
   OptimalPoint refined = pc.loss <= pd.loss ? pc : pd;
-  return refined.loss < scan[best].loss ? refined : scan[best];
+  if (!(refined.loss < scan[best].loss)) return scan[best];
+  if (argmin) *argmin = pc.loss <= pd.loss ? c : d;
+  return refined;
+}
+
+// The point on the band's edge between x_in (loss <= limit) and x_out, by
+// bisection; x_in itself when x_out is within the limit too (the search's
+// edge bounds the band).
+OptimalPoint BandEdge(const PointAt& point, double x_in, double x_out,
+                      double limit) {
+  OptimalPoint out = point(x_out);
+  if (out.loss <= limit) return out;
+  OptimalPoint in = point(x_in);
+  for (int it = 0; it < 100 && std::abs(x_out - x_in) > 1e-12; ++it) {
+    const double mid = 0.5 * (x_in + x_out);
+    OptimalPoint p = point(mid);
+    if (p.loss <= limit) {
+      x_in = mid, in = p;
+    } else {
+      x_out = mid;
+    }
+  }
+  return in;
 }
 
 // Ludziejewski et al.'s shape: N_act = 2·d·V + 13·d³/64 (n_blocks = d/64).
@@ -91,6 +116,8 @@ Status OptimalOptions::Validate() const {
   if (!(expansion >= 1)) return InvalidArgumentError("expansion must be >= 1");
   if (profile_points < 5)
     return InvalidArgumentError("profile_points must be >= 5");
+  if (!(band >= 0 && band <= 1))
+    return InvalidArgumentError("band must be in [0, 1]");
   for (double e : allowed_experts)
     if (!(e >= 1)) return InvalidArgumentError("allowed experts must be >= 1");
   for (double g : allowed_granularity)
@@ -242,16 +269,33 @@ StatusOr<OptimalResult> SolveOptimal(const Law& law, const OptimalOptions& o) {
 
   OptimalResult result;
   result.best.loss = kInf;
+  std::vector<std::pair<OptimalPoint, double>> bests;  // per choice, argmin
   for (const auto& [point, range] : searches) {
     std::vector<OptimalPoint> profile;
+    double x = 0;
     OptimalPoint p = MinimizeOverSize(point, range.first, range.second,
-                                      o.profile_points, &profile);
+                                      o.profile_points, &profile, &x);
+    bests.push_back({p, x});
     if (p.loss < result.best.loss)
       result.best = p, result.isoflop = std::move(profile);
   }
   if (!std::isfinite(result.best.loss)) {
     return FailedPreconditionError("no model meets the caps at " +
                                    std::to_string(c) + " FLOPs");
+  }
+  if (o.band > 0) {
+    const double limit = (1 + o.band) * result.best.loss;
+    for (std::size_t i = 0; i < searches.size(); ++i) {
+      const auto& [point, range] = searches[i];
+      const auto& [p, x] = bests[i];
+      if (!(p.loss <= limit)) continue;
+      result.band.push_back({BandEdge(point, x, range.first, limit), p,
+                             BandEdge(point, x, range.second, limit)});
+    }
+    std::stable_sort(result.band.begin(), result.band.end(),
+                     [](const NearOptimalRange& a, const NearOptimalRange& b) {
+                       return a.best.loss < b.best.loss;
+                     });
   }
   return result;
 }

@@ -46,6 +46,9 @@ struct OptimalOptions {
   double expansion = 64;     // finegrained: Krajewski's E (fixed in the paper)
   double unique_tokens = 0;  // datablations: distinct tokens; 0 = unlimited
   int profile_points = 41;   // isoFLOP profile resolution
+  // The near-optimal band (Wan et al. 2026 use 0.001): every model whose
+  // predicted loss is within this fraction of the optimum's; 0: none.
+  double band = 0;
 
   Status Validate() const;
 };
@@ -63,10 +66,21 @@ struct OptimalPoint {
   double shared_ratio = 0;
 };
 
+// Where one discrete choice (experts, granularity, ...) stays within the
+// band: its models from `smallest` to `largest` size (each on the band's
+// edge, or on the search's or a cap's edge) and its own best.
+struct NearOptimalRange {
+  OptimalPoint smallest, best, largest;
+};
+
 struct OptimalResult {
   OptimalPoint best;
   // The loss along model size at the budget, for the best discrete choice.
   std::vector<OptimalPoint> isoflop;
+  // With options.band > 0: each discrete choice whose best is within the
+  // band, best first. Loss along size has one minimum per choice in every
+  // built-in family, so its band is one interval of sizes.
+  std::vector<NearOptimalRange> band;
 };
 
 // INVALID_ARGUMENT for bad options; FAILED_PRECONDITION when no point meets

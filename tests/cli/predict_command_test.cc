@@ -88,6 +88,43 @@ TEST(OptimalCommandTest, FindsTheComputeOptimalModelWithAnInterval) {
       1e9);
 }
 
+TEST(OptimalCommandTest, BandListsTheSizesWithinItAsJsonAndATable) {
+  testing::TempDir dir;
+  OptimalCommandOptions options;
+  options.law_file = FitExampleLaw(dir);
+  options.flops = 1e21;
+  options.band = 0.001;
+  options.json = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunOptimalCommand(options, out, err), 0) << err.str();
+  const nlohmann::json j = nlohmann::json::parse(out.str());
+  ASSERT_EQ(j.at("band").size(), 1u);
+  const nlohmann::json& band = j.at("band")[0];
+  const double best = j.at("best").at("loss").get<double>();
+  for (const char* edge : {"smallest", "largest"}) {
+    EXPECT_NEAR(band.at(edge).at("loss").get<double>(), 1.001 * best,
+                1e-9 * best)
+        << edge;
+  }
+  const double lo = band.at("smallest").at("params").get<double>(),
+               hi = band.at("largest").at("params").get<double>(),
+               n = j.at("best").at("params").get<double>();
+  EXPECT_LT(lo, n);
+  EXPECT_GT(hi, n);
+  options.json = false;
+  std::ostringstream table;
+  ASSERT_EQ(RunOptimalCommand(options, table, err), 0) << err.str();
+  EXPECT_NE(table.str().find("within 0.1% of the optimum's loss:"),
+            std::string::npos)
+      << table.str();
+  EXPECT_NE(table.str().find("\ndense   "), std::string::npos) << table.str();
+  options.band = 2;
+  std::ostringstream bad;
+  EXPECT_EQ(RunOptimalCommand(options, bad, err), 2);
+  EXPECT_NE(err.str().find("band must be in [0, 1]"), std::string::npos)
+      << err.str();
+}
+
 // A law file from a handful of runs: e on its lower bound and a covariance so
 // large that a linear interval would reach below zero. Both commands keep
 // their loss intervals positive and warn about the bound.

@@ -32,6 +32,78 @@ TEST(OptimalTest, ChinchillaMatchesTheClosedFormTo0Point1Percent) {
   }
 }
 
+// The near-optimal band of a Chinchilla law with alpha = beta = a, in closed
+// form: with u = N^a and D = C/(6N), L = E + A/u + B'·u, B' = B·(6/C)^a, so
+// L <= (1 + t)·L* is B'·u² - ((1 + t)·L* - E)·u + A <= 0, a quadratic.
+TEST(OptimalTest, NearOptimalBandOfChinchillaIsTheClosedFormInterval) {
+  const double a_coef = 400, b_coef = 2000, e = 1.7, a = 0.33;
+  const NamedValue natural[] = {
+      {"A", a_coef}, {"B", b_coef}, {"E", e}, {"alpha", a}, {"beta", a}};
+  StatusOr<Law> law = LawFromNatural("chinchilla", natural);
+  ASSERT_OK(law);
+  double last_ratio = 0;
+  for (double t : {1e-4, 1e-3, 1e-2}) {
+    for (double flops : {1e19, 1e22}) {
+      OptimalOptions options;
+      options.flops = flops;
+      options.band = t;
+      StatusOr<OptimalResult> r = SolveOptimal(*law, options);
+      ASSERT_OK(r);
+      ASSERT_EQ(r->band.size(), 1u);  // one choice: dense
+      const double bp = b_coef * std::pow(6 / flops, a);
+      const double best = e + 2 * std::sqrt(a_coef * bp);
+      const double q = (1 + t) * best - e;
+      const double root = std::sqrt(q * q - 4 * a_coef * bp);
+      const double n_lo = std::pow((q - root) / (2 * bp), 1 / a),
+                   n_hi = std::pow((q + root) / (2 * bp), 1 / a);
+      const NearOptimalRange& band = r->band[0];
+      EXPECT_NEAR(band.smallest.params, n_lo, 1e-6 * n_lo) << t << " " << flops;
+      EXPECT_NEAR(band.largest.params, n_hi, 1e-6 * n_hi) << t << " " << flops;
+      EXPECT_NEAR(band.smallest.loss, (1 + t) * best, 1e-9 * best);
+      EXPECT_NEAR(band.largest.loss, (1 + t) * best, 1e-9 * best);
+      EXPECT_NEAR(band.best.params, r->best.params, 1e-9 * r->best.params);
+      EXPECT_NEAR(band.smallest.tokens, flops / (6 * n_lo),
+                  1e-6 * flops / n_lo);
+      last_ratio = n_hi / n_lo;
+    }
+  }
+  EXPECT_GT(last_ratio, 2);  // 1% of loss leaves a wide choice of size
+  OptimalOptions none;
+  none.flops = 1e20;
+  EXPECT_TRUE(SolveOptimal(*law, none)->band.empty());
+  none.band = -0.1;
+  EXPECT_EQ(SolveOptimal(*law, none).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+// Joint: a choice of experts is in the band when its own best is, and the
+// band's edges stay within it.
+TEST(OptimalTest, NearOptimalBandListsEveryExpertCountWithinIt) {
+  StatusOr<Law> law = PublishedLaw("joint", "ludziejewski2025");
+  ASSERT_OK(law);
+  OptimalOptions options;
+  options.flops = 1e22;
+  options.allowed_experts = {1, 4, 8, 16, 32, 64};
+  options.band = 0.01;
+  StatusOr<OptimalResult> r = SolveOptimal(*law, options);
+  ASSERT_OK(r);
+  ASSERT_FALSE(r->band.empty());
+  EXPECT_EQ(r->band[0].best.num_experts, r->best.num_experts);
+  const double limit = 1.01 * r->best.loss;
+  for (const NearOptimalRange& b : r->band) {
+    EXPECT_LE(b.best.loss, limit);
+    EXPECT_LE(b.smallest.loss, limit * (1 + 1e-12));
+    EXPECT_LE(b.largest.loss, limit * (1 + 1e-12));
+    EXPECT_LT(b.smallest.active_params, b.best.active_params);
+    EXPECT_GT(b.largest.active_params, b.best.active_params);
+    EXPECT_EQ(b.smallest.num_experts, b.best.num_experts);
+  }
+  // Dense is worse than 1% here (Ludziejewski: MoE wins at this budget).
+  for (const NearOptimalRange& b : r->band) EXPECT_NE(b.best.num_experts, 1);
+  options.band = 1e-4;
+  EXPECT_LE(SolveOptimal(*law, options)->band.size(), r->band.size());
+}
+
 // T4: Hoffmann's TeX coefficients give the paper's "40B" at the Gopher budget.
 TEST(OptimalTest, ChinchillaGopherBudget) {
   OptimalOptions options;
