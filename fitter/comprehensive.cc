@@ -106,6 +106,59 @@ class Comprehensive final : public ResidualFamily<ComprehensiveResidual, 12> {
  public:
   Comprehensive() : ResidualFamily(kParams) {}
 
+  // Zhao et al.: C = 6·N_a·D over active non-embedding parameters.
+  double TrainingFlops(const Observation& run) const override {
+    return 6 * run.n_active_ne * run.tokens;
+  }
+
+  // Eq. 11's G and S factor multiplies a positive size term, so the best
+  // (G, S) is the same at every size: found once, then N_a is searched, and
+  // at each N_a the active fraction N_a/N. The cost does not charge total
+  // parameters and the loss falls as N grows, so without a cap on N the
+  // optimum would be the search's edge.
+  StatusOr<std::vector<SizeSearch>> SizeSearches(
+      const BudgetContext& b) const override {
+    const OptimalOptions& o = b.options;
+    if (!std::isfinite(o.max_total_params) &&
+        !std::isfinite(o.max_memory_bytes)) {
+      return FailedPreconditionError(
+          "a comprehensive (Zhao et al. Eq. 11) law's loss falls as total "
+          "parameters grow at a fixed budget, which C = 6·N_a·D does not "
+          "charge: give max_total_params or max_memory_bytes");
+    }
+    MOESWEEP_ASSIGN_OR_RETURN(
+        const ComprehensiveShape shape,
+        ComprehensiveOptimum(b.law, 1e9, o.allowed_active_experts,
+                             o.allowed_shared_ratio));
+    const double g = shape.active_experts, s = shape.shared_ratio;
+    return std::vector<SizeSearch>{
+        {[this, &b, g, s](double log_na) {
+           const double n_a = std::exp(log_na);
+           OptimalPoint p;
+           p.active_params = n_a;
+           Observation at{.tokens = 1,
+                          .active_params = n_a,
+                          .n_active_ne = n_a,
+                          .active_experts = g,
+                          .shared_ratio = s};
+           p.flops_per_token = TrainingFlops(at);
+           p.tokens = at.tokens = b.options.flops / p.flops_per_token;
+           p.active_experts = g;
+           p.shared_ratio = s;
+           auto at_ratio = [&](double log_r) {
+             OptimalPoint q = p;
+             q.params = n_a / std::exp(log_r);
+             q.memory_bytes = 2 * q.params;
+             Observation with_n = at;
+             with_n.params = with_n.n_total_ne = q.params;
+             q.loss = b.loss(q, with_n);
+             return q;
+           };
+           return MinimizeOverLogSize(at_ratio, std::log(1e-3), 0.0, 25);
+         },
+         std::log(1e6), std::log(std::max(b.options.flops / 6 / 1e6, 1e7))}};
+  }
+
   std::string_view name() const override { return "comprehensive"; }
   std::span<const Feature> features() const override { return kFeatures; }
 

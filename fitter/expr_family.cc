@@ -175,6 +175,21 @@ class ExprFamily final : public Family {
     return kSqrtHuberMakers[law_->params.size() - 1](law_, runs, delta);
   }
 
+  // C = 6·N·D, the default: the only cost an expression over params and
+  // tokens implies.
+  StatusOr<std::vector<SizeSearch>> SizeSearches(
+      const BudgetContext& b) const override {
+    for (Feature f : features()) {
+      if (f != Feature::kParams && f != Feature::kTokens) {
+        return FailedPreconditionError(
+            "an expr law has a cost model only over params and tokens (C = "
+            "6·N·D); this one reads " +
+            std::string(FeatureName(f)));
+      }
+    }
+    return Family::SizeSearches(b);
+  }
+
  private:
   const std::shared_ptr<const ExprLaw> law_;
 };

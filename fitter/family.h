@@ -4,6 +4,7 @@
 #ifndef MOESWEEP_FITTER_FAMILY_H_
 #define MOESWEEP_FITTER_FAMILY_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -28,6 +29,22 @@ struct ParamSpec {
   bool exponent;  // compared by the multi-start disagreement check
   double lower;   // box bounds on θ
   double upper;
+};
+
+// One size search of SolveOptimal (optimal.cc), for one discrete choice: the
+// model at log size x for x in [lo, hi]; the model grows with x.
+struct SizeSearch {
+  std::function<OptimalPoint(double x)> point;
+  double lo = 0, hi = 0;
+};
+
+// What a family's size searches read: the law, the budget and its caps, and
+// the law's loss at a model (infinity where the model breaks a cap or the
+// law does not evaluate).
+struct BudgetContext {
+  const Law& law;
+  const OptimalOptions& options;
+  std::function<double(const OptimalPoint& model, const Observation& at)> loss;
 };
 
 // A law family. Implementations are immutable singletons. Thread-safe.
@@ -55,7 +72,25 @@ class Family {
   // owns the result.
   virtual ceres::CostFunction* NewSqrtHuberResiduals(
       std::span<const Observation> runs, double delta) const = 0;
+
+  // The family's cost model, as its law was fitted (LAWS.md §7), and the one
+  // every caller uses: RunFlops (the proposer's and the coordinator's
+  // planned FLOPs) and SolveOptimal. The default is C = 6·N·D over params
+  // and tokens (Chinchilla's convention).
+  virtual double TrainingFlops(const Observation& run) const;
+  // The sizes SolveOptimal varies at a budget under that cost model: one
+  // search per discrete choice. The default searches N at C = 6·N·D.
+  // FAILED_PRECONDITION when the family cannot answer the question.
+  virtual StatusOr<std::vector<SizeSearch>> SizeSearches(
+      const BudgetContext& budget) const;
 };
+
+// The least loss of point(x) over x in [lo, hi]: a scan of `points` then a
+// golden-section refinement (SolveOptimal's own search; for a family's inner
+// search over a second size).
+OptimalPoint MinimizeOverLogSize(
+    const std::function<OptimalPoint(double)>& point, double lo, double hi,
+    int points);
 
 // The bound θ_i = `theta` sits on (kAtBoundTolerance, core.h), if any.
 std::optional<BoundSide> SideAtBound(const ParamSpec& spec, double theta);

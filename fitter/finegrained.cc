@@ -47,9 +47,59 @@ struct FinegrainedResidual {
   }
 };
 
+// Krajewski's expansion rate E: routed experts over granularity, or the
+// paper's 64 for a run that does not say (a dense one).
+double Expansion(const Observation& run) {
+  const double e = run.num_experts / run.granularity;
+  return run.num_experts > 1 && e >= 1 ? e : 64;
+}
+
 class Finegrained final : public ResidualFamily<FinegrainedResidual, 7> {
  public:
   Finegrained() : ResidualFamily(kParams) {}
+
+  // Krajewski et al.'s F = (12·d²·c_f + d·E·G·c_r)·D·n_blocks (c_f = 6,
+  // c_r = 14), with the shape d = 64·n_blocks that gives the run's
+  // N = d²·(8E + 4)·n_blocks.
+  double TrainingFlops(const Observation& run) const override {
+    const double e = Expansion(run);
+    const double blocks = std::cbrt(run.n_total_ne / (4096 * (8 * e + 4)));
+    return KrajewskiFlops(KrajewskiDModel(blocks), blocks, e, run.granularity,
+                          run.tokens);
+  }
+
+  // n_blocks per granularity, at the options' expansion rate.
+  StatusOr<std::vector<SizeSearch>> SizeSearches(
+      const BudgetContext& b) const override {
+    std::vector<double> granularity = b.options.allowed_granularity;
+    if (granularity.empty()) granularity = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+    const double e = b.options.expansion;
+    std::vector<SizeSearch> searches;
+    for (double g : granularity) {
+      searches.push_back({[this, &b, e, g](double log_blocks) {
+                            const double blocks = std::exp(log_blocks);
+                            const double d = KrajewskiDModel(blocks);
+                            OptimalPoint p;
+                            p.params = KrajewskiTotalNonEmbed(d, blocks, e);
+                            p.active_params =
+                                KrajewskiActiveNonEmbed(d, blocks);
+                            p.granularity = g;
+                            p.num_experts = e * g;
+                            Observation at{.tokens = 1,
+                                           .n_total_ne = p.params,
+                                           .granularity = g,
+                                           .num_experts = e * g};
+                            p.flops_per_token = TrainingFlops(at);
+                            p.tokens = at.tokens =
+                                b.options.flops / p.flops_per_token;
+                            p.memory_bytes = 2 * p.params;
+                            p.loss = b.loss(p, at);
+                            return p;
+                          },
+                          std::log(1.0), std::log(1e4)});
+    }
+    return searches;
+  }
 
   std::string_view name() const override { return "finegrained"; }
   std::span<const Feature> features() const override { return kFeatures; }

@@ -5,6 +5,7 @@
 // E_max held fixed (poorly identified for E <= 32). The exponents carry their
 // signs (α, β < 0), exactly as the paper writes them.
 
+#include <algorithm>
 #include <cmath>
 
 #include "ceres/ceres.h"
@@ -50,9 +51,57 @@ struct JointResidual {
   }
 };
 
+constexpr double kVocab = 50257;  // Ludziejewski et al.: GPT-2 tokenizer
+
+// Ludziejewski et al.'s shape: N_act = 2·d·V + 13·d³/64 (n_blocks = d/64).
+double JointWidth(double active_params) {
+  double lo = 1, hi = 1e6;
+  for (int i = 0; i < 64; ++i) {  // 1e6/2^64: far below a parameter
+    const double d = 0.5 * (lo + hi);
+    (2 * d * kVocab + 13 * d * d * d / 64 < active_params ? lo : hi) = d;
+  }
+  return 0.5 * (lo + hi);
+}
+
 class Joint final : public ResidualFamily<JointResidual, 9> {
  public:
   Joint() : ResidualFamily(kParams) {}
+
+  // Ludziejewski et al.: C = 6·N_act·D, embeddings included.
+  double TrainingFlops(const Observation& run) const override {
+    return 6 * run.active_params * run.tokens;
+  }
+
+  // N_act per expert count, with the paper's shapes for N_total, memory and
+  // the KV cache.
+  StatusOr<std::vector<SizeSearch>> SizeSearches(
+      const BudgetContext& b) const override {
+    std::vector<double> experts = b.options.allowed_experts;
+    if (experts.empty()) experts = {1, 2, 4, 8, 16, 32};
+    std::vector<SizeSearch> searches;
+    for (double e : experts) {
+      searches.push_back(
+          {[this, &b, e](double log_n) {
+             const double n_act = std::exp(log_n);
+             const double d = JointWidth(n_act);
+             const double blocks = d / 64;
+             OptimalPoint p;
+             p.active_params = n_act;
+             p.params = 2 * d * kVocab + (4 + 9 * e) * blocks * d * d;
+             Observation at{
+                 .tokens = 1, .active_params = n_act, .num_experts = e};
+             p.flops_per_token = TrainingFlops(at);
+             p.tokens = at.tokens = b.options.flops / p.flops_per_token;
+             p.memory_bytes =
+                 2 * (p.params + 2 * b.options.kv_cache_tokens * blocks * d);
+             p.num_experts = e;
+             p.loss = b.loss(p, at);
+             return p;
+           },
+           std::log(1e7), std::log(std::max(b.options.flops / 6 / 1e6, 1e8))});
+    }
+    return searches;
+  }
 
   std::string_view name() const override { return "joint"; }
   std::span<const Feature> features() const override { return kFeatures; }

@@ -19,7 +19,6 @@ namespace moesweep::fitter {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kVocab = 50257;  // Ludziejewski et al.: GPT-2 tokenizer
 
 using PointAt = std::function<OptimalPoint(double log_size)>;
 
@@ -86,22 +85,36 @@ OptimalPoint BandEdge(const PointAt& point, double x_in, double x_out,
   return in;
 }
 
-// Ludziejewski et al.'s shape: N_act = 2·d·V + 13·d³/64 (n_blocks = d/64).
-double JointWidth(double active_params) {
-  double lo = 1, hi = 1e6;
-  for (int i = 0; i < 64; ++i) {  // 1e6/2^64: far below a parameter
-    const double d = 0.5 * (lo + hi);
-    (2 * d * kVocab + 13 * d * d * d / 64 < active_params ? lo : hi) = d;
-  }
-  return 0.5 * (lo + hi);
-}
-
-std::vector<double> OrDefault(const std::vector<double>& given,
-                              std::vector<double> fallback) {
-  return given.empty() ? fallback : given;
-}
-
 }  // namespace
+
+double Family::TrainingFlops(const Observation& run) const {
+  return 6 * run.params * run.tokens;
+}
+
+StatusOr<std::vector<SizeSearch>> Family::SizeSearches(
+    const BudgetContext& b) const {
+  return std::vector<SizeSearch>{
+      {[this, &b](double log_n) {
+         const OptimalOptions& o = b.options;
+         const double n = std::exp(log_n);
+         OptimalPoint p;
+         p.params = p.active_params = n;
+         Observation at{.params = n, .tokens = 1};
+         p.flops_per_token = TrainingFlops(at);
+         p.tokens = at.tokens = o.flops / p.flops_per_token;
+         p.memory_bytes = 2 * n;
+         at.unique_tokens = o.unique_tokens > 0 ? o.unique_tokens : p.tokens;
+         p.loss = b.loss(p, at);
+         return p;
+       },
+       std::log(1e4), std::log(std::max(b.options.flops / 6 / 1e3, 1e5))}};
+}
+
+OptimalPoint MinimizeOverLogSize(
+    const std::function<OptimalPoint(double)>& point, double lo, double hi,
+    int points) {
+  return MinimizeOverSize(point, lo, hi, points, nullptr);
+}
 
 Status OptimalOptions::Validate() const {
   if (!(flops > 0) || !std::isfinite(flops)) {
@@ -136,144 +149,24 @@ StatusOr<OptimalResult> SolveOptimal(const Law& law, const OptimalOptions& o) {
   MOESWEEP_RETURN_IF_ERROR(o.Validate());
   MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
   const double* theta = law.theta.data();
-  const double c = o.flops;
   auto loss_at = [&](const Observation& at) {
     const double v = std::exp(family->LogPredict(theta, at));
     return std::isfinite(v) ? v : kInf;
   };
-  // Choices over which the size search is repeated; each returns its best.
-  std::vector<std::pair<PointAt, std::pair<double, double>>> searches;
-  const std::string& name = law.family;
-
-  if (name == "chinchilla" || name == "datablations" || name == "expr") {
-    if (name == "expr") {
-      for (Feature f : family->features()) {
-        if (f != Feature::kParams && f != Feature::kTokens) {
-          return FailedPreconditionError(
-              "an expr law has a cost model only over params and tokens (C = "
-              "6·N·D); "
-              "this one reads " +
-              std::string(FeatureName(f)));
-        }
-      }
-    }
-    searches.push_back({[&](double log_n) {
-                          const double n = std::exp(log_n);
-                          OptimalPoint p;
-                          p.params = p.active_params = n;
-                          p.tokens = c / (6 * n);
-                          p.flops_per_token = 6 * n;
-                          p.memory_bytes = 2 * n;
-                          Observation at{.params = n, .tokens = p.tokens};
-                          at.unique_tokens =
-                              o.unique_tokens > 0 ? o.unique_tokens : p.tokens;
-                          p.loss = MeetsCaps(p, o) ? loss_at(at) : kInf;
-                          return p;
-                        },
-                        {std::log(1e4), std::log(std::max(c / 6 / 1e3, 1e5))}});
-  } else if (name == "joint") {
-    for (double e : OrDefault(o.allowed_experts, {1, 2, 4, 8, 16, 32})) {
-      searches.push_back(
-          {[&, e](double log_n) {
-             const double n_act = std::exp(log_n);
-             const double d = JointWidth(n_act);
-             const double blocks = d / 64;
-             OptimalPoint p;
-             p.active_params = n_act;
-             p.params = 2 * d * kVocab + (4 + 9 * e) * blocks * d * d;
-             p.tokens = c / (6 * n_act);
-             p.flops_per_token = 6 * n_act;
-             p.memory_bytes =
-                 2 * (p.params + 2 * o.kv_cache_tokens * blocks * d);
-             p.num_experts = e;
-             Observation at{
-                 .tokens = p.tokens, .active_params = n_act, .num_experts = e};
-             p.loss = MeetsCaps(p, o) ? loss_at(at) : kInf;
-             return p;
-           },
-           {std::log(1e7), std::log(std::max(c / 6 / 1e6, 1e8))}});
-    }
-  } else if (name == "finegrained") {
-    const double e = o.expansion, c_f = 6, c_r = 14;
-    for (double g :
-         OrDefault(o.allowed_granularity, {1, 2, 4, 8, 16, 32, 64, 128, 256})) {
-      // By value: the search runs after this block's locals are gone (a
-      // reference to c_f and c_r here read a reused stack slot).
-      searches.push_back(
-          {[&, g, e, c_f, c_r](double log_blocks) {
-             const double blocks = std::exp(log_blocks);
-             const double d = 64 * blocks;
-             OptimalPoint p;
-             p.params = d * d * (8 * e + 4) * blocks;
-             p.active_params = 12 * d * d * blocks;
-             p.flops_per_token = (12 * d * d * c_f + d * e * g * c_r) * blocks;
-             p.tokens = c / p.flops_per_token;
-             p.memory_bytes = 2 * p.params;
-             p.granularity = g;
-             p.num_experts = e * g;
-             Observation at{
-                 .tokens = p.tokens, .n_total_ne = p.params, .granularity = g};
-             p.loss = MeetsCaps(p, o) ? loss_at(at) : kInf;
-             return p;
-           },
-           {std::log(1.0), std::log(1e4)}});
-    }
-  } else if (name == "comprehensive") {
-    // Eq. 11's G and S factor multiplies a positive size term, so the best
-    // (G, S) is the same at every size: found once, then sizes are searched
-    // on C = 6·N_a·D (non-embedding sizes; the paper's cost model). That
-    // cost does not charge total parameters and the loss falls as N grows,
-    // so without a cap on N the optimum would be the search's edge.
-    if (!std::isfinite(o.max_total_params) &&
-        !std::isfinite(o.max_memory_bytes)) {
-      return FailedPreconditionError(
-          "a comprehensive (Zhao et al. Eq. 11) law's loss falls as total "
-          "parameters grow at a fixed budget, which C = 6·N_a·D does not "
-          "charge: give max_total_params or max_memory_bytes");
-    }
-    MOESWEEP_ASSIGN_OR_RETURN(
-        const ComprehensiveShape shape,
-        ComprehensiveOptimum(law, 1e9, o.allowed_active_experts,
-                             o.allowed_shared_ratio));
-    const double g = shape.active_experts, s_ratio = shape.shared_ratio;
-    searches.push_back({[&, g, s_ratio](double log_na) {
-                          const double n_a = std::exp(log_na);
-                          OptimalPoint p;
-                          p.active_params = n_a;
-                          p.tokens = c / (6 * n_a);
-                          p.flops_per_token = 6 * n_a;
-                          p.active_experts = g;
-                          p.shared_ratio = s_ratio;
-                          // Inner search over the active fraction N_a/N.
-                          auto at_ratio = [&](double log_r) {
-                            OptimalPoint q = p;
-                            q.params = n_a / std::exp(log_r);
-                            q.memory_bytes = 2 * q.params;
-                            Observation at{.params = q.params,
-                                           .tokens = q.tokens,
-                                           .active_params = n_a,
-                                           .n_total_ne = q.params,
-                                           .n_active_ne = n_a,
-                                           .active_experts = g,
-                                           .shared_ratio = s_ratio};
-                            q.loss = MeetsCaps(q, o) ? loss_at(at) : kInf;
-                            return q;
-                          };
-                          return MinimizeOverSize(at_ratio, std::log(1e-3), 0.0,
-                                                  25, nullptr);
-                        },
-                        {std::log(1e6), std::log(std::max(c / 6 / 1e6, 1e7))}});
-  } else {
-    return FailedPreconditionError("family '" + name + "' has no cost model");
-  }
+  const BudgetContext budget{law, o,
+                             [&](const OptimalPoint& p, const Observation& at) {
+                               return MeetsCaps(p, o) ? loss_at(at) : kInf;
+                             }};
+  MOESWEEP_ASSIGN_OR_RETURN(const std::vector<SizeSearch> searches,
+                            family->SizeSearches(budget));
 
   OptimalResult result;
   result.best.loss = kInf;
   std::vector<std::pair<OptimalPoint, double>> bests;  // per choice, argmin
-  for (const auto& [point, range] : searches) {
+  for (const SizeSearch& search : searches) {
     std::vector<OptimalPoint> profile;
     double x = 0;
-    OptimalPoint p = MinimizeOverSize(point, range.first, range.second,
+    OptimalPoint p = MinimizeOverSize(search.point, search.lo, search.hi,
                                       o.profile_points, &profile, &x);
     bests.push_back({p, x});
     if (p.loss < result.best.loss)
@@ -281,16 +174,16 @@ StatusOr<OptimalResult> SolveOptimal(const Law& law, const OptimalOptions& o) {
   }
   if (!std::isfinite(result.best.loss)) {
     return FailedPreconditionError("no model meets the caps at " +
-                                   std::to_string(c) + " FLOPs");
+                                   std::to_string(o.flops) + " FLOPs");
   }
   if (o.band > 0) {
     const double limit = (1 + o.band) * result.best.loss;
     for (std::size_t i = 0; i < searches.size(); ++i) {
-      const auto& [point, range] = searches[i];
       const auto& [p, x] = bests[i];
       if (!(p.loss <= limit)) continue;
-      result.band.push_back({BandEdge(point, x, range.first, limit), p,
-                             BandEdge(point, x, range.second, limit)});
+      const SizeSearch& search = searches[i];
+      result.band.push_back({BandEdge(search.point, x, search.lo, limit), p,
+                             BandEdge(search.point, x, search.hi, limit)});
     }
     std::stable_sort(result.band.begin(), result.band.end(),
                      [](const NearOptimalRange& a, const NearOptimalRange& b) {

@@ -3,16 +3,19 @@
 // triad: FLOPs per token, active parameters, total parameters; and memory).
 // Included by fitter/fitter.h; other folders include that.
 //
-// Cost models, as each family was fitted (LAWS.md §7):
-//   chinchilla, datablations, expr (params, tokens): C = 6·N·D;
-//   joint: C = 6·N_act·D, with Ludziejewski's shapes (n_blocks = d/64, SwiGLU
-//     hidden 3d, vocab 50,257) for N_total, memory and the KV cache;
+// Each family owns its cost model (Family::TrainingFlops, fitter/family.h),
+// as its law was fitted (LAWS.md §7), and which sizes the search varies:
+//   chinchilla, datablations, expr (params, tokens): C = 6·N·D, over N;
+//   joint: C = 6·N_act·D over N_act, with Ludziejewski's shapes (n_blocks =
+//     d/64, SwiGLU hidden 3d, vocab 50,257) for N_total, memory and the KV
+//     cache, per expert count;
 //   finegrained: Krajewski's F = (12d²·c_f + d·E·G·c_r)·D·n_blocks with
-//     d = 64·n_blocks, c_f = 6, c_r = 14, expansion E = 64 by default;
-//   comprehensive: C = 6·N_a·D, searching N_a/N (it needs max_total_params
-//   or max_memory_bytes: Eq. 11 charges nothing for N), active experts and
-//   shared
-//     ratio as well.
+//     d = 64·n_blocks, c_f = 6, c_r = 14, expansion E = 64 by default, over
+//     n_blocks per granularity;
+//   comprehensive: C = 6·N_a·D (non-embedding), over N_a and N_a/N at the
+//     best active experts and shared ratio (it needs max_total_params or
+//     max_memory_bytes: Eq. 11 charges nothing for N).
+// RunFlops (proposer.h) prices a run with the same model.
 //
 // Thread-safety: thread-safe.
 

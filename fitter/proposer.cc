@@ -180,16 +180,8 @@ Status DesignSpace::Validate() const {
 }
 
 StatusOr<double> RunFlops(const Law& law, const Observation& at) {
-  const std::string& f = law.family;
-  if (f == "joint" || f == "comprehensive")
-    return 6 * at.active_params * at.tokens;
-  if (f == "finegrained") {
-    // Krajewski's shapes: N = 4096·n³·(8E + 4) with d = 64·n, expansion 64.
-    const double e = 64, n = std::cbrt(at.n_total_ne / (4096 * (8 * e + 4))),
-                 d = 64 * n;
-    return (12 * d * d * 6 + d * e * at.granularity * 14) * n * at.tokens;
-  }
-  return 6 * at.params * at.tokens;
+  MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
+  return family->TrainingFlops(at);
 }
 
 StatusOr<Architecture> ArchitectureAt(const DesignSpace& space,
