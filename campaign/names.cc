@@ -25,7 +25,8 @@ constexpr QuestionKind kQuestionKinds[] = {
     QuestionKind::kLawParameter, QuestionKind::kPrediction};
 constexpr Schedule kSchedules[] = {Schedule::kCosine, Schedule::kWsd};
 constexpr Strategy kStrategies[] = {Strategy::kActive, Strategy::kGrid,
-                                    Strategy::kRandom, Strategy::kSobol};
+                                    Strategy::kRandom, Strategy::kSobol,
+                                    Strategy::kHolistic};
 
 }  // namespace
 

@@ -57,8 +57,9 @@ void AddSimulateCommand(CLI::App* app, SimulateCommandOptions* o) {
       "simulate",
       "Run a campaign against a simulated ground truth (planning, baselines)");
   cmd->add_option("campaign", o->campaign, "Campaign YAML")->required();
-  cmd->add_option("--strategy", o->strategy,
-                  "active, grid, random or sobol (default: the spec's)");
+  cmd->add_option(
+      "--strategy", o->strategy,
+      "active, grid, random, sobol or holistic (default: the spec's)");
   cmd->add_option("--truth", o->truth_file,
                   "Law file of the ground truth (default: published)");
   cmd->add_option("--seeds", o->seeds,

@@ -189,8 +189,11 @@ void Scheduler::ApplyEnd(CampaignRun& run, TrialEntry& t,
   f->set_attempt(trial.spec().attempt());
   if (m.kind_case() == v1::WorkerMessage::kDone) {
     const v1::Done& d = m.done();
-    const double flops =
-        d.training_flops() > 0 ? d.training_flops() : t.planned_flops;
+    // One cost model for the whole budget: the law family's, which also
+    // priced the run when it was proposed and prices those in flight. The
+    // worker's own figure (Done.training_flops, the trainer's FLOPs with
+    // attention) is not charged: a report cannot move the budget.
+    const double flops = t.planned_flops;
     trial.set_training_flops(trial.training_flops() + flops);
     trial.set_elapsed_seconds(trial.elapsed_seconds() + d.elapsed_seconds());
     trial.set_trained_tokens(d.trained_tokens());

@@ -132,10 +132,14 @@ StatusOr<ArchCounts> CountArchitecture(const Architecture& arch,
       (arch.tied_embeddings ? 1 : 2) * arch.vocab_size * arch.d_model;
   c.total_params = c.total_non_embed + c.embed_params;
   c.active_params = c.active_non_embed + c.embed_params;
+  const double active_experts =
+      static_cast<double>(arch.top_k + arch.num_shared);
+  const double matmul = layers * (layer.attention + layer.router +
+                                  active_experts * layer.expert) +
+                        static_cast<double>(arch.vocab_size) * d;
   const double attention_flops =
-      2 * layers * static_cast<double>(arch.seq_len) * d;
-  c.forward_flops_per_token =
-      2 * static_cast<double>(c.active_non_embed) + attention_flops;
+      4 * layers * static_cast<double>(arch.seq_len) * d;
+  c.forward_flops_per_token = 2 * matmul + attention_flops;
   c.train_flops_per_token = 3 * c.forward_flops_per_token;
   c.train_flops_6nd_per_token = 6 * static_cast<double>(c.active_params);
   c.weight_bytes = static_cast<double>(c.total_params) * bytes.bytes_per_weight;

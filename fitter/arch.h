@@ -59,10 +59,12 @@ struct ArchCounts {
   std::int64_t active_non_embed = 0;
   std::int64_t embed_params = 0;   // embedding + unembedding (once if tied)
   std::int64_t router_params = 0;  // d_model·E per layer when E > 1
-  // 2·active_non_embed + 2·num_layers·seq_len·d_model: every weight of the
-  // blocks (router and norm weights included) as one multiply-add, plus
-  // attention scores and values over the full context (Kaplan et al. 2020;
-  // no causal halving). Embedding lookups and the unembedding are not counted.
+  // The trainer's FLOPs, the figure a worker reports and a campaign spends:
+  // 2 per multiply-add of every matrix a token passes through (attention
+  // projections, router, its k routed and the shared experts, and the
+  // unembedding, tied or not), plus 4·num_layers·seq_len·d_model for
+  // attention scores and values over the full context (Hoffmann et al. 2022,
+  // App. F; no causal halving). Norms and embedding lookups are not counted.
   double forward_flops_per_token = 0;
   double train_flops_per_token = 0;  // 3·forward: forward + backward
   // 6·active_params: the C = 6·N·D convention of Chinchilla and Ludziejewski.

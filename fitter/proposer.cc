@@ -308,11 +308,12 @@ StatusOr<Interval> QuestionInterval(const Law& law,
 
 StatusOr<Strategy> StrategyFromName(std::string_view name) {
   for (Strategy s : {Strategy::kActive, Strategy::kGrid, Strategy::kRandom,
-                     Strategy::kSobol}) {
+                     Strategy::kSobol, Strategy::kHolistic}) {
     if (StrategyName(s) == name) return s;
   }
   return InvalidArgumentError("unknown strategy '" + std::string(name) +
-                              "' (known: active, grid, random, sobol)");
+                              "' (known: active, grid, random, sobol, "
+                              "holistic)");
 }
 
 std::string_view StrategyName(Strategy strategy) {
@@ -325,6 +326,8 @@ std::string_view StrategyName(Strategy strategy) {
       return "random";
     case Strategy::kSobol:
       return "sobol";
+    case Strategy::kHolistic:
+      return "holistic";
   }
   return "unknown";
 }
@@ -335,6 +338,9 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
                                              const ProposeRequest& request) {
   MOESWEEP_RETURN_IF_ERROR(space.Validate());
   if (request.batch < 1) return InvalidArgumentError("batch must be >= 1");
+  if (request.strategy == Strategy::kHolistic) {
+    return HolisticRuns(shape, space, request);
+  }
   std::vector<Candidate> out;
   const bool active = request.strategy == Strategy::kActive &&
                       request.law != nullptr && request.uncertainty != nullptr;

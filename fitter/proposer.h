@@ -119,7 +119,8 @@ double VarianceReduction(const std::vector<double>& covariance,
                          const std::vector<double>& gradient,
                          const std::vector<double>& jacobian, double noise_var);
 
-enum class Strategy { kActive, kGrid, kRandom, kSobol };
+// kHolistic: Wan et al. 2026's two-phase design (HolisticRuns below).
+enum class Strategy { kActive, kGrid, kRandom, kSobol, kHolistic };
 StatusOr<Strategy> StrategyFromName(std::string_view name);
 std::string_view StrategyName(Strategy strategy);
 
@@ -155,6 +156,20 @@ double LargestRunFlops(const Law& shape, const DesignSpace& space);
 // simulation both charge it in the active score (run_overhead_flops), so a
 // flood of tiny runs is not free.
 inline constexpr double kRunOverheadFraction = 0.01;
+
+// Strategy::kHolistic (holistic_design.cc), after Wan et al. 2026 (LAWS.md
+// §6c), over an architecture space: run i trains for budget i mod 3 of the
+// largest run's FLOPs over 64, 16 and 4 (its tokens = budget / its cost
+// per token, within the token axis's range). Phase 1, the first
+// kHolisticPhaseOneRounds runs a budget: d_model at the middle of its list,
+// the other five lists (setting M/N_a and N/N_a) from a Sobol design. Phase
+// 2, once the request has a law: at each budget the phase-1 architecture of
+// least predicted loss, at each d_model in turn. Then the whole space.
+// INVALID_ARGUMENT for a space of features.
+inline constexpr int kHolisticPhaseOneRounds = 8;
+StatusOr<std::vector<Candidate>> HolisticRuns(const Law& shape,
+                                              const DesignSpace& space,
+                                              const ProposeRequest& request);
 
 // `batch` runs from `space`. INVALID_ARGUMENT for a bad space or request.
 StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "fitter/arch.h"
 
 namespace moesweep::worker {
 
@@ -135,13 +136,19 @@ struct ModelConfig {
   int expert_hidden() const { return ffn_hidden / granularity; }  // H
   // INVALID_ARGUMENT naming the field and the reason.
   Status Validate() const;
+  // The counts are fitter/arch's of ArchitectureOf(*this), the ones the
+  // coordinator fits and prices a run by (fitter::ArchCounts says what each
+  // holds); 0 when Validate() fails.
   int64_t TotalParameters() const;
   // Parameters one token passes through (K of E experts), embeddings in.
   int64_t ActiveParameters() const;
-  // Training FLOPs per token: 6 x active matmul parameters plus attention
-  // (forward 2 T C per layer for scores and as much for values, times 3).
+  // Training FLOPs per token, as fitter::ArchCounts::train_flops_per_token.
   double TrainingFlopsPerToken() const;
 };
+
+// The trainer's model as fitter/arch describes it: SwiGLU experts, full
+// multi-head attention.
+fitter::Architecture ArchitectureOf(const ModelConfig& config);
 
 enum class Schedule : int { kCosine = 0, kWarmupStableDecay = 1 };
 

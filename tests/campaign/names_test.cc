@@ -22,7 +22,7 @@ TEST(CampaignNamesTest, EveryNameReadsBack) {
     EXPECT_EQ(*back, s);
   }
   for (Strategy s : {Strategy::kActive, Strategy::kGrid, Strategy::kRandom,
-                     Strategy::kSobol}) {
+                     Strategy::kSobol, Strategy::kHolistic}) {
     const StatusOr<Strategy> back = StrategyFromName(StrategyName(s));
     ASSERT_TRUE(back.ok());
     EXPECT_EQ(*back, s);
@@ -37,7 +37,7 @@ TEST(CampaignNamesTest, UnknownNameListsTheKnownOnes) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(s.status().message(),
-            "must be one of active, grid, random, sobol, got 'Active'");
+            "must be one of active, grid, random, sobol, holistic, got 'Active'");
 }
 
 }  // namespace

@@ -251,6 +251,42 @@ TEST_F(HostileTest, OutOfRangeReportsAreRefusedNamingTheField) {
 
 // Finding 5 (unbounded replies): a long curve comes back in pages that stay
 // under gRPC's message limit and join into the whole curve, in order.
+// A worker's own FLOPs figure once set the budget's spend: a report could
+// end a campaign early or keep it going. Runs are charged the law family's
+// cost model, the one that priced them when they were proposed.
+TEST_F(HostileTest, AReportedFlopsFigureDoesNotMoveTheBudget) {
+  StartServer();
+  const v1::Campaign c = CreateCampaign(SmallCampaignYaml("charged", 1));
+  auto workers = WorkerStub();
+  auto campaigns = CampaignStub();
+  Conn w = Connect(workers.get(), "w");
+  v1::CoordinatorMessage m;
+  ASSERT_TRUE(ReadUntil(w.stream.get(), v1::CoordinatorMessage::kAssign, &m));
+  const v1::TrialSpec spec = m.assign().spec();
+  v1::WorkerMessage done = DoneOf(spec.trial_id(), spec.attempt(), 1, 3.0);
+  done.mutable_done()->set_training_flops(1e29);  // in range, and a lie
+  ASSERT_TRUE(w.stream->Write(done));
+  ASSERT_TRUE(ReadUntil(w.stream.get(), v1::CoordinatorMessage::kAck, &m));
+  SchedulerBarrier();
+  double charged = -1, priced = 0;
+  for (const v1::Trial& t : ListTrials(campaigns.get(), c.campaign_id())) {
+    if (t.spec().trial_id() != spec.trial_id()) continue;
+    ASSERT_EQ(t.state(), v1::TRIAL_STATE_SUCCEEDED);
+    charged = t.training_flops();
+    // chinchilla: C = 6·N·D, N with embeddings.
+    priced = 6 * (t.features().n_total_ne() + t.features().n_embed()) *
+             t.features().tokens();
+  }
+  EXPECT_NEAR(charged, priced, 1e-9 * priced);
+  v1::GetCampaignRequest get;
+  get.set_campaign_id(c.campaign_id());
+  v1::GetCampaignResponse got;
+  auto vc = AuthContext(kViewerToken);
+  ASSERT_TRUE(campaigns->Get(vc.get(), get, &got).ok());
+  EXPECT_NEAR(got.campaign().spent_flops(), priced, 1e-9 * priced);
+  EXPECT_EQ(got.campaign().state(), v1::CAMPAIGN_STATE_RUNNING);
+}
+
 TEST_F(HostileTest, LongCurvesArePaged) {
   StartServer();
   const v1::Campaign c = CreateCampaign(SmallCampaignYaml("paged", 1));

@@ -3,11 +3,14 @@
 find_package(absl CONFIG REQUIRED)
 
 # Without a coordinator: the spec mapping, the token file, the attempt
-# bookkeeping and the trial runner on real shards.
+# bookkeeping, the trial runner on real shards, and the parity of the
+# trainer's counts with the coordinator's (its spec conversion).
 moesweep_test(agent_unit_test
   SOURCES worker/agent_attempt_table_test.cc worker/agent_spec_mapping_test.cc
           worker/agent_token_file_test.cc worker/agent_trial_runner_test.cc
-  LIBS moesweep_agent absl::synchronization)
+          worker/agent_arch_parity_test.cc
+  LIBS moesweep_agent moesweep_coordinator moesweep_fitter
+       absl::synchronization)
 
 # Against a real coordinator on loopback (tests/testing/coordinator_fixture.h),
 # and `moesweep worker` itself, in-process and as a child process for SIGTERM.

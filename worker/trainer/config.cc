@@ -57,29 +57,44 @@ Status ModelConfig::Validate() const {
   return OkStatus();
 }
 
+fitter::Architecture ArchitectureOf(const ModelConfig& m) {
+  fitter::Architecture a;
+  a.vocab_size = m.vocab_size;
+  a.seq_len = m.seq_len;
+  a.d_model = m.d_model;
+  a.num_layers = m.n_layers;
+  a.num_heads = m.n_heads;
+  a.num_experts = m.n_experts;
+  a.top_k = m.top_k;
+  a.granularity = m.granularity;
+  a.num_shared = m.n_shared_experts;
+  a.ffn_hidden = m.ffn_hidden;
+  a.tied_embeddings = m.tied_embeddings;
+  a.swiglu = true;  // full multi-head attention (num_kv_heads 0) too
+  return a;
+}
+
+namespace {
+
+// The fitter's counts of the model (zero for a config that does not
+// validate, which the trainer refuses anyway).
+fitter::ArchCounts Counts(const ModelConfig& m) {
+  StatusOr<fitter::ArchCounts> c = fitter::CountArchitecture(ArchitectureOf(m));
+  return c.ok() ? *c : fitter::ArchCounts{};
+}
+
+}  // namespace
+
 int64_t ModelConfig::TotalParameters() const {
-  int64_t C = d_model, H = expert_hidden(), E = n_experts;
-  int64_t per_layer = 4 * C * C + 2 * C + (E > 1 ? E * C : 0) +
-                      (E + n_shared_experts) * 3 * C * H;
-  return int64_t(vocab_size) * C * (tied_embeddings ? 1 : 2) + C +
-         n_layers * per_layer;
+  return Counts(*this).total_params;
 }
 
 int64_t ModelConfig::ActiveParameters() const {
-  int64_t C = d_model, H = expert_hidden(), E = n_experts;
-  int64_t per_layer = 4 * C * C + 2 * C + (E > 1 ? E * C : 0) +
-                      (top_k + n_shared_experts) * 3 * C * H;
-  return int64_t(vocab_size) * C * (tied_embeddings ? 1 : 2) + C +
-         n_layers * per_layer;
+  return Counts(*this).active_params;
 }
 
 double ModelConfig::TrainingFlopsPerToken() const {
-  double C = d_model, H = expert_hidden(), E = n_experts;
-  double matmul_params = n_layers * (4 * C * C + (E > 1 ? E * C : 0) +
-                                     (top_k + n_shared_experts) * 3 * C * H) +
-                         double(vocab_size) * C;
-  double attention = n_layers * 2.0 * 2.0 * seq_len * C;  // scores + values
-  return 3.0 * (2.0 * matmul_params + attention);
+  return Counts(*this).train_flops_per_token;
 }
 
 Status OptimizerConfig::Validate() const {
