@@ -36,8 +36,9 @@ TEST(CampaignNamesTest, UnknownNameListsTheKnownOnes) {
   const StatusOr<Strategy> s = StrategyFromName("Active");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.status().message(),
-            "must be one of active, grid, random, sobol, holistic, got 'Active'");
+  EXPECT_EQ(
+      s.status().message(),
+      "must be one of active, grid, random, sobol, holistic, got 'Active'");
 }
 
 }  // namespace

@@ -226,7 +226,8 @@ const BadShape kBadShapes[] = {
      "1}",
      "training.lr.refrence: unknown key (did you mean reference?)"},
     {"strategy: active", "strategy: bayes",
-     "strategy: must be one of active, grid, random, sobol, holistic, got 'bayes'"},
+     "strategy: must be one of active, grid, random, sobol, holistic, got "
+     "'bayes'"},
 };
 
 TEST(SpecRejectTest, EveryBadShapeIsRefusedWithItsPath) {
