@@ -227,6 +227,21 @@ class Trainer {
   float Evaluate();
   bool Done() const { return step_ >= options_.steps; }
   const TrainOptions& options() const { return options_; }
+  int64_t step() const { return step_; }
+
+  // Writes the whole training state (parameters, AdamW moments, step, data
+  // order) to `path` atomically: a temporary file, fsync, rename, the folder
+  // synced; a crash leaves the old file or the new one. Format:
+  // worker/trainer/checkpoint.cc.
+  Status SaveCheckpoint(const std::string& path) const;
+  // Continues from a checkpoint written by a run of the same model, batch
+  // and seed: the steps after it report what that run's did, bit for bit.
+  // options().steps may differ (a longer run, a cooldown branch) but not be
+  // below the checkpoint's step. INVALID_ARGUMENT naming what differs for a
+  // checkpoint of another run; DATA_LOSS for a file that is not a whole
+  // checkpoint (its size is checked before it is read); NOT_FOUND for none.
+  // On any error the trainer is unchanged.
+  Status RestoreCheckpoint(const std::string& path);
 
  private:
   Trainer(const TrainOptions& options, TokenShard train, TokenShard val);

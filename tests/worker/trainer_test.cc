@@ -4,6 +4,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <random>
 #include <sstream>
 
@@ -71,6 +73,105 @@ TEST(TrainerTest, SameSeedGivesBitIdenticalCurve) {
   // A different seed gives a different curve.
   o.seed = 2;
   EXPECT_NE(run(2), a);
+}
+
+// A run that stops at a checkpoint and resumes reports, bit for bit, what
+// the run that never stopped did: losses, gradient norms, evals, and the
+// parameters at the end.
+TEST(TrainerTest, ResumingFromACheckpointIsBitExact) {
+  TrainOptions o = SmallRun();
+  o.steps = 12;
+  o.eval_every_tokens = 4 * 8 * 64;
+  o.seed = 11;
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/run.ckpt";
+  auto make = [&] {
+    auto t = Trainer::Create(o, Synthetic(30000, 1), Synthetic(9000, 2));
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    return std::move(*t);
+  };
+  auto report = [](const StepReport& r) {
+    return std::vector<float>{r.loss, r.grad_norm, r.lr, r.aux_loss,
+                              r.eval_loss.value_or(-1.0f)};
+  };
+  std::vector<std::vector<float>> straight;
+  std::unique_ptr<Trainer> whole = make();
+  while (!whole->Done()) straight.push_back(report(*whole->Step()));
+
+  std::unique_ptr<Trainer> first = make();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(first->Step().ok());
+  ASSERT_TRUE(first->SaveCheckpoint(path).ok());
+  first.reset();  // the process that wrote it is gone
+
+  std::unique_ptr<Trainer> resumed = make();
+  ASSERT_TRUE(resumed->RestoreCheckpoint(path).ok());
+  EXPECT_EQ(resumed->step(), 5);
+  std::vector<std::vector<float>> after;
+  while (!resumed->Done()) after.push_back(report(*resumed->Step()));
+  ASSERT_EQ(after.size(), 7u);
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i], straight[5 + i]) << "step " << 6 + i;
+  }
+  // The parameters too: both trainers save, and the files are identical.
+  ASSERT_TRUE(whole->SaveCheckpoint(dir + "/a.ckpt").ok());
+  ASSERT_TRUE(resumed->SaveCheckpoint(dir + "/b.ckpt").ok());
+  auto read = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(read(dir + "/a.ckpt"), read(dir + "/b.ckpt"));
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+}
+
+// A checkpoint of another model, a damaged file or none is refused, naming
+// why, and the trainer carries on as if it had not been asked.
+TEST(TrainerTest, RefusesACheckpointOfAnotherRunOrADamagedOne) {
+  TrainOptions o = SmallRun();
+  o.steps = 6;
+  const std::string dir = ::testing::TempDir();
+  auto make = [&](const TrainOptions& options) {
+    auto t = Trainer::Create(options, Synthetic(30000, 1), Synthetic(9000, 2));
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    return std::move(*t);
+  };
+  std::unique_ptr<Trainer> writer = make(o);
+  ASSERT_TRUE(writer->Step().ok());
+  const std::string good = dir + "/good.ckpt";
+  ASSERT_TRUE(writer->SaveCheckpoint(good).ok());
+  std::ifstream in(good, std::ios::binary);
+  const std::string bytes(std::istreambuf_iterator<char>(in), {});
+
+  std::unique_ptr<Trainer> fresh = make(o);
+  std::unique_ptr<Trainer> control = make(o);
+  auto refused = [&](const std::string& path, StatusCode code,
+                     const std::string& says) {
+    Status s = fresh->RestoreCheckpoint(path);
+    EXPECT_EQ(s.code(), code) << s.ToString();
+    EXPECT_NE(s.message().find(says), std::string::npos) << s.ToString();
+  };
+  TrainOptions wider = o;
+  wider.model.d_model = 128;
+  wider.model.ffn_hidden = 256;
+  std::unique_ptr<Trainer> other = make(wider);
+  ASSERT_TRUE(other->SaveCheckpoint(dir + "/other.ckpt").ok());
+  refused(dir + "/other.ckpt", StatusCode::kDataLoss, "not a checkpoint of");
+  TrainOptions reseeded = o;
+  reseeded.seed = 99;
+  ASSERT_TRUE(make(reseeded)->SaveCheckpoint(dir + "/seed.ckpt").ok());
+  refused(dir + "/seed.ckpt", StatusCode::kInvalidArgument, "seed 99");
+  std::string flipped = bytes;
+  flipped[flipped.size() / 2] ^= 0x10;
+  std::ofstream(dir + "/flipped.ckpt", std::ios::binary) << flipped;
+  refused(dir + "/flipped.ckpt", StatusCode::kDataLoss, "checksum");
+  std::ofstream(dir + "/short.ckpt", std::ios::binary)
+      << bytes.substr(0, bytes.size() / 2);
+  refused(dir + "/short.ckpt", StatusCode::kDataLoss, "bytes is not");
+  refused(dir + "/none.ckpt", StatusCode::kNotFound, "none.ckpt");
+  // Unchanged: it trains as a trainer never asked does.
+  EXPECT_EQ(fresh->step(), 0);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(fresh->Step()->loss, control->Step()->loss) << i;
+  }
 }
 
 TEST(TrainerTest, StepAfterTheLastFails) {

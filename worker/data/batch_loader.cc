@@ -1,5 +1,6 @@
 #include "worker/data/batch_loader.h"
 
+#include <sstream>
 #include <utility>
 
 namespace moesweep::worker {
@@ -18,6 +19,29 @@ void BatchLoader::Next(int32_t* tokens, int32_t* targets) {
       targets[b * T_ + t] = shard_.tokens[offset + t + 1];
     }
   }
+}
+
+std::string BatchLoader::State() const {
+  std::ostringstream out;
+  out << rng_;
+  return out.str();
+}
+
+Status BatchLoader::CheckState(const std::string& state) {
+  std::istringstream in(state);
+  std::mt19937_64 rng;
+  in >> rng;
+  if (in.fail()) {
+    return DataLossError("checkpoint: the data order's state does not parse");
+  }
+  return OkStatus();
+}
+
+Status BatchLoader::SetState(const std::string& state) {
+  MOESWEEP_RETURN_IF_ERROR(CheckState(state));
+  std::istringstream in(state);
+  in >> rng_;
+  return OkStatus();
 }
 
 bool HeldOutWindow(const TokenShard& shard, int64_t index, int T,

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 
 #include "worker/worker.h"
 
@@ -18,6 +19,12 @@ class BatchLoader {
   BatchLoader(TokenShard shard, int B, int T, uint64_t seed);
   // tokens[B*T] and targets[B*T] (the next token of each).
   void Next(int32_t* tokens, int32_t* targets);
+  // The position in the data order (the generator's state as text), and
+  // setting it back. CheckState: DATA_LOSS unless `state` is such a text;
+  // SetState changes nothing then.
+  std::string State() const;
+  static Status CheckState(const std::string& state);
+  Status SetState(const std::string& state);
 
  private:
   TokenShard shard_;

@@ -6,8 +6,10 @@
 #ifndef MOESWEEP_WORKER_TRAINER_MODEL_H_
 #define MOESWEEP_WORKER_TRAINER_MODEL_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -74,6 +76,17 @@ class Model {
   // Every layer's expert choices [L, N, K] from the last Forward, so a test
   // can tell when a perturbation flipped a routing decision.
   std::vector<int32_t> Routing() const;
+
+  // The training state besides the step: parameters and both AdamW
+  // moments, num_params() floats each (a checkpoint's contents).
+  std::array<std::span<float>, 3> State() {
+    return {std::span<float>(params_), std::span<float>(adam_m_),
+            std::span<float>(adam_v_)};
+  }
+  std::array<std::span<const float>, 3> State() const {
+    return {std::span<const float>(params_), std::span<const float>(adam_m_),
+            std::span<const float>(adam_v_)};
+  }
 
   float* params() { return params_.data(); }
   float* grads() { return grads_.data(); }
