@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "cli/text_table.h"
+#include "fitter/fitter.h"
 
 namespace moesweep::cli {
 namespace {
@@ -93,11 +95,35 @@ void PrintLaw(const v1::GetLawResponse& r, std::ostream& out) {
   out << "law " << law.campaign_id() << " version " << law.version() << ": "
       << law.family() << ", " << law.num_observations() << " runs\n"
       << "  " << law.expression() << "\n\n";
-  TextTable t(
-      {"parameter", "value", "std_error", "95% lower", "95% upper", "note"});
+  // The fit's coordinates (ln A for a scale constant) and, where the family
+  // is built in, the natural parameter a law file names (A), its interval
+  // mapped the same way (the map is monotone).
+  fitter::Law shape;
+  shape.family = law.family();
   for (const v1::LawParameter& p : law.parameters()) {
+    shape.theta.push_back(p.value());
+  }
+  auto natural = [&](size_t i,
+                     double theta) -> std::optional<fitter::NamedValue> {
+    fitter::Law at = shape;
+    at.theta[i] = theta;
+    StatusOr<std::vector<fitter::NamedValue>> n = fitter::NaturalParams(at);
+    if (!n.ok() || n->size() != at.theta.size()) return std::nullopt;
+    return (*n)[i];
+  };
+  TextTable t({"parameter", "value", "std_error", "95% lower", "95% upper",
+               "natural", "natural 95%", "note"});
+  for (size_t i = 0; i < static_cast<size_t>(law.parameters_size()); ++i) {
+    const v1::LawParameter& p = law.parameters(static_cast<int>(i));
+    const std::optional<fitter::NamedValue> mid = natural(i, p.value());
+    const std::optional<fitter::NamedValue> lo =
+        natural(i, p.interval().lower());
+    const std::optional<fitter::NamedValue> hi =
+        natural(i, p.interval().upper());
     t.Add({p.name(), Sig(p.value()), Sig(p.std_error(), 2),
            Sig(p.interval().lower()), Sig(p.interval().upper()),
+           mid ? mid->name + " = " + Sig(mid->value) : "",
+           lo && hi ? "[" + Sig(lo->value) + ", " + Sig(hi->value) + "]" : "",
            p.at_bound() ? "at its bound: interval not trustworthy" : ""});
   }
   t.Print(out);

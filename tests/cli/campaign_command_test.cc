@@ -106,7 +106,8 @@ TEST_F(CampaignCommandTest, EachVerbPrintsATableOrJson) {
 
   Ran law = Run(Options("law", id));
   ASSERT_EQ(law.code, 0) << law.err;
-  for (const char* p : {"PARAMETER", "alpha", "beta", "answer: "}) {
+  for (const char* p :
+       {"PARAMETER", "alpha", "beta", "answer: ", "NATURAL 95%", "  A = "}) {
     EXPECT_NE(law.out.find(p), std::string::npos) << p << "\n" << law.out;
   }
 
