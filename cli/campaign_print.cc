@@ -76,6 +76,11 @@ void PrintCampaign(const v1::Campaign& c, std::ostream& out) {
   if (c.budget_flops() > 0) {
     out << " (" << Percent(c.spent_flops() / c.budget_flops()) << ")";
   }
+  if (c.budget_gpu_hours() > 0) {
+    out << "\n           " << Sig(c.spent_gpu_hours(), 3) << " of "
+        << Sig(c.budget_gpu_hours(), 3) << " GPU-hours spent ("
+        << Percent(c.spent_gpu_hours() / c.budget_gpu_hours()) << ")";
+  }
   out << "\nruns:      " << Runs(c.trials()) << "\n";
   if (c.has_answer()) {
     const v1::Answer& a = c.answer();

@@ -238,6 +238,7 @@ void CampaignRun::Recount() {
   v1::TrialCounts counts;
   double spent = 0;
   double validation = 0;  // not charged to the budget
+  double hours = 0;       // worker-hours of the runs charged
   for (const TrialEntry& t : trials_) {
     switch (t.trial.state()) {
       case v1::TRIAL_STATE_QUEUED:
@@ -259,10 +260,13 @@ void CampaignRun::Recount() {
         break;
     }
     (t.trial.has_validation() ? validation : spent) += t.trial.training_flops();
+    if (!t.trial.has_validation()) hours += t.trial.elapsed_seconds() / 3600;
   }
   *campaign_.mutable_trials() = counts;
   campaign_.set_spent_flops(spent);
   campaign_.set_validation_flops(validation);
+  campaign_.set_spent_gpu_hours(hours);
+  campaign_.set_budget_gpu_hours(spec_.budget.gpu_hours.value_or(0));
 }
 
 double CampaignRun::ScaleFlops() const {
@@ -286,6 +290,16 @@ NextStep CampaignRun::Next(int) const {
     if (c.running() == 0) {
       next.final_state = v1::CAMPAIGN_STATE_BUDGET_EXHAUSTED;
       next.reason = "budget spent before the target was met";
+    }
+    return next;
+  }
+  // Worker time is known only when a run ends: runs in flight are not
+  // counted, so the last ones can take the spend past the budget.
+  const double hours = campaign_.budget_gpu_hours();
+  if (hours > 0 && campaign_.spent_gpu_hours() >= hours) {
+    if (c.running() == 0) {
+      next.final_state = v1::CAMPAIGN_STATE_BUDGET_EXHAUSTED;
+      next.reason = "GPU-hour budget spent before the target was met";
     }
     return next;
   }

@@ -90,6 +90,63 @@ void RunBatches(CampaignRun& run, const fitter::Law& truth, int batches,
 // Runs off a law whose E (0.01) is below chinchilla's box (E >= e^-3): the
 // fit presses e against its bound, the law says so, and the campaign does not
 // stop although the answer's interval is narrower than its target.
+// budget.gpu_hours: the worker-hours of runs that ended are charged; once
+// they reach it nothing more is proposed, and the campaign ends
+// BUDGET_EXHAUSTED when nothing runs. Validation runs are not charged.
+TEST(CampaignRunTest, GpuHourBudgetStopsTheCampaign) {
+  std::string yaml = testing::SmallCampaignYaml("c1", 4, 1e20);
+  const size_t budget = yaml.find("budget:\n");
+  ASSERT_NE(budget, std::string::npos);
+  yaml.insert(budget + 8, "  gpu_hours: 2\n");
+  v1::Campaign campaign;
+  campaign.set_campaign_id("c1");
+  campaign.set_spec_yaml(yaml);
+  campaign.set_state(v1::CAMPAIGN_STATE_RUNNING);
+  campaign.set_budget_flops(1e20);
+  campaign.set_target_interval_width(kTargetWidth);
+  StatusOr<std::unique_ptr<CampaignRun>> made =
+      CampaignRun::Create(std::move(campaign));
+  ASSERT_OK(made);
+  CampaignRun& run = **made;
+  StatusOr<std::vector<int32_t>> added = Propose(run, 4, 1);
+  ASSERT_OK(added);
+  ASSERT_EQ(added->size(), 4u);
+  auto end = [&](int32_t i, double seconds) {
+    v1::Trial& t = run.trials()[i].trial;
+    t.set_state(v1::TRIAL_STATE_SUCCEEDED);
+    t.set_elapsed_seconds(seconds);
+  };
+  for (int k = 0; k < 3; ++k) end((*added)[k], 1800);
+  run.trials()[(*added)[3]].trial.set_state(v1::TRIAL_STATE_RUNNING);
+  run.Recount();
+  EXPECT_DOUBLE_EQ(run.campaign().budget_gpu_hours(), 2);
+  EXPECT_DOUBLE_EQ(run.campaign().spent_gpu_hours(), 1.5);
+  EXPECT_EQ(run.Next().propose, 3);  // 4 at once, one running
+
+  // A validation run's hours are not charged.
+  v1::Trial& first = run.trials()[(*added)[0]].trial;
+  first.mutable_validation()->set_trial_id(first.spec().trial_id());
+  run.Recount();
+  EXPECT_DOUBLE_EQ(run.campaign().spent_gpu_hours(), 1.0);
+  first.clear_validation();
+
+  // Spent while a run is in flight: nothing new, and no end yet.
+  end((*added)[1], 3600);
+  run.Recount();
+  EXPECT_DOUBLE_EQ(run.campaign().spent_gpu_hours(), 2.0);
+  NextStep next = run.Next();
+  EXPECT_EQ(next.propose, 0);
+  EXPECT_EQ(next.final_state, v1::CAMPAIGN_STATE_UNSPECIFIED);
+  // The last one ends: the campaign does.
+  end((*added)[3], 60);
+  run.Recount();
+  next = run.Next();
+  EXPECT_EQ(next.final_state, v1::CAMPAIGN_STATE_BUDGET_EXHAUSTED);
+  EXPECT_NE(next.reason.find("GPU-hour budget"), std::string::npos)
+      << next.reason;
+  EXPECT_LT(run.campaign().spent_flops(), run.campaign().budget_flops());
+}
+
 TEST(CampaignRunTest, LawAtItsBoundIsFlaggedAndNeverMeetsTheTarget) {
   std::unique_ptr<CampaignRun> run = NewRun();
   ASSERT_NE(run, nullptr);
