@@ -20,10 +20,11 @@ namespace {
 
 constexpr double kTargetWidth = 0.5;  // loose: reached within a few batches
 
-std::unique_ptr<CampaignRun> NewRun() {
+std::unique_ptr<CampaignRun> NewRun(
+    const std::string& yaml = testing::SmallCampaignYaml("c1", 4, 1e20)) {
   v1::Campaign campaign;
   campaign.set_campaign_id("c1");
-  campaign.set_spec_yaml(testing::SmallCampaignYaml("c1", 4, 1e20));
+  campaign.set_spec_yaml(yaml);
   campaign.set_state(v1::CAMPAIGN_STATE_RUNNING);
   campaign.set_budget_flops(1e20);
   campaign.set_target_interval_width(kTargetWidth);
@@ -98,16 +99,9 @@ TEST(CampaignRunTest, GpuHourBudgetStopsTheCampaign) {
   const size_t budget = yaml.find("budget:\n");
   ASSERT_NE(budget, std::string::npos);
   yaml.insert(budget + 8, "  gpu_hours: 2\n");
-  v1::Campaign campaign;
-  campaign.set_campaign_id("c1");
-  campaign.set_spec_yaml(yaml);
-  campaign.set_state(v1::CAMPAIGN_STATE_RUNNING);
-  campaign.set_budget_flops(1e20);
-  campaign.set_target_interval_width(kTargetWidth);
-  StatusOr<std::unique_ptr<CampaignRun>> made =
-      CampaignRun::Create(std::move(campaign));
-  ASSERT_OK(made);
-  CampaignRun& run = **made;
+  std::unique_ptr<CampaignRun> made = NewRun(yaml);
+  ASSERT_NE(made, nullptr);
+  CampaignRun& run = *made;
   StatusOr<std::vector<int32_t>> added = Propose(run, 4, 1);
   ASSERT_OK(added);
   ASSERT_EQ(added->size(), 4u);
