@@ -141,6 +141,7 @@ StatusOr<std::vector<Candidate>> HolisticRuns(const Law& shape,
     return s;
   }();
   std::vector<Candidate> out;
+  std::optional<std::optional<Candidate>> best_at[kBudgets];  // phase 2
   int drawn = 0;
   for (int i = request.proposed_before;
        static_cast<int>(out.size()) < request.batch; ++i) {
@@ -163,8 +164,13 @@ StatusOr<std::vector<Candidate>> HolisticRuns(const Law& shape,
       c = OnBudget(shape, space, unit, budget);
     } else if (family && sweep >= 0) {
       // Phase 2: d_model varies, the rest is phase 1's best at this budget.
-      std::optional<Candidate> best =
-          BestAtMiddle(*request.law, **family, space, budget, request.seed);
+      // Scored once a budget per call: a batch visits each budget often.
+      const std::size_t b = static_cast<std::size_t>(i) % kBudgets;
+      if (!best_at[b]) {
+        best_at[b] =
+            BestAtMiddle(*request.law, **family, space, budget, request.seed);
+      }
+      const std::optional<Candidate>& best = *best_at[b];
       if (!best) continue;
       std::vector<double> unit = best->unit;
       unit[0] = UnitOf(static_cast<std::size_t>(sweep), n);
