@@ -96,6 +96,7 @@ struct SimulateCommandOptions {
   std::string strategy;    // overrides the spec's; empty: the spec's
   std::string truth_file;  // law file; empty: the family's published law
   int seeds = 1;
+  double cooldown = 0;  // > 0: warmup-stable-decay runs with branches
   bool json = false;
 };
 void AddSimulateCommand(CLI::App* app, SimulateCommandOptions* options);

@@ -65,6 +65,11 @@ void AddSimulateCommand(CLI::App* app, SimulateCommandOptions* o) {
   cmd->add_option("--seeds", o->seeds,
                   "Independent campaigns, seeds spec.seed, +1, ...")
       ->capture_default_str();
+  cmd->add_option("--cooldown", o->cooldown,
+                  "Warmup-stable-decay runs cooling down over this fraction "
+                  "of their tokens (0 to 0.5), and runs branched from "
+                  "earlier runs' checkpoints (active strategy)")
+      ->capture_default_str();
   cmd->add_flag("--json", o->json, "Print one JSON object");
 }
 
@@ -91,6 +96,8 @@ int RunSimulateCommand(const SimulateCommandOptions& o, std::ostream& out,
   if (!truth.ok()) return fail(truth.status());
   StatusOr<fitter::CampaignSimulation> sim = ToSimulation(*spec, *truth);
   if (!sim.ok()) return fail(sim.status());
+  sim->cooldown_fraction = o.cooldown;
+  if (Status valid = sim->Validate(); !valid.ok()) return fail(valid);
 
   nlohmann::ordered_json j;
   j["campaign"] = o.campaign;
@@ -112,6 +119,7 @@ int RunSimulateCommand(const SimulateCommandOptions& o, std::ostream& out,
                          {"gpu_hours", c.gpu_seconds / 3600},
                          {"runs", c.runs},
                          {"diverged", c.diverged},
+                         {"branches", c.branches},
                          {"answer", c.answer.value},
                          {"interval", {c.answer.lower, c.answer.upper}},
                          {"truth", c.truth},
@@ -119,11 +127,12 @@ int RunSimulateCommand(const SimulateCommandOptions& o, std::ostream& out,
                          {"covered", c.covered}});
     if (!o.json) {
       out << std::setprecision(4) << "seed " << run.seed << ": "
-          << c.stop_reason << " after " << c.runs << " runs, " << c.flops_spent
-          << " FLOPs (" << c.gpu_seconds / 3600 << " GPU-hours); answer "
-          << c.answer.value << " [" << c.answer.lower << ", " << c.answer.upper
-          << "], truth " << c.truth << ", error " << 100 * c.relative_error
-          << "%\n";
+          << c.stop_reason << " after " << c.runs << " runs";
+      if (o.cooldown > 0) out << " (" << c.branches << " branches)";
+      out << ", " << c.flops_spent << " FLOPs (" << c.gpu_seconds / 3600
+          << " GPU-hours); answer " << c.answer.value << " [" << c.answer.lower
+          << ", " << c.answer.upper << "], truth " << c.truth << ", error "
+          << 100 * c.relative_error << "%\n";
     }
   }
   std::sort(flops.begin(), flops.end());

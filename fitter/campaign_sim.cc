@@ -23,6 +23,13 @@ Status CampaignSimulation::Validate() const {
   if (max_runs < 1) return InvalidArgumentError("max_runs must be >= 1");
   if (!(check_growth >= 0))
     return InvalidArgumentError("check_growth must be >= 0");
+  if (!(cooldown_fraction >= 0 && cooldown_fraction <= 0.5)) {
+    return InvalidArgumentError("cooldown_fraction must be in [0, 0.5]");
+  }
+  if (cooldown_fraction > 0 && strategy != Strategy::kActive) {
+    return InvalidArgumentError(
+        "branching (cooldown_fraction > 0) needs the active strategy");
+  }
   if (!(run_overhead_fraction >= 0)) {
     return InvalidArgumentError("run_overhead_fraction must be >= 0");
   }
@@ -39,8 +46,8 @@ bool CheckStop(const CampaignSimulation& sim, const IncrementalFitter& fitter,
                std::optional<LawUncertainty>& uncertainty,
                CampaignOutcome& outcome) {
   const std::vector<Observation> runs = fitter.Runs();
-  StatusOr<LawUncertainty> u =
-      EstimateCovariance(law.law, runs, sim.huber_delta);
+  StatusOr<LawUncertainty> u = EstimateCovariance(
+      law.law, runs, sim.huber_delta, law.lineage_correlation);
   if (!u.ok()) return false;
   StatusOr<Interval> interval =
       QuestionInterval(law.law, *u, sim.question, 0.95);
@@ -99,6 +106,9 @@ StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
   std::optional<LawSnapshot> law;
   std::optional<LawUncertainty> uncertainty;
   const bool adaptive = sim.strategy == Strategy::kActive;
+  const double cooldown = sim.cooldown_fraction;
+  std::vector<StableRun> stable;  // with branching: every stable phase
+  std::uint64_t next_lineage = 1;
   while (true) {
     const bool out_of_budget = outcome.flops_spent >= sim.budget_flops;
     const bool out_of_runs = outcome.runs >= sim.max_runs;
@@ -128,6 +138,8 @@ StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
     request.proposed_before = proposed;
     request.noise_reference_flops = sim.oracle.reference_flops;
     request.run_overhead_flops = overhead_flops;
+    request.cooldown_fraction = cooldown;
+    request.stable_runs = stable;
     if (law && uncertainty) {
       request.law = &law->law;
       request.uncertainty = &*uncertainty;
@@ -137,9 +149,20 @@ StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
         ProposeRuns(sim.shape, sim.space, sim.question, request));
     proposed += static_cast<int>(batch.size());
     for (const Candidate& c : batch) {
-      MOESWEEP_ASSIGN_OR_RETURN(SimulatedRun run,
-                                oracle.Train(c.at, c.flops, outcome.runs));
+      SimulatedRun run;
+      std::uint64_t lineage = 0;
+      if (cooldown > 0) {
+        lineage = c.parent >= 0 ? stable[c.parent].lineage : next_lineage++;
+        MOESWEEP_ASSIGN_OR_RETURN(
+            run,
+            oracle.TrainWsd(c.at, c.flops, {lineage, cooldown, c.resume_tokens},
+                            outcome.runs));
+      } else {
+        MOESWEEP_ASSIGN_OR_RETURN(run,
+                                  oracle.Train(c.at, c.flops, outcome.runs));
+      }
       ++outcome.runs;
+      outcome.branches += c.parent >= 0;
       outcome.flops_spent += run.flops_spent;
       outcome.gpu_seconds += run.gpu_seconds;
       if (run.diverged) {
@@ -148,6 +171,24 @@ StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
       }
       unfitted.push_back(c.at);
       unfitted.back().loss = run.final_loss;
+      unfitted.back().lineage = lineage;
+      if (cooldown <= 0) continue;
+      const double stable_end = (1 - cooldown) * c.at.tokens;
+      if (c.parent < 0) {
+        stable.push_back({c.at,
+                          lineage,
+                          stable_end,
+                          StableCheckpoints(0, stable_end),
+                          {c.at.tokens}});
+        continue;
+      }
+      StableRun& parent = stable[c.parent];
+      parent.branch_tokens.push_back(c.at.tokens);
+      if (stable_end > parent.stable_tokens) {
+        for (double t : StableCheckpoints(parent.stable_tokens, stable_end))
+          parent.checkpoints.push_back(t);
+        parent.stable_tokens = stable_end;
+      }
     }
   }
   if (outcome.answered) {

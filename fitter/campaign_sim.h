@@ -55,6 +55,11 @@ struct CampaignSimulation {
   // and the FLOPs a baseline spends overshoot the every-batch rule's by at
   // most about g. The active strategy always checks every batch.
   double check_growth = 0;
+  // c > 0 (at most 0.5; active strategy only): every run is warmup-stable-
+  // decay with a cooldown of c of its tokens (Oracle::TrainWsd), and the
+  // proposer may branch new runs from earlier runs' stable phases, paying
+  // only the tokens they add (ProposeRequest::cooldown_fraction).
+  double cooldown_fraction = 0;
 
   Status Validate() const;
 };
@@ -65,6 +70,7 @@ struct CampaignOutcome {
   double gpu_seconds = 0;
   int runs = 0;  // runs trained, diverged ones included
   int diverged = 0;
+  int branches = 0;       // runs that branched from a stable run
   bool answered = false;  // an interval exists
   Interval answer;        // the question's estimate and 95% interval
   double truth = 0;       // the question asked of the oracle's law

@@ -67,6 +67,11 @@ struct Observation {
   double num_shared = 0;      // shared experts
   double active_experts = 1;  // top_k + num_shared
   double shared_ratio = 0;    // num_shared / active_experts
+  // Runs of one nonzero lineage are cooldown branches of one stable run
+  // (warmup-stable-decay): they share its seed and data order, so their
+  // offsets from the law are correlated; the covariance accounts for it
+  // (uncertainty.h). 0: a run of its own.
+  std::uint64_t lineage = 0;
 
   double Get(Feature feature) const;
   void Set(Feature feature, double value);
@@ -127,6 +132,11 @@ struct FitOptions {
   // basins) and only the polish reads them all: full refits of thousands of
   // runs then cost about as much as those of a few hundred.
   int max_screen_runs = 0;
+  // ρ in [0, 0.99]: runs of one lineage (Observation::lineage) share that
+  // share of their noise, and the polish fits their residuals whitened
+  // within lineages (generalised least squares; the screen ranks basins on
+  // the plain objective). 0: every run independent.
+  double lineage_correlation = 0;
 
   Status Validate() const;
 };
@@ -167,9 +177,11 @@ StatusOr<FitResult> Fit(std::string_view family,
 StatusOr<FitResult> Fit(const ExprSpec& expr, std::span<const Observation> runs,
                         const FitOptions& options);
 
-// Σ w·Huber_δ(log L̂ − log L) over `runs`: the quantity Fit() minimises.
+// Σ w·Huber_δ(log L̂ − log L) over `runs`: the quantity Fit() minimises;
+// with lineage_correlation ρ > 0, of the residuals whitened within lineages
+// (FitOptions::lineage_correlation).
 StatusOr<double> Objective(const Law& law, std::span<const Observation> runs,
-                           double huber_delta);
+                           double huber_delta, double lineage_correlation = 0);
 
 // Predicted loss at the features of `at` (its loss is ignored).
 StatusOr<double> PredictLoss(const Law& law, const Observation& at);

@@ -65,6 +65,7 @@ std::optional<Candidate> OnBudget(const Law& shape, const DesignSpace& space,
   c.unit = std::move(unit);
   c.at.tokens = c.at.unique_tokens = tokens;
   c.flops = budget;
+  c.added_flops = budget;
   if ((space.max_run_flops > 0 && c.flops > space.max_run_flops) ||
       (space.max_run_tokens > 0 && tokens > space.max_run_tokens)) {
     return std::nullopt;

@@ -5,8 +5,16 @@
 
 #include "fitter/family.h"
 #include "fitter/fitter.h"
+#include "fitter/lineage.h"
 
 namespace moesweep::fitter {
+namespace {
+
+// A move of the lineages' ρ of at most this keeps the law as fitted (each
+// larger one costs a warm refit under the new ρ).
+constexpr double kLineageRhoStep = 0.02;
+
+}  // namespace
 
 Status IncrementalOptions::Validate() const {
   if (!(huber_delta > 0))
@@ -58,9 +66,10 @@ IncrementalFitter::~IncrementalFitter() {
 
 StatusOr<FitResult> IncrementalFitter::FitRuns(
     const std::vector<Observation>& runs, const std::vector<double>* warm,
-    const std::vector<double>* also) const {
+    const std::vector<double>* also, double lineage_correlation) const {
   FitOptions fit;
   fit.huber_delta = options_.huber_delta;
+  fit.lineage_correlation = lineage_correlation;
   fit.num_threads = warm ? 1 : options_.num_threads;
   if (warm) {
     fit.use_grid = false;
@@ -113,20 +122,23 @@ Status IncrementalFitter::AddBatch(std::span<const Observation> batch) {
 
   if (!current_) {
     // The first law: nothing to warm-start from, so a full fit now.
-    MOESWEEP_ASSIGN_OR_RETURN(FitResult fit, FitRuns(runs_, nullptr));
+    MOESWEEP_ASSIGN_OR_RETURN(FitResult fit,
+                              FitRuns(runs_, nullptr, nullptr, 0));
     current_ = LawSnapshot{fit.law, fit.objective, 1,
                            static_cast<int>(runs_.size()), 1};
     runs_at_last_refit_ = static_cast<int>(runs_.size());
-    return OkStatus();
+    return UpdateLineageCorrelation();
   }
   // The warm refit is milliseconds, so it runs under the lock: Add() calls and
   // readers see one law per set of runs.
   MOESWEEP_ASSIGN_OR_RETURN(FitResult fit,
-                            FitRuns(runs_, &current_->law.theta));
+                            FitRuns(runs_, &current_->law.theta, nullptr,
+                                    current_->lineage_correlation));
   current_->law = fit.law;
   current_->objective = fit.objective;
   current_->runs = static_cast<int>(runs_.size());
   ++current_->version;
+  MOESWEEP_RETURN_IF_ERROR(UpdateLineageCorrelation());
   const double gap =
       std::max<double>(options_.full_refit_every,
                        options_.full_refit_growth * runs_at_last_refit_);
@@ -161,16 +173,20 @@ Status IncrementalFitter::Restore(std::vector<Observation> runs,
   if (theta) {
     Law law = shape_;
     law.theta = std::move(*theta);
+    // The restored law was fitted under the ρ its runs' residuals give.
+    const double rho = EstimateLineageCorrelationAt(law, runs).rho;
     MOESWEEP_ASSIGN_OR_RETURN(double objective,
-                              Objective(law, runs, options_.huber_delta));
-    current_ = LawSnapshot{std::move(law), objective,
-                           std::max<int64_t>(version, 1), n, 1};
+                              Objective(law, runs, options_.huber_delta, rho));
+    current_ = LawSnapshot{
+        std::move(law), objective, std::max<int64_t>(version, 1), n, 1, rho};
   } else if (n > num_params_) {
-    MOESWEEP_ASSIGN_OR_RETURN(FitResult fit, FitRuns(runs, nullptr));
+    MOESWEEP_ASSIGN_OR_RETURN(FitResult fit,
+                              FitRuns(runs, nullptr, nullptr, 0));
     current_ = LawSnapshot{fit.law, fit.objective,
                            std::max<int64_t>(version, 1), n, 1};
   }
   runs_ = std::move(runs);
+  if (current_ && !theta) MOESWEEP_RETURN_IF_ERROR(UpdateLineageCorrelation());
   out_of_sample_ = std::move(out_of_sample);
   // The restored law stands for a full refit: the next is due after the
   // usual gap, not at once.
@@ -184,33 +200,51 @@ void IncrementalFitter::StartFullRefit(std::unique_lock<std::mutex>& lock) {
   runs_at_last_refit_ = static_cast<int>(runs_.size());
   std::vector<Observation> snapshot = runs_;
   std::vector<double> current = current_->law.theta;
+  const double rho = current_->lineage_correlation;
   if (!options_.background) {
     lock.unlock();
-    RunFullRefit(std::move(snapshot), std::move(current));
+    RunFullRefit(std::move(snapshot), std::move(current), rho);
     lock.lock();
     return;
   }
   if (refit_thread_.joinable())
     refit_thread_.join();  // finished: refit_running_ was false
   refit_thread_ = std::thread([this, snapshot = std::move(snapshot),
-                               current = std::move(current)]() mutable {
-    RunFullRefit(std::move(snapshot), std::move(current));
+                               current = std::move(current), rho]() mutable {
+    RunFullRefit(std::move(snapshot), std::move(current), rho);
   });
 }
 
+Status IncrementalFitter::UpdateLineageCorrelation() {
+  if (!current_ || !SharesLineages(runs_)) return OkStatus();
+  const double rho = EstimateLineageCorrelationAt(current_->law, runs_).rho;
+  if (std::abs(rho - current_->lineage_correlation) <= kLineageRhoStep) {
+    return OkStatus();
+  }
+  MOESWEEP_ASSIGN_OR_RETURN(FitResult fit,
+                            FitRuns(runs_, &current_->law.theta, nullptr, rho));
+  current_->law = fit.law;
+  current_->objective = fit.objective;
+  current_->lineage_correlation = rho;
+  return OkStatus();
+}
+
 void IncrementalFitter::RunFullRefit(std::vector<Observation> runs,
-                                     std::vector<double> current) {
-  StatusOr<FitResult> full = FitRuns(runs, nullptr, &current);
+                                     std::vector<double> current, double rho) {
+  StatusOr<FitResult> full = FitRuns(runs, nullptr, &current, rho);
   std::lock_guard<std::mutex> lock(mu_);
   refit_running_ = false;
   if (current_) ++current_->full_refits;
-  if (full.ok() && current_) {
+  // Objectives under different ρ do not compare: a refit that began before
+  // ρ moved is dropped (the next one uses the new ρ).
+  if (full.ok() && current_ && rho == current_->lineage_correlation) {
     // Compare on the runs the refit saw, then bring the winner up to date.
     StatusOr<double> current_on_snapshot =
-        Objective(current_->law, runs, options_.huber_delta);
+        Objective(current_->law, runs, options_.huber_delta, rho);
     if (current_on_snapshot.ok() &&
         full->objective < *current_on_snapshot * (1 - 1e-9)) {
-      StatusOr<FitResult> caught_up = FitRuns(runs_, &full->law.theta);
+      StatusOr<FitResult> caught_up =
+          FitRuns(runs_, &full->law.theta, nullptr, rho);
       if (caught_up.ok()) {
         current_->law = caught_up->law;
         current_->objective = caught_up->objective;

@@ -63,6 +63,10 @@ struct LawSnapshot {
   std::int64_t version = 0;
   int runs = 0;
   int full_refits = 0;  // full refits that completed (accepted or not)
+  // The ρ its fit whitened lineages with (FitOptions::lineage_correlation),
+  // re-estimated from the residuals after every fit; 0 until two runs share
+  // a lineage. EstimateCovariance takes it.
+  double lineage_correlation = 0;
 };
 
 class IncrementalFitter {
@@ -113,9 +117,14 @@ class IncrementalFitter {
   // tries `also` when given.
   StatusOr<FitResult> FitRuns(const std::vector<Observation>& runs,
                               const std::vector<double>* warm,
-                              const std::vector<double>* also = nullptr) const;
+                              const std::vector<double>* also,
+                              double lineage_correlation) const;
+  // With lineages: ρ re-estimated from current_'s residuals and, when it
+  // moved, a warm refit under it. Called with mu_ held.
+  Status UpdateLineageCorrelation();
   void StartFullRefit(std::unique_lock<std::mutex>& lock);
-  void RunFullRefit(std::vector<Observation> runs, std::vector<double> current);
+  void RunFullRefit(std::vector<Observation> runs, std::vector<double> current,
+                    double lineage_correlation);
 
   const Law shape_;  // family (and expression); theta unused
   const IncrementalOptions options_;

@@ -9,6 +9,7 @@
 
 #include "fitter/family.h"
 #include "fitter/fitter.h"
+#include "fitter/lineage.h"
 
 namespace moesweep::fitter {
 namespace {
@@ -195,12 +196,12 @@ double Huber(double r, double delta) {
 }
 
 StatusOr<double> Objective(const Law& law, std::span<const Observation> runs,
-                           double huber_delta) {
+                           double huber_delta, double lineage_correlation) {
   MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
   MOESWEEP_RETURN_IF_ERROR(CheckTheta(*family, law));
   if (!(huber_delta > 0))
     return InvalidArgumentError("huber_delta must be > 0");
-  double sum = 0;
+  std::vector<double> residuals(runs.size());
   for (std::size_t i = 0; i < runs.size(); ++i) {
     if (Status s = CheckFeatures(*family, runs[i]); !s.ok()) {
       return InvalidArgumentError("run " + std::to_string(i) + ": " +
@@ -210,14 +211,18 @@ StatusOr<double> Objective(const Law& law, std::span<const Observation> runs,
       return InvalidArgumentError("run " + std::to_string(i) +
                                   ": loss must be > 0");
     }
-    const double r =
+    residuals[i] =
         family->LogPredict(law.theta.data(), runs[i]) - std::log(runs[i].loss);
-    if (!std::isfinite(r)) {
+    if (!std::isfinite(residuals[i])) {
       return InvalidArgumentError("run " + std::to_string(i) + ": law '" +
                                   law.family +
                                   "' gives no finite positive loss there");
     }
-    sum += runs[i].weight * Huber(r, huber_delta);
+  }
+  Whiten(runs, lineage_correlation, residuals.data(), 1);
+  double sum = 0;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    sum += runs[i].weight * Huber(residuals[i], huber_delta);
   }
   return sum;
 }

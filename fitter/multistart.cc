@@ -25,6 +25,7 @@
 #include "ceres/ceres.h"
 #include "fitter/family.h"
 #include "fitter/fitter.h"
+#include "fitter/lineage.h"
 
 namespace moesweep::fitter {
 namespace {
@@ -112,9 +113,15 @@ StartResult Polish(const Family& family, std::span<const Observation> runs,
   StartResult result = screened;
   std::vector<double> theta = Clamped(family, screened.theta);
   ceres::Problem problem;
+  // Whitened, the polish minimises another objective than the screen's:
+  // its own start's cost is the one to beat.
+  const bool whitened = options.lineage_correlation > 0 && SharesLineages(runs);
   problem.AddResidualBlock(
-      family.NewSqrtHuberResiduals(runs, options.huber_delta), nullptr,
-      theta.data());
+      whitened
+          ? NewWhitenedSqrtHuberResiduals(family, runs, options.huber_delta,
+                                          options.lineage_correlation)
+          : family.NewSqrtHuberResiduals(runs, options.huber_delta),
+      nullptr, theta.data());
   const auto specs = family.params();
   for (std::size_t i = 0; i < specs.size(); ++i) {
     problem.SetParameterLowerBound(theta.data(), static_cast<int>(i),
@@ -132,10 +139,13 @@ StartResult Polish(const Family& family, std::span<const Observation> runs,
   solver.parameter_tolerance = 1e-12;
   ceres::Solver::Summary summary;
   ceres::Solve(solver, &problem, &summary);
+  const double to_beat = whitened ? summary.initial_cost : screened.cost;
   if (summary.IsSolutionUsable() && std::isfinite(summary.final_cost) &&
-      summary.final_cost <= screened.cost) {
+      summary.final_cost <= to_beat) {
     result.theta = theta;
     result.cost = summary.final_cost;
+  } else if (whitened) {
+    result.cost = summary.initial_cost;  // ranked with the other polishes
   }
   return result;
 }
@@ -212,6 +222,9 @@ Status FitOptions::Validate() const {
   }
   if (max_screen_runs < 0) {
     return InvalidArgumentError("max_screen_runs must be >= 0");
+  }
+  if (!(lineage_correlation >= 0 && lineage_correlation <= 0.99)) {
+    return InvalidArgumentError("lineage_correlation must be in [0, 0.99]");
   }
   if (!use_grid && extra_starts.empty()) {
     return InvalidArgumentError(
@@ -309,7 +322,8 @@ StatusOr<FitResult> FitFamily(const Family* family, Law law,
   law.theta = results.front().theta;
   fit.law = std::move(law);
   MOESWEEP_ASSIGN_OR_RETURN(fit.objective,
-                            Objective(fit.law, runs, options.huber_delta));
+                            Objective(fit.law, runs, options.huber_delta,
+                                      options.lineage_correlation));
   fit.runs = static_cast<int>(runs.size());
   fit.starts = static_cast<int>(starts.size());
   fit.warnings = Warnings(*family, results);

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <random>
 
+#include "fitter/branches.h"
 #include "fitter/family.h"
 #include "fitter/fitter.h"
 #include "fitter/sobol.h"
@@ -127,8 +128,21 @@ struct Scored {
   Candidate candidate;
   std::vector<double> jacobian;
   double noise_var;
-  double cost;  // FLOPs plus the per-run overhead
+  double cost;  // FLOPs added plus the per-run overhead
 };
+
+// The log-loss noise variance of a run costing `flops` from scratch.
+double NoiseVariance(const ProposeRequest& request, double base, double flops) {
+  if (request.noise_reference_flops <= 0) return base;
+  return base * std::pow(std::max(request.noise_reference_flops / flops, 1.0),
+                         2 * request.noise_flops_exponent);
+}
+
+std::vector<double> Scaled(const Scored& s) {
+  std::vector<double> out = s.jacobian;
+  for (double& x : out) x /= std::sqrt(s.noise_var);
+  return out;
+}
 
 }  // namespace
 
@@ -237,6 +251,7 @@ StatusOr<Candidate> CandidateAt(const Law& law, const DesignSpace& space,
   }
   if (c.at.unique_tokens == 0) c.at.unique_tokens = c.at.tokens;
   MOESWEEP_ASSIGN_OR_RETURN(c.flops, RunFlops(law, c.at));
+  c.added_flops = c.flops;
   return c;
 }
 
@@ -364,6 +379,18 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
     return out;
   }
 
+  const bool branching = request.cooldown_fraction > 0;
+  if (!(request.cooldown_fraction >= 0 && request.cooldown_fraction <= 0.5)) {
+    return InvalidArgumentError("cooldown_fraction must be in [0, 0.5]");
+  }
+  if (request.stable_runs.size() > kMaxStableRuns) {
+    return InvalidArgumentError("more than " + std::to_string(kMaxStableRuns) +
+                                " stable runs");
+  }
+  if (!(request.lineage_correlation >= 0 &&
+        request.lineage_correlation <= 0.99)) {
+    return InvalidArgumentError("lineage_correlation must be in [0, 0.99]");
+  }
   const Law& law = *request.law;
   MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
   const double noise_var = std::max(
@@ -378,26 +405,27 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
                               LogPredictGradient(*family, law.theta, run));
     Observe(cov, j, noise_var);
   }
-  // Candidates: a fresh stretch of the Sobol sequence each batch.
+  // Candidates: a fresh stretch of the Sobol sequence each batch, and with
+  // branching the branches of every stable run.
   std::vector<Scored> pool;
+  auto Add = [&](Candidate c) -> Status {
+    StatusOr<std::vector<double>> j =
+        LogPredictGradient(*family, law.theta, c.at);
+    // The run's cost as the score sees it: the FLOPs it adds plus the fixed
+    // cost every run adds, so a flood of tiny runs is not free. Its noise is
+    // that of a run of its tokens, however few of them it trains.
+    const double cost = c.added_flops + request.run_overhead_flops;
+    const double var = NoiseVariance(request, noise_var, c.flops);
+    if (j.ok()) pool.push_back({std::move(c), *std::move(j), var, cost});
+    return OkStatus();
+  };
   auto add = [&](const std::vector<double>& unit) -> Status {
     StatusOr<Candidate> made = CandidateAt(law, space, unit);
     if (!made.ok())
       return OkStatus();  // e.g. an architecture that cannot be built
     Candidate c = *std::move(made);
     if (!WithinCaps(space, c) || !(c.flops > 0)) return OkStatus();
-    StatusOr<std::vector<double>> j =
-        LogPredictGradient(*family, law.theta, c.at);
-    double var = noise_var;
-    if (request.noise_reference_flops > 0) {
-      var *= std::pow(std::max(request.noise_reference_flops / c.flops, 1.0),
-                      2 * request.noise_flops_exponent);
-    }
-    // The run's cost as the score sees it: its FLOPs plus the fixed cost
-    // every run adds, so a flood of tiny runs is not free.
-    const double cost = c.flops + request.run_overhead_flops;
-    if (j.ok()) pool.push_back({std::move(c), *std::move(j), var, cost});
-    return OkStatus();
+    return Add(std::move(c));
   };
   const std::uint32_t offset =
       1000 + 7919u * static_cast<std::uint32_t>(request.proposed_before);
@@ -409,13 +437,65 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
     return FailedPreconditionError(
         "no point of the design space meets the per-run caps");
   }
+  // What each stable run's runs already tell, and its branches.
+  std::vector<LineageInformation> lineages(
+      branching ? request.stable_runs.size() : 0);
+  std::vector<bool> extended(lineages.size(), false);
+  const double rho =
+      request.uncertainty->lineage_df >= kMinLineageDf
+          ? std::min(request.uncertainty->lineage_correlation, 0.99)
+          : request.lineage_correlation;
+  for (std::size_t i = 0; i < lineages.size(); ++i) {
+    const StableRun& run = request.stable_runs[i];
+    for (double d : run.branch_tokens) {
+      Observation at = run.at;
+      at.tokens = d;
+      StatusOr<double> flops = RunFlops(law, at);
+      StatusOr<std::vector<double>> j =
+          LogPredictGradient(*family, law.theta, at);
+      if (!flops.ok() || !j.ok()) continue;
+      const double sd = std::sqrt(NoiseVariance(request, noise_var, *flops));
+      for (double& x : *j) x /= sd;
+      if (lineages[i].sum.empty()) lineages[i].sum.assign(j->size(), 0.0);
+      for (std::size_t a = 0; a < j->size(); ++a) lineages[i].sum[a] += (*j)[a];
+      ++lineages[i].runs;
+    }
+    for (Candidate& c : BranchCandidates(law, space, run, static_cast<int>(i),
+                                         request.cooldown_fraction)) {
+      MOESWEEP_RETURN_IF_ERROR(Add(std::move(c)));
+    }
+  }
+  auto score = [&](const Scored& s) {
+    if (s.candidate.parent < 0) {
+      return Score(cov, g, s.jacobian, s.noise_var, s.cost);
+    }
+    const std::size_t parent = static_cast<std::size_t>(s.candidate.parent);
+    // One extension of a stable run a batch: a second would start from the
+    // end the first has not reached yet.
+    const bool extends =
+        s.candidate.resume_tokens >= request.stable_runs[parent].stable_tokens;
+    if (extends && extended[parent]) return -1.0;
+    return LineageReduction(cov, g, Scaled(s), lineages[parent], rho) / s.cost;
+  };
   std::mt19937_64 rng(request.seed * 31 + request.proposed_before);
   while (static_cast<int>(out.size()) < request.batch) {
     auto best = std::max_element(
-        pool.begin(), pool.end(), [&](const Scored& a, const Scored& b) {
-          return Score(cov, g, a.jacobian, a.noise_var, a.cost) <
-                 Score(cov, g, b.jacobian, b.noise_var, b.cost);
-        });
+        pool.begin(), pool.end(),
+        [&](const Scored& a, const Scored& b) { return score(a) < score(b); });
+    if (best->candidate.parent >= 0) {
+      // A branch: no refinement (its tokens are its parent's checkpoint's),
+      // and a checkpoint is branched from once.
+      const std::size_t parent =
+          static_cast<std::size_t>(best->candidate.parent);
+      ObserveInLineage(cov, Scaled(*best), lineages[parent], rho);
+      if (best->candidate.resume_tokens >=
+          request.stable_runs[parent].stable_tokens) {
+        extended[parent] = true;
+      }
+      out.push_back(best->candidate);
+      pool.erase(best);
+      continue;
+    }
     // Local refinement: a few points around the best, kept if better.
     const std::vector<double> centre = best->candidate.unit;
     for (int k = 0; k < 16; ++k) {
@@ -428,10 +508,8 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
       MOESWEEP_RETURN_IF_ERROR(add(u));
     }
     best = std::max_element(
-        pool.begin(), pool.end(), [&](const Scored& a, const Scored& b) {
-          return Score(cov, g, a.jacobian, a.noise_var, a.cost) <
-                 Score(cov, g, b.jacobian, b.noise_var, b.cost);
-        });
+        pool.begin(), pool.end(),
+        [&](const Scored& a, const Scored& b) { return score(a) < score(b); });
     Observe(cov, best->jacobian, best->noise_var);
     out.push_back(best->candidate);
   }

@@ -62,9 +62,34 @@ struct DesignSpace {
 // A run the campaign could train: its features and its cost.
 struct Candidate {
   Observation at;
-  double flops = 0;
-  std::vector<double> unit;  // its coordinates in [0, 1)^axes
+  double flops = 0;          // of training the run at `at` from scratch
+  std::vector<double> unit;  // its coordinates in [0, 1)^axes; empty: a branch
+  // What it adds: `flops` for a fresh run; for a branch (parent >= 0), the
+  // tokens from resume_tokens to at.tokens only.
+  double added_flops = 0;
+  int parent = -1;           // index in ProposeRequest::stable_runs; -1: fresh
+  double resume_tokens = 0;  // the parent's checkpoint it continues from
 };
+
+// Warmup-stable-decay runs (ProposeRequest::cooldown_fraction > 0): a run of
+// D tokens trains at constant learning rate to (1 − c)·D, saving checkpoints
+// (StableCheckpoints), then cools down over c·D. The stable phase is a
+// StableRun; a later run of the same architecture at D' is a branch of it:
+// from a checkpoint at (1 − c)·D' it adds only the cooldown, c·D' tokens
+// (Hägele et al. 2024 find its loss that of a full run of D'), and beyond
+// the stable phase's end S it extends it, adding D' − S.
+struct StableRun {
+  Observation at;                   // features of its first run (tokens: its D)
+  std::uint64_t lineage = 0;        // Observation::lineage of its runs; > 0
+  double stable_tokens = 0;         // S: trained at constant learning rate
+  std::vector<double> checkpoints;  // token counts with a checkpoint
+  std::vector<double> branch_tokens;  // D of its runs, trained or in flight
+};
+
+// The checkpoints a stable phase from `from` to `to` tokens saves: at `to`
+// and at its halvings `to`/2, /4, /8 beyond `from`, so later runs of 1/2 to
+// 1/8 the tokens cost a cooldown only.
+std::vector<double> StableCheckpoints(double from, double to);
 
 // FLOPs of training the run at `at` under the family's cost model (see
 // optimal.h): 6·N·D, 6·N_act·D, or Krajewski's F for finegrained.
@@ -144,7 +169,19 @@ struct ProposeRequest {
   // loading, evals), in FLOPs; the active score divides by FLOPs + this.
   // 0: none, the score is per training FLOP.
   double run_overhead_flops = 0;
+  // c > 0 (at most 0.5): runs are warmup-stable-decay with a cooldown of c
+  // of their tokens, and the active strategy also prices branches of
+  // `stable_runs` (at most kMaxStableRuns; see StableRun), each by the FLOPs
+  // it adds. A lineage's runs share noise: their log losses are taken as
+  // correlated by the fit's estimate (LawUncertainty::lineage_correlation)
+  // once it rests on kMinLineageDf degrees of freedom, by
+  // `lineage_correlation` until then. Needs a range (not a list) of tokens.
+  double cooldown_fraction = 0;
+  std::span<const StableRun> stable_runs;
+  double lineage_correlation = 0.9;
 };
+inline constexpr std::size_t kMaxStableRuns = 4096;
+inline constexpr int kMinLineageDf = 10;
 
 // The FLOPs of the largest run `space` allows: the top of every range and
 // the last value of every list, within the per-run cap (0 when none can be

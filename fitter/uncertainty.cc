@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "ceres/ceres.h"
 #include "fitter/family.h"
 #include "fitter/fitter.h"
+#include "fitter/lineage.h"
 
 namespace moesweep::fitter {
 namespace {
@@ -32,7 +34,101 @@ double Quadratic(const std::vector<double>& g, const std::vector<double>& cov) {
   return std::max(v, 0.0);
 }
 
+using RowMajorMatrix =
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// C ← C·[(1−ρ)·JᵀJ + ρ·Σ_lineage s·sᵀ]·C over the free parameters: the
+// covariance of the (unweighted) fit when runs of one lineage share a part
+// of their noise (uncertainty.h). `cov` is p×p row-major, C on the free ones.
+void WidenForLineages(const RowMajorMatrix& jacobian,
+                      std::span<const std::uint64_t> lineages,
+                      const std::vector<int>& free, double rho,
+                      std::vector<double>& cov) {
+  const std::size_t p = jacobian.cols(), f = free.size();
+  Eigen::MatrixXd j(jacobian.rows(), f), c(f, f);
+  for (std::size_t a = 0; a < f; ++a) {
+    j.col(a) = jacobian.col(free[a]);
+    for (std::size_t b = 0; b < f; ++b) c(a, b) = cov[free[a] * p + free[b]];
+  }
+  Eigen::MatrixXd meat = (1 - rho) * (j.transpose() * j);
+  std::map<std::uint64_t, Eigen::VectorXd> sums;
+  for (Eigen::Index i = 0; i < j.rows(); ++i) {
+    const std::uint64_t lineage = lineages[i];
+    if (lineage == 0) {
+      meat += rho * j.row(i).transpose() * j.row(i);
+      continue;
+    }
+    auto [it, fresh] = sums.try_emplace(lineage, Eigen::VectorXd::Zero(f));
+    it->second += j.row(i).transpose();
+  }
+  for (const auto& [lineage, s] : sums) meat += rho * s * s.transpose();
+  const Eigen::MatrixXd widened = c * meat * c;
+  for (std::size_t a = 0; a < f; ++a)
+    for (std::size_t b = 0; b < f; ++b)
+      cov[free[a] * p + free[b]] = widened(a, b);
+}
+
+// 1.4826·MAD: the residuals' robust scale, floored so that a noiseless fit's
+// covariance stays finite and tiny.
+double RobustScale(std::vector<double> residuals) {
+  if (residuals.empty()) return 1e-12;
+  const std::size_t mid = residuals.size() / 2;
+  std::nth_element(residuals.begin(), residuals.begin() + mid, residuals.end());
+  const double median = residuals[mid];
+  for (double& r : residuals) r = std::abs(r - median);
+  std::nth_element(residuals.begin(), residuals.begin() + mid, residuals.end());
+  return std::max(1.4826 * residuals[mid], 1e-12);
+}
+
+// The upper q-quantile of chi-square with k degrees of freedom
+// (Wilson-Hilferty: accurate to about 1% from k = 2).
+double ChiSquareQuantile(double k, double z) {
+  const double h = 2 / (9 * k);
+  return k * std::pow(1 - h + z * std::sqrt(h), 3);
+}
+
 }  // namespace
+
+LineageCorrelation EstimateLineageCorrelation(
+    std::span<const double> residuals, std::span<const std::uint64_t> lineages,
+    double sigma) {
+  std::map<std::uint64_t, std::vector<double>> groups;
+  for (std::size_t i = 0; i < residuals.size() && i < lineages.size(); ++i) {
+    if (lineages[i] != 0) groups[lineages[i]].push_back(residuals[i]);
+  }
+  double within = 0;
+  LineageCorrelation out;
+  for (const auto& [lineage, r] : groups) {
+    if (r.size() < 2) continue;
+    double mean = 0;
+    for (double x : r) mean += x / r.size();
+    for (double x : r) within += (x - mean) * (x - mean);
+    out.within_df += static_cast<int>(r.size()) - 1;
+  }
+  if (out.within_df == 0 || !(sigma > 0)) return out;
+  // σ_w² at the lower end of its one-sided 90% interval (z = 1.2816).
+  const double within_var =
+      within / ChiSquareQuantile(out.within_df, 1.2815516);
+  out.rho = std::clamp(1 - within_var / (sigma * sigma), 0.0, 0.99);
+  return out;
+}
+
+LineageCorrelation EstimateLineageCorrelationAt(
+    const Law& law, std::span<const Observation> runs) {
+  StatusOr<FamilyHandle> family = ResolveFamily(law);
+  if (!family.ok() || law.theta.size() != (*family)->params().size()) return {};
+  std::vector<double> residuals;
+  std::vector<std::uint64_t> lineages;
+  for (const Observation& run : runs) {
+    const double r =
+        (*family)->LogPredict(law.theta.data(), run) - std::log(run.loss);
+    if (!std::isfinite(r)) return {};
+    residuals.push_back(r);
+    lineages.push_back(run.lineage);
+  }
+  return EstimateLineageCorrelation(residuals, lineages,
+                                    RobustScale(residuals));
+}
 
 StatusOr<std::vector<double>> LogPredictGradient(
     const Family& family, const std::vector<double>& theta,
@@ -63,7 +159,8 @@ double TwoSidedZ(double level) {
 
 StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
                                             std::span<const Observation> runs,
-                                            double huber_delta) {
+                                            double huber_delta,
+                                            double lineage_correlation) {
   MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
   const std::size_t p = family->params().size();
   if (law.theta.size() != p)
@@ -81,21 +178,25 @@ StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
     return FailedPreconditionError("need more runs than the law's " +
                                    std::to_string(p) + " parameters");
   }
-  std::vector<double> abs_dev(residuals.size());
-  std::vector<double> sorted = residuals;
-  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2,
-                   sorted.end());
-  const double median = sorted[sorted.size() / 2];
-  for (std::size_t i = 0; i < residuals.size(); ++i)
-    abs_dev[i] = std::abs(residuals[i] - median);
-  std::nth_element(abs_dev.begin(), abs_dev.begin() + abs_dev.size() / 2,
-                   abs_dev.end());
-  // A floor keeps a noiseless fit's covariance finite and tiny.
-  const double sigma = std::max(1.4826 * abs_dev[abs_dev.size() / 2], 1e-12);
+  if (!(lineage_correlation >= 0 && lineage_correlation <= 0.99)) {
+    return InvalidArgumentError("lineage_correlation must be in [0, 0.99]");
+  }
+  // A law fitted whitened (FitOptions::lineage_correlation) has the
+  // covariance of that fit: residuals and Jacobian whitened the same way.
+  const bool whitened = lineage_correlation > 0 && SharesLineages(runs);
+  const std::vector<double> raw_residuals = residuals;
+  if (whitened) Whiten(runs, lineage_correlation, residuals.data(), 1);
+  const double sigma = RobustScale(residuals);
 
   std::vector<Observation> inliers;
+  std::vector<double> inlier_residuals;
+  std::vector<std::uint64_t> lineages;
   for (std::size_t i = 0; i < residuals.size(); ++i) {
-    if (std::abs(residuals[i]) <= 3 * sigma) inliers.push_back(runs[i]);
+    if (std::abs(residuals[i]) <= 3 * sigma) {
+      inliers.push_back(runs[i]);
+      inlier_residuals.push_back(raw_residuals[i]);
+      lineages.push_back(runs[i].lineage);
+    }
   }
   const std::size_t n = inliers.size();
   if (n <= p) {
@@ -109,14 +210,14 @@ StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
   std::vector<double> theta = law.theta;
   std::unique_ptr<ceres::CostFunction> raw(
       family->NewSqrtHuberResiduals(inliers, kNoHuber));
-  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>
-      jacobian(n, p);
+  RowMajorMatrix jacobian(n, p);
   Eigen::VectorXd unused(n);
   const double* parameters[] = {theta.data()};
   double* jacobians[] = {jacobian.data()};
   if (!raw->Evaluate(parameters, unused.data(), jacobians)) {
     return InvalidArgumentError("the law cannot be evaluated at its runs");
   }
+  if (whitened) Whiten(inliers, lineage_correlation, jacobian.data(), p);
   // When JᵀJ is singular and some parameters sit on their bounds (a term the
   // data barely see, such as Zhao's k, driven to its bound), those are held
   // there: the covariance is that of the others, the law at the bound, with
@@ -153,7 +254,7 @@ StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
   }
   LawUncertainty out;
   out.covariance.assign(p * p, 0);
-  if (free.size() == p) {
+  if (free.size() == p && !whitened) {
     ceres::Problem problem;
     problem.AddResidualBlock(raw.release(), nullptr, theta.data());
     ceres::Covariance::Options options;
@@ -179,6 +280,17 @@ StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
       }
     }
   }
+
+  // The lineages' ρ, from the raw residuals (σ their scale); a plain fit's
+  // covariance is widened by it, a whitened one's already holds it.
+  const LineageCorrelation correlation =
+      EstimateLineageCorrelation(inlier_residuals, lineages,
+                                 whitened ? RobustScale(raw_residuals) : sigma);
+  if (!whitened && correlation.rho > 0) {
+    WidenForLineages(jacobian, lineages, free, correlation.rho, out.covariance);
+  }
+  out.lineage_correlation = whitened ? lineage_correlation : correlation.rho;
+  out.lineage_df = correlation.within_df;
 
   // κ = E[ψ²]/E[ψ']² for r ~ N(0, σ²), ψ the Huber_δ derivative, c = δ/σ.
   const double c = huber_delta / sigma;

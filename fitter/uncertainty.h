@@ -26,20 +26,52 @@ struct LawUncertainty {
   double residual_sigma = 0;
   // Runs within 3 residual_sigma, the ones the covariance is computed on.
   int inliers = 0;
+  // The correlation of the residuals of runs of one lineage
+  // (EstimateLineageCorrelation) the covariance was widened by; 0 when no
+  // lineage holds two inliers.
+  double lineage_correlation = 0;
+  int lineage_df = 0;  // its within-lineage degrees of freedom
 };
+
+// Branches of one stable run share its offset from the law, so their
+// residuals are correlated: r = u_lineage + e_run, Corr = ρ within a lineage
+// (compound symmetry). ρ = 1 − σ_w²/σ², σ² the residuals' variance and σ_w²
+// the pooled within-lineage variance over lineages (nonzero Observation::
+// lineage) with two runs or more. σ_w² is taken at the lower end of its
+// one-sided 90% chi-square interval, so ρ errs high (the covariance wide)
+// when few runs share a lineage; ρ is clamped to [0, 0.99].
+struct LineageCorrelation {
+  double rho = 0;
+  int within_df = 0;  // Σ (runs − 1) over lineages of two runs or more
+};
+LineageCorrelation EstimateLineageCorrelation(
+    std::span<const double> residuals, std::span<const std::uint64_t> lineages,
+    double sigma);
+// The same from the log residuals of `law` at `runs`, σ their robust scale
+// (1.4826·MAD). {0, 0} when the law cannot be evaluated there.
+LineageCorrelation EstimateLineageCorrelationAt(
+    const Law& law, std::span<const Observation> runs);
 
 // The asymptotic covariance of the Huber_δ M-estimator at `law` (fitted to
 // `runs`): κ·(JᵀJ)⁻¹·n/(n − p) with J = ∂(log L̂)/∂θ over the inliers and
 // κ = E[ψ²]/E[ψ']² under normal residuals of the robust scale (κ → σ² for
 // large δ, least squares; → πσ²/2 for small δ, least absolute deviations).
+// Runs that share a lineage widen it to the sandwich of correlated noise,
+// C·[(1−ρ)·JᵀJ + ρ·Σ_lineage s·sᵀ]·C with C = (JᵀJ)⁻¹, s the sum of one
+// lineage's rows of J and ρ from EstimateLineageCorrelation.
 // When JᵀJ is singular, parameters on their bound (ParametersAtBound) are
 // held there: J and p count only the others, and the held ones get zero
 // variance (the law at the bound, which its at_bound flags say).
 // FAILED_PRECONDITION when the law is not identifiable from the runs (JᵀJ
 // singular even so) or there are no more inliers than parameters.
+// `lineage_correlation`: the ρ the law was fitted with (FitOptions::
+// lineage_correlation, LawSnapshot::lineage_correlation); > 0, the
+// covariance of that whitened fit, κ·(J̃ᵀJ̃)⁻¹·n/(n − p) over whitened rows
+// and residuals (fitter/lineage.h), rather than the sandwich.
 StatusOr<LawUncertainty> EstimateCovariance(const Law& law,
                                             std::span<const Observation> runs,
-                                            double huber_delta);
+                                            double huber_delta,
+                                            double lineage_correlation = 0);
 
 struct Interval {
   double value = 0;

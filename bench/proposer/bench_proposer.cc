@@ -6,6 +6,10 @@
 // active strategy against grid, random and Sobol designs, over several seeds
 // (all in-process against the simulated oracle); the coverage of the final
 // intervals; and the latency of proposing 64 runs from 500 observations.
+// `branching` is the active strategy with warmup-stable-decay runs (a 20%
+// cooldown) that may branch from earlier runs' checkpoints, against active
+// without, on the same truths and seeds; `--lineage-correlation R` sets the
+// correlation of one stable run's branches' noise (0.9 by default; assumed).
 //
 // Defaults keep a run to minutes: 3 seeds, a 5% target. The figure is
 // `bench_proposer --seeds 20 --target 0.01` (about two hours on 2 cores);
@@ -31,6 +35,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -109,17 +114,22 @@ std::vector<Setup> Setups(double target) {
   return setups;
 }
 
-// Whether `strategy` is one of the comma-separated names in `list`.
-bool Listed(const std::string& list, Strategy strategy) {
+// The cooldown of the `branching` campaigns' warmup-stable-decay runs.
+constexpr double kCooldownFraction = 0.2;
+
+// Whether `name` is one of the comma-separated names in `list`.
+bool Listed(const std::string& list, std::string_view name) {
   std::size_t begin = 0;
   while (begin <= list.size()) {
     std::size_t end = list.find(',', begin);
     if (end == std::string::npos) end = list.size();
-    if (list.compare(begin, end - begin, StrategyName(strategy)) == 0)
-      return true;
+    if (list.compare(begin, end - begin, name) == 0) return true;
     begin = end + 1;
   }
   return false;
+}
+bool Listed(const std::string& list, Strategy strategy) {
+  return Listed(list, StrategyName(strategy));
 }
 
 double Median(std::vector<double> v) {
@@ -185,6 +195,9 @@ int main(int argc, char** argv) {
   double target = 0.05;
   std::string only_family, only_strategy;
   bool verbose = false;
+  // The correlation of the noise of one stable run's branches
+  // (OracleOptions::lineage_correlation).
+  double lineage_correlation = OracleOptions{}.lineage_correlation;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--verbose") {
@@ -195,6 +208,8 @@ int main(int argc, char** argv) {
       first_seed = std::atoi(argv[++i]);
     } else if (i + 1 < argc && flag == "--baseline-seeds") {
       baseline_seeds = std::atoi(argv[++i]);
+    } else if (i + 1 < argc && flag == "--lineage-correlation") {
+      lineage_correlation = std::atof(argv[++i]);
     } else if (i + 1 < argc && flag == "--target") {
       target = std::atof(argv[++i]);
     } else if (i + 1 < argc && flag == "--family") {
@@ -205,7 +220,8 @@ int main(int argc, char** argv) {
       std::cerr << "usage: bench_proposer [--seeds N] [--first-seed K] "
                    "[--baseline-seeds N] "
                    "[--target W] "
-                   "[--family NAME] [--strategy S] [--verbose]\n";
+                   "[--family NAME] [--strategy S] [--lineage-correlation R] "
+                   "[--verbose]\n";
       return 2;
     }
   }
@@ -214,11 +230,14 @@ int main(int argc, char** argv) {
   int listed = 0;
   for (Strategy strategy : strategies)
     listed += Listed(only_strategy, strategy);
+  const bool with_branching =
+      only_strategy.empty() || Listed(only_strategy, "branching");
+  listed += !only_strategy.empty() && with_branching;
   if (!only_strategy.empty() &&
       listed != 1 + static_cast<int>(std::count(only_strategy.begin(),
                                                 only_strategy.end(), ','))) {
     std::cerr << "bench_proposer: --strategy takes names from active, grid, "
-                 "random, sobol, separated by commas\n";
+                 "random, sobol, branching, separated by commas\n";
     return 2;
   }
   std::vector<Setup> setups = Setups(target);
@@ -234,9 +253,10 @@ int main(int argc, char** argv) {
     std::size_t setup;
     Strategy strategy;
     int seed;
+    bool branching = false;  // active with cooldown branches
   };
   std::vector<Task> tasks;
-  for (std::size_t s = 0; s < setups.size(); ++s)
+  for (std::size_t s = 0; s < setups.size(); ++s) {
     for (Strategy strategy : strategies)
       for (int seed = 0;
            seed < (strategy == Strategy::kActive || baseline_seeds < 0
@@ -245,8 +265,12 @@ int main(int argc, char** argv) {
            ++seed)
         if (only_strategy.empty() || Listed(only_strategy, strategy))
           tasks.push_back({s, strategy, first_seed + seed});
+    for (int seed = 0; seed < seeds && with_branching; ++seed)
+      tasks.push_back({s, Strategy::kActive, first_seed + seed, true});
+  }
   std::map<std::pair<std::size_t, Strategy>, std::vector<CampaignOutcome>>
       outcomes;
+  std::map<std::size_t, std::vector<CampaignOutcome>> branched;
   std::mutex mu;
   std::atomic<std::size_t> next{0};
   auto work = [&] {
@@ -254,6 +278,8 @@ int main(int argc, char** argv) {
       CampaignSimulation sim = setups[tasks[i].setup].sim;
       sim.strategy = tasks[i].strategy;
       sim.seed = tasks[i].seed;
+      sim.oracle.lineage_correlation = lineage_correlation;
+      if (tasks[i].branching) sim.cooldown_fraction = kCooldownFraction;
       const auto start = std::chrono::steady_clock::now();
       moesweep::StatusOr<CampaignOutcome> o = SimulateCampaign(sim);
       if (!o.ok()) {
@@ -263,8 +289,10 @@ int main(int argc, char** argv) {
       std::lock_guard<std::mutex> lock(mu);
       if (verbose) {
         std::cerr << setups[tasks[i].setup].name << " "
-                  << StrategyName(sim.strategy) << " seed " << sim.seed << ": "
-                  << o->stop_reason << ", " << o->runs << " runs, "
+                  << (tasks[i].branching ? "branching"
+                                         : StrategyName(sim.strategy))
+                  << " seed " << sim.seed << ": " << o->stop_reason << ", "
+                  << o->runs << " runs (" << o->branches << " branches), "
                   << o->flops_spent << " FLOPs, width "
                   << (o->answer.upper - o->answer.lower) /
                          std::abs(o->answer.value)
@@ -275,7 +303,11 @@ int main(int argc, char** argv) {
                          .count()
                   << " s\n";
       }
-      outcomes[{tasks[i].setup, tasks[i].strategy}].push_back(*o);
+      if (tasks[i].branching) {
+        branched[tasks[i].setup].push_back(*o);
+      } else {
+        outcomes[{tasks[i].setup, tasks[i].strategy}].push_back(*o);
+      }
     }
   };
   const auto t0 = std::chrono::steady_clock::now();
@@ -365,6 +397,29 @@ int main(int argc, char** argv) {
       Print(setups[s].name + "_active_interval_coverage", active_coverage, 0.9,
             1);
     }
+    const std::vector<CampaignOutcome>& b = branched[s];
+    if (b.empty()) continue;
+    std::vector<double> flops;
+    int covered = 0, reached = 0, branches = 0, runs = 0;
+    for (const CampaignOutcome& o : b) {
+      flops.push_back(o.flops_spent);
+      covered += o.covered;
+      reached += o.stop_reason == "target reached";
+      branches += o.branches;
+      runs += o.runs;
+    }
+    std::cout << "bench proposer: " << setups[s].name << " branching: median "
+              << Median(flops) << " FLOPs, target reached in " << reached << "/"
+              << b.size() << ", interval covered the truth in " << covered
+              << "/" << b.size() << ", " << branches << " of " << runs
+              << " runs were branches\n";
+    if (active_flops > 0) {
+      // The ratio is active's FLOPs over branching's (goal >= 3).
+      Print(setups[s].name + "_branching_flops_saving_vs_active",
+            1 / Median(flops), 1 / active_flops, 3);
+    }
+    Print(setups[s].name + "_branching_interval_coverage",
+          double(covered) / b.size(), 0.9, 1);
   }
   const double latency = ProposalLatencySeconds();
   Print("proposals_per_second_64_from_500_vs_100ms", 1 / latency, 1 / 0.1, 1);

@@ -59,6 +59,35 @@ TEST(SimulateCommandTest, WarnsAboutRunsOfTooFewSteps) {
       << err.str();
 }
 
+// Issue 18: --cooldown trains warmup-stable-decay runs and branches new runs
+// from earlier runs' checkpoints; each campaign says how many were branches.
+TEST(SimulateCommandTest, CooldownBranchesRunsFromCheckpoints) {
+  testing::TempDir dir;
+  SimulateCommandOptions options;
+  options.campaign = dir.Write("campaign.yaml", kCampaign);
+  options.cooldown = 0.2;
+  options.json = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunSimulateCommand(options, out, err), 0) << err.str();
+  const nlohmann::json j = nlohmann::json::parse(out.str());
+  const auto& run = j.at("runs").at(0);
+  EXPECT_EQ(run.at("stop"), "target reached");
+  EXPECT_GT(run.at("branches").get<int>(), 0);
+  EXPECT_LT(run.at("branches").get<int>(), run.at("runs").get<int>());
+  options.cooldown = 0.7;  // longer than the stable phase
+  std::ostringstream err2;
+  EXPECT_EQ(RunSimulateCommand(options, out, err2), 2);
+  EXPECT_NE(err2.str().find("cooldown_fraction must be in [0, 0.5]"),
+            std::string::npos)
+      << err2.str();
+  options.cooldown = 0.2;
+  options.strategy = "sobol";
+  std::ostringstream err3;
+  EXPECT_EQ(RunSimulateCommand(options, out, err3), 2);
+  EXPECT_NE(err3.str().find("needs the active strategy"), std::string::npos)
+      << err3.str();
+}
+
 TEST(SimulateCommandTest, RefusesBadSpecsStrategiesAndTruths) {
   testing::TempDir dir;
   SimulateCommandOptions options;

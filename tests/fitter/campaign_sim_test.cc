@@ -117,6 +117,14 @@ TEST(CampaignSimulationTest, RefusesBadSettings) {
   sim.run_overhead_fraction = std::nan("");
   EXPECT_EQ(SimulateCampaign(sim).status().code(),
             StatusCode::kInvalidArgument);
+  sim = ChinchillaCampaign(Strategy::kActive, 1);
+  sim.cooldown_fraction = 0.6;  // a cooldown longer than the stable phase
+  EXPECT_EQ(SimulateCampaign(sim).status().code(),
+            StatusCode::kInvalidArgument);
+  sim = ChinchillaCampaign(Strategy::kSobol, 1);
+  sim.cooldown_fraction = 0.2;  // only the active strategy prices branches
+  EXPECT_EQ(SimulateCampaign(sim).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 // The one stopping rule the coordinator and the simulation share: a narrow
@@ -192,6 +200,78 @@ TEST(OracleTest, NoiseDivergenceAndCurvesBehaveAsConfigured) {
   // Repeatable per run index.
   EXPECT_EQ(oracle.Train(at, 1.2e18, 5)->final_loss,
             oracle.Train(at, 1.2e18, 5)->final_loss);
+}
+
+// Runs of one lineage are cooldowns of one stable run: they share its offset
+// from the law (its seed and data order), each is charged from its
+// checkpoint, and its stable phase sits cooldown_drop above the law.
+TEST(OracleTest, BranchesOfOneStableRunShareItsOffset) {
+  OracleOptions options;
+  options.divergence_probability = 0;
+  options.lineage_correlation = 1;
+  const Law truth = *PublishedLaw("chinchilla", "epoch");
+  const Oracle oracle(truth, options, 7);
+  const Observation small{.params = 1e8, .tokens = 2e9};
+  const Observation large{.params = 1e8, .tokens = 8e9};
+  const double cost_small = 1.2e18, cost_large = 4.8e18;
+  auto offset = [&](const Observation& at, const SimulatedRun& run) {
+    return std::log(run.final_loss / *PredictLoss(truth, at));
+  };
+  StatusOr<SimulatedRun> parent =
+      oracle.TrainWsd(large, cost_large, {.lineage = 3}, 0);
+  // From the parent's checkpoint at 0.8 of the small run's tokens.
+  StatusOr<SimulatedRun> branch = oracle.TrainWsd(
+      small, cost_small, {.lineage = 3, .resume_tokens = 0.8 * 2e9}, 1);
+  StatusOr<SimulatedRun> other =
+      oracle.TrainWsd(small, cost_small, {.lineage = 4}, 2);
+  ASSERT_OK(parent);
+  ASSERT_OK(branch);
+  ASSERT_OK(other);
+  EXPECT_NEAR(offset(large, *parent), offset(small, *branch), 1e-12);
+  EXPECT_GT(std::abs(offset(small, *other) - offset(small, *branch)), 1e-6);
+  EXPECT_DOUBLE_EQ(parent->flops_spent, cost_large);
+  EXPECT_DOUBLE_EQ(branch->flops_spent, 0.2 * cost_small);
+  EXPECT_DOUBLE_EQ(branch->curve.front().tokens, 0.8 * 2e9 + 0.02 * 2e9);
+  // The parent's stable phase (to 6.4e9 tokens) is lifted by the drop, its
+  // eval noise (0.2 σ, σ = 1%) aside.
+  for (const LossPoint& point : parent->curve) {
+    Observation at = large;
+    at.tokens = point.tokens;
+    const double lift =
+        std::log(point.loss / *PredictLoss(truth, at)) - offset(large, *parent);
+    if (point.tokens <= 6.4e9) {
+      EXPECT_NEAR(lift, options.cooldown_drop, 0.01);
+    }
+  }
+  // With noise of its own, a cooldown's loss differs from its sibling's.
+  options.lineage_correlation = 0.9;
+  const Oracle noisy(truth, options, 7);
+  EXPECT_NE(
+      offset(small, *noisy.TrainWsd(small, cost_small, {.lineage = 3}, 1)),
+      offset(large, *noisy.TrainWsd(large, cost_large, {.lineage = 3}, 0)));
+  EXPECT_EQ(
+      oracle
+          .TrainWsd(small, cost_small, {.lineage = 3, .resume_tokens = 2e9}, 1)
+          .status()
+          .code(),
+      StatusCode::kInvalidArgument);
+}
+
+// With warmup-stable-decay runs the proposer branches new runs from earlier
+// ones' checkpoints; the campaign still stops at its target with an honest
+// answer, on fewer FLOPs than the same campaign without branches.
+TEST(CampaignSimulationTest, BranchingCampaignReachesTheTargetOnFewerFlops) {
+  CampaignSimulation sim = ChinchillaCampaign(Strategy::kActive, 1);
+  StatusOr<CampaignOutcome> plain = SimulateCampaign(sim);
+  sim.cooldown_fraction = 0.2;
+  StatusOr<CampaignOutcome> branched = SimulateCampaign(sim);
+  ASSERT_OK(plain);
+  ASSERT_OK(branched);
+  EXPECT_EQ(branched->stop_reason, "target reached");
+  EXPECT_TRUE(branched->covered);
+  EXPECT_GT(branched->branches, 0);
+  EXPECT_EQ(plain->branches, 0);
+  EXPECT_LT(branched->flops_spent, plain->flops_spent);
 }
 
 }  // namespace

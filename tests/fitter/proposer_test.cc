@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -175,6 +176,94 @@ TEST(ProposerTest, ActiveBatchBuysMoreVarianceReductionPerFlopThanSobol) {
     return reduction / flops;
   };
   EXPECT_GT(per_flop(*a), 2 * per_flop(*s));
+}
+
+// Branches of a stable run are priced by the FLOPs they add: a cooldown from
+// a checkpoint pays 20% of its tokens, an extension what lies past the
+// stable phase's end; each checkpoint is branched from once, one extension a
+// batch, and the cheap information draws the proposer to them.
+TEST(ProposerTest, BranchesCostOnlyTheTokensTheyAdd) {
+  const Law truth = *PublishedLaw("chinchilla", "epoch");
+  Law shape;
+  shape.family = "chinchilla";
+  const DesignSpace space = ChinchillaSpace();
+  const Question question = OptimalLossAt(1e21);
+  ProposeRequest initial;
+  initial.strategy = Strategy::kSobol;
+  initial.batch = 24;
+  StatusOr<std::vector<Candidate>> first =
+      ProposeRuns(shape, space, question, initial);
+  ASSERT_OK(first);
+  std::vector<Observation> design;
+  for (const Candidate& c : *first) design.push_back(c.at);
+  StatusOr<std::vector<Observation>> runs =
+      SimulateLosses(truth, design, 0.01, 0, 1);
+  ASSERT_OK(runs);
+  StatusOr<FitResult> fit = Fit("chinchilla", *runs, FitOptions{});
+  ASSERT_OK(fit);
+  StatusOr<LawUncertainty> u = EstimateCovariance(fit->law, *runs, 1e-3);
+  ASSERT_OK(u);
+  // One stable run: a 2e8-parameter model trained to 8e9 tokens (stable to
+  // 6.4e9).
+  StableRun stable;
+  stable.at = {.params = 2e8, .tokens = 8e9};
+  stable.at.unique_tokens = 8e9;
+  stable.lineage = 7;
+  stable.stable_tokens = 6.4e9;
+  stable.checkpoints = StableCheckpoints(0, 6.4e9);
+  stable.branch_tokens = {8e9};
+  const std::vector<StableRun> stable_runs = {stable};
+  ProposeRequest active;
+  active.batch = 8;
+  active.proposed_before = 24;
+  active.law = &fit->law;
+  active.uncertainty = &*u;
+  active.cooldown_fraction = 0.2;
+  active.stable_runs = stable_runs;
+  // As campaigns run: small runs noisier, each run a fixed cost besides.
+  active.noise_reference_flops = 1e18;
+  active.run_overhead_flops = kRunOverheadFraction * 1e19;
+  StatusOr<std::vector<Candidate>> batch =
+      ProposeRuns(shape, space, question, active);
+  ASSERT_OK(batch);
+  int branches = 0, extensions = 0;
+  std::vector<double> tokens = {8e9};
+  for (const Candidate& c : *batch) {
+    if (c.parent < 0) {
+      EXPECT_EQ(c.added_flops, c.flops);
+      continue;
+    }
+    ++branches;
+    EXPECT_EQ(c.parent, 0);
+    EXPECT_EQ(c.at.params, 2e8);
+    EXPECT_EQ(c.at.lineage, 7u);
+    EXPECT_DOUBLE_EQ(c.flops, 6 * 2e8 * c.at.tokens);
+    EXPECT_DOUBLE_EQ(c.added_flops,
+                     c.flops * (c.at.tokens - c.resume_tokens) / c.at.tokens);
+    if (c.resume_tokens == stable.stable_tokens) {
+      ++extensions;
+      EXPECT_GT(c.at.tokens, 8e9);
+    } else {
+      EXPECT_NE(std::find(stable.checkpoints.begin(), stable.checkpoints.end(),
+                          c.resume_tokens),
+                stable.checkpoints.end());
+      EXPECT_DOUBLE_EQ(c.resume_tokens, 0.8 * c.at.tokens);
+    }
+    EXPECT_EQ(std::count(tokens.begin(), tokens.end(), c.at.tokens), 0)
+        << "a second run of " << c.at.tokens << " tokens";
+    tokens.push_back(c.at.tokens);
+  }
+  EXPECT_GT(branches, 0);
+  EXPECT_LE(extensions, 1);
+  // Without a cooldown nothing branches.
+  active.cooldown_fraction = 0;
+  StatusOr<std::vector<Candidate>> plain =
+      ProposeRuns(shape, space, question, active);
+  ASSERT_OK(plain);
+  for (const Candidate& c : *plain) EXPECT_EQ(c.parent, -1);
+  active.cooldown_fraction = 0.6;
+  EXPECT_EQ(ProposeRuns(shape, space, question, active).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 // Losses and sizes get log-scale intervals, so they stay positive; a scale
