@@ -139,7 +139,10 @@ StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
     request.noise_reference_flops = sim.oracle.reference_flops;
     request.run_overhead_flops = overhead_flops;
     request.cooldown_fraction = cooldown;
-    request.stable_runs = stable;
+    // The latest kMaxStableRuns stable phases may be branched from.
+    const std::size_t first =
+        stable.size() > kMaxStableRuns ? stable.size() - kMaxStableRuns : 0;
+    request.stable_runs = std::span<const StableRun>(stable).subspan(first);
     if (law && uncertainty) {
       request.law = &law->law;
       request.uncertainty = &*uncertainty;
@@ -152,7 +155,8 @@ StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
       SimulatedRun run;
       std::uint64_t lineage = 0;
       if (cooldown > 0) {
-        lineage = c.parent >= 0 ? stable[c.parent].lineage : next_lineage++;
+        lineage =
+            c.parent >= 0 ? stable[first + c.parent].lineage : next_lineage++;
         MOESWEEP_ASSIGN_OR_RETURN(
             run,
             oracle.TrainWsd(c.at, c.flops, {lineage, cooldown, c.resume_tokens},
@@ -182,7 +186,7 @@ StatusOr<CampaignOutcome> SimulateCampaign(const CampaignSimulation& sim) {
                           {c.at.tokens}});
         continue;
       }
-      StableRun& parent = stable[c.parent];
+      StableRun& parent = stable[first + c.parent];
       parent.branch_tokens.push_back(c.at.tokens);
       if (stable_end > parent.stable_tokens) {
         for (double t : StableCheckpoints(parent.stable_tokens, stable_end))

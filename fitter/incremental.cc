@@ -101,10 +101,13 @@ Status IncrementalFitter::AddBatch(std::span<const Observation> batch) {
   if (current_) {
     // The typical in-sample |residual|, read off the Huber objective: about
     // √(2·obj/n) where residuals sit inside δ, obj/(n·δ) where beyond.
+    // A whitened objective (lineages, ρ) reads residuals shrunk by
+    // √(1 − ρ); a new run's error is not.
     const double n = std::max<double>(runs_.size(), 1);
     const double scale =
         std::max(std::sqrt(2 * current_->objective / n),
-                 current_->objective / (n * options_.huber_delta));
+                 current_->objective / (n * options_.huber_delta)) /
+        std::sqrt(1 - current_->lineage_correlation);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       // Out of sample: the law has not seen this run.
       const double log_predicted =
