@@ -108,29 +108,44 @@ TEST(ProposerTest, DesignsAreDeterministicForASeedAndRespectTheCaps) {
   }
 }
 
+// A chinchilla law fitted to 24 runs of a Sobol design simulated from
+// Epoch's law (1% noise), with its covariance: a campaign's state after its
+// first batches.
+struct FittedDesign {
+  FitResult fit;
+  LawUncertainty uncertainty;
+};
+StatusOr<FittedDesign> FitSobolDesign(const Law& shape,
+                                      const DesignSpace& space,
+                                      const Question& question) {
+  ProposeRequest initial;
+  initial.strategy = Strategy::kSobol;
+  initial.batch = 24;
+  MOESWEEP_ASSIGN_OR_RETURN(std::vector<Candidate> first,
+                            ProposeRuns(shape, space, question, initial));
+  std::vector<Observation> design;
+  for (const Candidate& c : first) design.push_back(c.at);
+  MOESWEEP_ASSIGN_OR_RETURN(
+      std::vector<Observation> runs,
+      SimulateLosses(*PublishedLaw("chinchilla", "epoch"), design, 0.01, 0, 1));
+  MOESWEEP_ASSIGN_OR_RETURN(FitResult fit,
+                            Fit("chinchilla", runs, FitOptions{}));
+  MOESWEEP_ASSIGN_OR_RETURN(LawUncertainty u,
+                            EstimateCovariance(fit.law, runs, 1e-3));
+  return FittedDesign{std::move(fit), std::move(u)};
+}
+
 // With a fit in hand, the active strategy buys more Var(Q) per FLOP than a
 // space-filling batch of the same size.
 TEST(ProposerTest, ActiveBatchBuysMoreVarianceReductionPerFlopThanSobol) {
-  const Law truth = *PublishedLaw("chinchilla", "epoch");
   Law shape;
   shape.family = "chinchilla";
   const DesignSpace space = ChinchillaSpace();
   const Question question = OptimalLossAt(1e21);
-  ProposeRequest initial;
-  initial.strategy = Strategy::kSobol;
-  initial.batch = 24;
-  StatusOr<std::vector<Candidate>> first =
-      ProposeRuns(shape, space, question, initial);
-  ASSERT_OK(first);
-  std::vector<Observation> design;
-  for (const Candidate& c : *first) design.push_back(c.at);
-  StatusOr<std::vector<Observation>> runs =
-      SimulateLosses(truth, design, 0.01, 0, 1);
-  ASSERT_OK(runs);
-  StatusOr<FitResult> fit = Fit("chinchilla", *runs, FitOptions{});
-  ASSERT_OK(fit);
-  StatusOr<LawUncertainty> u = EstimateCovariance(fit->law, *runs, 1e-3);
-  ASSERT_OK(u);
+  StatusOr<FittedDesign> fitted = FitSobolDesign(shape, space, question);
+  ASSERT_OK(fitted);
+  const FitResult* fit = &fitted->fit;
+  const LawUncertainty* u = &fitted->uncertainty;
   ProposeRequest active;
   active.strategy = Strategy::kActive;
   active.batch = 8;
@@ -183,26 +198,14 @@ TEST(ProposerTest, ActiveBatchBuysMoreVarianceReductionPerFlopThanSobol) {
 // stable phase's end; each checkpoint is branched from once, one extension a
 // batch, and the cheap information draws the proposer to them.
 TEST(ProposerTest, BranchesCostOnlyTheTokensTheyAdd) {
-  const Law truth = *PublishedLaw("chinchilla", "epoch");
   Law shape;
   shape.family = "chinchilla";
   const DesignSpace space = ChinchillaSpace();
   const Question question = OptimalLossAt(1e21);
-  ProposeRequest initial;
-  initial.strategy = Strategy::kSobol;
-  initial.batch = 24;
-  StatusOr<std::vector<Candidate>> first =
-      ProposeRuns(shape, space, question, initial);
-  ASSERT_OK(first);
-  std::vector<Observation> design;
-  for (const Candidate& c : *first) design.push_back(c.at);
-  StatusOr<std::vector<Observation>> runs =
-      SimulateLosses(truth, design, 0.01, 0, 1);
-  ASSERT_OK(runs);
-  StatusOr<FitResult> fit = Fit("chinchilla", *runs, FitOptions{});
-  ASSERT_OK(fit);
-  StatusOr<LawUncertainty> u = EstimateCovariance(fit->law, *runs, 1e-3);
-  ASSERT_OK(u);
+  StatusOr<FittedDesign> fitted = FitSobolDesign(shape, space, question);
+  ASSERT_OK(fitted);
+  const FitResult* fit = &fitted->fit;
+  const LawUncertainty* u = &fitted->uncertainty;
   // One stable run: a 2e8-parameter model trained to 8e9 tokens (stable to
   // 6.4e9).
   StableRun stable;
