@@ -2,6 +2,7 @@
 
 #include "fitter/lineage.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -101,10 +102,13 @@ class WhitenedSqrtHuber final : public ceres::CostFunction {
 }  // namespace
 
 bool SharesLineages(std::span<const Observation> runs) {
-  for (const std::vector<std::size_t>& g : Groups(runs)) {
-    if (g.size() >= 2) return true;
+  // Called on every fit: runs of their own (lineage 0) cost no grouping.
+  std::vector<std::uint64_t> lineages;
+  for (const Observation& run : runs) {
+    if (run.lineage != 0) lineages.push_back(run.lineage);
   }
-  return false;
+  std::sort(lineages.begin(), lineages.end());
+  return std::adjacent_find(lineages.begin(), lineages.end()) != lineages.end();
 }
 
 void Whiten(std::span<const Observation> runs, double rho, double* values,
