@@ -129,6 +129,8 @@ struct Scored {
   std::vector<double> jacobian;
   double noise_var;
   double cost;  // FLOPs added plus the per-run overhead
+  // A branch's J/σ, computed once: it is scored at every pick of a batch.
+  std::vector<double> scaled;
 };
 
 // The log-loss noise variance of a run costing `flops` from scratch.
@@ -136,12 +138,6 @@ double NoiseVariance(const ProposeRequest& request, double base, double flops) {
   if (request.noise_reference_flops <= 0) return base;
   return base * std::pow(std::max(request.noise_reference_flops / flops, 1.0),
                          2 * request.noise_flops_exponent);
-}
-
-std::vector<double> Scaled(const Scored& s) {
-  std::vector<double> out = s.jacobian;
-  for (double& x : out) x /= std::sqrt(s.noise_var);
-  return out;
 }
 
 }  // namespace
@@ -267,60 +263,6 @@ double LargestRunFlops(const Law& shape, const DesignSpace& space) {
   return flops;
 }
 
-StatusOr<double> EvaluateQuestion(const Law& law, const Question& q) {
-  switch (q.kind) {
-    case QuestionKind::kComputeOptimalLoss: {
-      MOESWEEP_ASSIGN_OR_RETURN(OptimalResult r, SolveOptimal(law, q.optimal));
-      return r.best.loss;
-    }
-    case QuestionKind::kOptimalSize: {
-      MOESWEEP_ASSIGN_OR_RETURN(OptimalResult r, SolveOptimal(law, q.optimal));
-      return r.best.active_params;
-    }
-    case QuestionKind::kLawParameter: {
-      MOESWEEP_ASSIGN_OR_RETURN(std::vector<NamedValue> p, NaturalParams(law));
-      if (q.param_index < 0 || q.param_index >= static_cast<int>(p.size())) {
-        return InvalidArgumentError("param_index out of range");
-      }
-      return p[q.param_index].value;
-    }
-    case QuestionKind::kPrediction:
-      return PredictLoss(law, q.at);
-  }
-  return InvalidArgumentError("unknown question kind");
-}
-
-StatusOr<IntervalScale> QuestionScale(const Law& law, const Question& q) {
-  switch (q.kind) {
-    case QuestionKind::kComputeOptimalLoss:
-    case QuestionKind::kOptimalSize:
-    case QuestionKind::kPrediction:
-      return IntervalScale::kLog;
-    case QuestionKind::kLawParameter: {
-      MOESWEEP_ASSIGN_OR_RETURN(FamilyHandle family, ResolveFamily(law));
-      const auto specs = family->params();
-      if (q.param_index < 0 || q.param_index >= static_cast<int>(specs.size()))
-        return InvalidArgumentError("param_index out of range");
-      // A scale constant is fitted as its logarithm, so its log-scale
-      // interval is exp(θ ± z·se): the covariance's own, unlinearised.
-      return specs[q.param_index].log_scale ? IntervalScale::kLog
-                                            : IntervalScale::kLinear;
-    }
-  }
-  return InvalidArgumentError("unknown question kind");
-}
-
-StatusOr<Interval> QuestionInterval(const Law& law,
-                                    const LawUncertainty& uncertainty,
-                                    const Question& question, double level) {
-  MOESWEEP_ASSIGN_OR_RETURN(const IntervalScale scale,
-                            QuestionScale(law, question));
-  return DeltaMethodInterval(
-      law, uncertainty,
-      [&](const Law& l) { return EvaluateQuestion(l, question); }, level,
-      scale);
-}
-
 StatusOr<Strategy> StrategyFromName(std::string_view name) {
   for (Strategy s : {Strategy::kActive, Strategy::kGrid, Strategy::kRandom,
                      Strategy::kSobol, Strategy::kHolistic}) {
@@ -416,7 +358,13 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
     // that of a run of its tokens, however few of them it trains.
     const double cost = c.added_flops + request.run_overhead_flops;
     const double var = NoiseVariance(request, noise_var, c.flops);
-    if (j.ok()) pool.push_back({std::move(c), *std::move(j), var, cost});
+    if (!j.ok()) return OkStatus();
+    std::vector<double> scaled;
+    if (c.parent >= 0) {
+      scaled = *j;
+      for (double& x : scaled) x /= std::sqrt(var);
+    }
+    pool.push_back({std::move(c), *std::move(j), var, cost, std::move(scaled)});
     return OkStatus();
   };
   auto add = [&](const std::vector<double>& unit) -> Status {
@@ -475,7 +423,7 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
     const bool extends =
         s.candidate.resume_tokens >= request.stable_runs[parent].stable_tokens;
     if (extends && extended[parent]) return -1.0;
-    return LineageReduction(cov, g, Scaled(s), lineages[parent], rho) / s.cost;
+    return LineageReduction(cov, g, s.scaled, lineages[parent], rho) / s.cost;
   };
   std::mt19937_64 rng(request.seed * 31 + request.proposed_before);
   while (static_cast<int>(out.size()) < request.batch) {
@@ -487,7 +435,7 @@ StatusOr<std::vector<Candidate>> ProposeRuns(const Law& shape,
       // and a checkpoint is branched from once.
       const std::size_t parent =
           static_cast<std::size_t>(best->candidate.parent);
-      ObserveInLineage(cov, Scaled(*best), lineages[parent], rho);
+      ObserveInLineage(cov, best->scaled, lineages[parent], rho);
       if (best->candidate.resume_tokens >=
           request.stable_runs[parent].stable_tokens) {
         extended[parent] = true;
