@@ -151,6 +151,12 @@ struct TrainingSpec {
   std::optional<double> warmup_tokens;      // >= 0, < smallest space.tokens
   std::optional<double> batch_tokens;       // a multiple of space.seq_len
   std::optional<double> eval_every_tokens;  // > 0
+  // Branching runs (issue 18): under `schedule: wsd`, a run's stable phase
+  // saves checkpoints, and the active proposer may buy a later run of the
+  // same architecture as a cooldown branch from one of them, or an extension
+  // of it, paying only the tokens it adds. Needs strategy active and a range
+  // of space.tokens.
+  bool branching = false;
   friend bool operator==(const TrainingSpec&, const TrainingSpec&) = default;
 };
 

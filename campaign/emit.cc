@@ -134,6 +134,7 @@ void EmitTraining(YAML::Emitter& out, const TrainingSpec& t) {
   OptionalNumber(out, "warmup_tokens", t.warmup_tokens);
   OptionalNumber(out, "batch_tokens", t.batch_tokens);
   OptionalNumber(out, "eval_every_tokens", t.eval_every_tokens);
+  if (t.branching) out << YAML::Key << "branching" << YAML::Value << true;
   out << YAML::EndMap;
 }
 

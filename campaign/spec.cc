@@ -296,9 +296,10 @@ StatusOr<TrainingSpec> ParseLr(const MapFields& training, TrainingSpec t) {
 
 StatusOr<TrainingSpec> ParseTraining(const YAML::Node& node) {
   MOESWEEP_ASSIGN_OR_RETURN(
-      MapFields f, MapFields::Open(node, "training",
-                                   {"schedule", "lr", "warmup_tokens",
-                                    "batch_tokens", "eval_every_tokens"}));
+      MapFields f,
+      MapFields::Open(node, "training",
+                      {"schedule", "lr", "warmup_tokens", "batch_tokens",
+                       "eval_every_tokens", "branching"}));
   TrainingSpec t;
   if (f.Has("schedule")) {
     MOESWEEP_ASSIGN_OR_RETURN(
@@ -320,6 +321,8 @@ StatusOr<TrainingSpec> ParseTraining(const YAML::Node& node) {
         std::pair{"eval_every_tokens", &t.eval_every_tokens}}) {
     MOESWEEP_RETURN_IF_ERROR(ReadIfPresent(f, key, ReadNumber, field));
   }
+  MOESWEEP_RETURN_IF_ERROR(
+      ReadIfPresent(f, "branching", ReadBool, &t.branching));
   return t;
 }
 

@@ -112,6 +112,23 @@ Status ValidateTraining(const CampaignSpec& spec) {
     if (!(e > 0 && std::isfinite(e)))
       return RuleError("training.eval_every_tokens", "must be > 0", e);
   }
+  if (t.branching) {
+    if (t.schedule != Schedule::kWsd) {
+      return InvalidArgumentError(
+          "training.branching: needs training.schedule: wsd (a cosine run has "
+          "no constant-rate phase to branch from)");
+    }
+    if (spec.strategy != fitter::Strategy::kActive) {
+      return InvalidArgumentError(
+          "training.branching: needs strategy: active (only the active "
+          "proposer prices branches)");
+    }
+    if (!spec.space.tokens.values.empty()) {
+      return InvalidArgumentError(
+          "training.branching: needs space.tokens as a range (min, max), not "
+          "a list: a branch trains at the token count its checkpoint sets");
+    }
+  }
   return OkStatus();
 }
 

@@ -158,6 +158,7 @@ struct WorkerCommandOptions {
   std::string backend = "cpu";
   std::string id;  // empty: the coordinator assigns one
   std::string data_dir = "data";
+  std::string checkpoint_dir = "checkpoints";
   int threads = 0;  // 0: every hardware thread
 };
 void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* options);

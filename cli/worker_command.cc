@@ -72,6 +72,11 @@ void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* o) {
       ->add_option("--data-dir", o->data_dir,
                    "Datasets: DIR/<dataset>/train.bin and val.bin")
       ->capture_default_str();
+  worker
+      ->add_option("--checkpoint-dir", o->checkpoint_dir,
+                   "Branching runs' checkpoints: DIR/<lineage>/<tokens>.ckpt "
+                   "(share one folder between workers to resume anywhere)")
+      ->capture_default_str();
   worker->add_option("--threads", o->threads, "Trainer threads; 0: every core")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -94,6 +99,7 @@ int RunWorkerCommand(const WorkerCommandOptions& o, std::ostream& out,
   options.tls_root_pem = connection->tls_root_pem;
   options.worker_id = o.id;
   options.data_dir = o.data_dir;
+  options.checkpoint_dir = o.checkpoint_dir;
   options.threads = o.threads;
   options.on_event = [&out](const agent::AgentEvent& e) { PrintEvent(e, out); };
 

@@ -64,7 +64,7 @@ Status CampaignRun::Restore(const std::vector<const TrialEntry*>& succeeded) {
     return OkStatus();
   }
   StatusOr<fitter::LawUncertainty> u = fitter::EstimateCovariance(
-      s->law, fitter_->Runs(), spec_.law.huber_delta);
+      s->law, fitter_->Runs(), spec_.law.huber_delta, s->lineage_correlation);
   if (u.ok()) uncertainty_ = *u;
   law_ = s;
   fitter_version_ = s->version;  // published already

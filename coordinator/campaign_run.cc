@@ -82,6 +82,8 @@ TrialEntry* CampaignRun::Find(std::string_view trial_id) {
 
 void CampaignRun::AddLoadedTrial(TrialEntry entry) {
   by_id_[entry.trial.spec().trial_id()] = static_cast<int32_t>(trials_.size());
+  SetLineage(entry);
+  if (!entry.trial.has_validation()) entry.planned_flops = PlannedFlops(entry);
   trials_.push_back(std::move(entry));
 }
 
@@ -137,8 +139,8 @@ FitOutcome CampaignRun::RunFit(const FitJob& job) {
   start = Clock::now();
   const std::vector<fitter::Observation> runs = job.fitter->Runs();
   out.runs = static_cast<int>(runs.size());
-  StatusOr<fitter::LawUncertainty> u =
-      fitter::EstimateCovariance(s->law, runs, job.huber_delta);
+  StatusOr<fitter::LawUncertainty> u = fitter::EstimateCovariance(
+      s->law, runs, job.huber_delta, s->lineage_correlation);
   if (u.ok()) {
     out.uncertainty = *u;
     // On log Q for a positive question (a loss, a size), so the interval
@@ -346,6 +348,10 @@ ProposeJob CampaignRun::TakeProposeJob(int n) {
                      : std::string(fitter::StrategyName(spec_.strategy));
   job.proposed_before = request.proposed_before;
   job.law_version = laws_.empty() ? 0 : laws_.back().version();
+  if (spec_.training.branching && informed) {
+    request.cooldown_fraction = kWsdDecayFraction;
+    job.stable_runs = StableRuns(&job.stable_roots);
+  }
   return job;
 }
 
@@ -353,6 +359,7 @@ StatusOr<std::vector<fitter::Candidate>> CampaignRun::RunPropose(
     const ProposeJob& job) {
   fitter::ProposeRequest request = job.request;
   request.pending = job.pending;
+  request.stable_runs = job.stable_runs;
   if (job.law && job.uncertainty) {
     request.law = &*job.law;
     request.uncertainty = &*job.uncertainty;
@@ -367,16 +374,35 @@ StatusOr<std::vector<int32_t>> CampaignRun::AddProposed(
   std::vector<int32_t> added;
   for (const fitter::Candidate& c : batch) {
     if (static_cast<int>(added.size()) >= n) break;
-    MOESWEEP_ASSIGN_OR_RETURN(fitter::Architecture arch,
-                              fitter::ArchitectureAt(plan_.space, c.unit));
     TrialEntry t;
     t.index = static_cast<int32_t>(trials_.size());
-    MOESWEEP_ASSIGN_OR_RETURN(*t.trial.mutable_spec(),
-                              MakeSpec(arch, c.at.tokens, t.index));
-    t.at = c.at;
+    if (c.parent >= 0) {
+      // A run of an existing lineage: its architecture and seed are the
+      // lineage's, its tokens set by the checkpoint it resumes from.
+      const auto parent = static_cast<std::size_t>(c.parent);
+      if (parent >= job.stable_roots.size()) {
+        return InternalError("proposal names stable run " +
+                             std::to_string(c.parent) + " of " +
+                             std::to_string(job.stable_roots.size()));
+      }
+      const TrialEntry& root = trials_[job.stable_roots[parent]];
+      const bool extension =
+          c.resume_tokens >= job.stable_runs[parent].stable_tokens &&
+          c.at.tokens > 1.01 * c.resume_tokens / (1 - kWsdDecayFraction);
+      MOESWEEP_ASSIGN_OR_RETURN(
+          *t.trial.mutable_spec(),
+          BranchSpec(root, c.at.tokens, c.resume_tokens, extension, t.index));
+      t.at = root.at;
+    } else {
+      MOESWEEP_ASSIGN_OR_RETURN(fitter::Architecture arch,
+                                fitter::ArchitectureAt(plan_.space, c.unit));
+      MOESWEEP_ASSIGN_OR_RETURN(*t.trial.mutable_spec(),
+                                MakeSpec(arch, c.at.tokens, t.index));
+      if (spec_.training.branching) StartLineage(*t.trial.mutable_spec());
+      t.at = c.at;
+    }
     t.at.tokens = static_cast<double>(t.trial.spec().train_tokens());
     t.at.unique_tokens = t.at.tokens;
-    t.planned_flops = c.flops * t.at.tokens / c.at.tokens;
     t.trial.set_state(v1::TRIAL_STATE_QUEUED);
     *t.trial.mutable_features() = ToRunFeatures(t.at);
     t.trial.set_proposer(job.proposer);

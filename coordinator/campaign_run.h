@@ -21,6 +21,10 @@
 
 namespace moesweep::coordinator {
 
+// A warmup-stable-decay trial's cooldown: the last fraction of its tokens
+// (trial_spec.cc). Branching campaigns price branches by it.
+inline constexpr double kWsdDecayFraction = 0.2;
+
 struct TrialEntry {
   int32_t index = 0;
   v1::Trial trial;           // spec.attempt is the current attempt
@@ -71,6 +75,10 @@ struct ProposeJob {
   std::optional<fitter::LawUncertainty> uncertainty;
   std::string proposer;     // the trials' `proposer`
   int proposed_before = 0;  // trials() size when it was made
+  // Branching campaigns: the stable runs proposals may branch from
+  // (CampaignRun::StableRuns), and the index of each one's first trial.
+  std::vector<fitter::StableRun> stable_runs;
+  std::vector<int32_t> stable_roots;
   int64_t law_version = 0;  // laws() version it scores against
   // Active scoring against a law: worth a fit thread. The rest (a
   // space-filling or fixed design) costs less than posting it.
@@ -93,7 +101,8 @@ class CampaignRun {
   std::vector<TrialEntry>& trials() { return trials_; }
   TrialEntry* Find(std::string_view trial_id);
   std::deque<int32_t>& queue() { return queue_; }
-  // Adds a trial loaded from the store (index order).
+  // Adds a trial loaded from the store (index order); sets its planned FLOPs
+  // and the lineage its observation joins.
   void AddLoadedTrial(TrialEntry entry);
 
   // The observed final loss of a trial waits for the next FitJob, which
@@ -166,6 +175,20 @@ class CampaignRun {
   // Every validation trial's record, in proposal order.
   std::vector<v1::Validation> Validations() const;
 
+  // ---- Branching runs (lineages.cc; training.branching) ----
+  // The lineages a proposal may branch from, oldest first (at most
+  // fitter::kMaxStableRuns, the latest): each with the checkpoints its
+  // succeeded trials saved and the token counts of its live trials. `roots`
+  // gets the index of each lineage's first trial.
+  std::vector<fitter::StableRun> StableRuns(std::vector<int32_t>* roots) const;
+  // The worker holding the checkpoint a queued branch resumes from (the one
+  // that ran the lineage's latest succeeded trial saving it); empty for a
+  // trial that resumes from nothing.
+  std::string CheckpointHolder(const TrialEntry& t) const;
+  // A branch whose checkpoint was lost becomes a fresh run of the same spec,
+  // charged in full, which saves that checkpoint again.
+  void ReplanFresh(TrialEntry& t);
+
   // The spec of the trial's current attempt.
   const v1::TrialSpec& SpecOf(const TrialEntry& t) const {
     return t.trial.spec();
@@ -193,6 +216,19 @@ class CampaignRun {
               std::unique_ptr<fitter::IncrementalFitter> fitter);
   StatusOr<v1::TrialSpec> MakeSpec(const fitter::Architecture& arch,
                                    double tokens, int32_t index) const;
+  // A run of `root`'s lineage to about `tokens` from its checkpoint at
+  // `resume` tokens; `extension` (past the lineage's stable end) saves
+  // checkpoints of its own stable phase (lineages.cc).
+  StatusOr<v1::TrialSpec> BranchSpec(const TrialEntry& root, double tokens,
+                                     double resume, bool extension,
+                                     int32_t index) const;
+  // FLOPs a trial adds under the law's cost model: from its resume point.
+  double PlannedFlops(const TrialEntry& t) const;
+  // Makes `s` (a fresh run) the first of a lineage: it saves checkpoints
+  // along its stable phase.
+  void StartLineage(v1::TrialSpec& s) const;
+  // Sets t.at.lineage from its spec's lineage (its first trial's index + 1).
+  void SetLineage(TrialEntry& t) const;
   void UpdateAnswer(const FitOutcome& outcome, int64_t version);
   // FLOPs of the largest run the space allows (cached).
   double ScaleFlops() const;

@@ -157,9 +157,10 @@ class Scheduler {
   void PublishWorkerSilence() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Dispatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the trial's current attempt without a result: requeued as the next
-  // attempt, or FAILED when `charge` uses up its attempts.
+  // attempt, or FAILED when `charge` uses up its attempts. `fresh`: the
+  // next attempt trains from scratch (CampaignRun::ReplanFresh).
   void Requeue(CampaignRun& run, TrialEntry& t, bool charge,
-               const std::string& why, v1::FailureKind kind)
+               const std::string& why, v1::FailureKind kind, bool fresh = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendTo(const std::string& worker_id, v1::CoordinatorMessage m)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -225,11 +225,15 @@ void Scheduler::ApplyEnd(CampaignRun& run, TrialEntry& t,
     return;
   }
   const v1::Failed& fail = m.failed();
+  // The share of what the attempt adds that it trained: a branch starts at
+  // its checkpoint, so the tokens before it are not its own.
+  const int64_t from = trial.spec().resume_from_tokens();
+  const int64_t adds = trial.spec().train_tokens() - from;
   const double share =
-      trial.spec().train_tokens() > 0
-          ? std::min(1.0, static_cast<double>(fail.trained_tokens()) /
-                              trial.spec().train_tokens())
-          : 0;
+      adds > 0 ? std::clamp(static_cast<double>(fail.trained_tokens() - from) /
+                                static_cast<double>(adds),
+                            0.0, 1.0)
+               : 0;
   trial.set_training_flops(trial.training_flops() + share * t.planned_flops);
   trial.set_elapsed_seconds(trial.elapsed_seconds() + fail.elapsed_seconds());
   trial.set_trained_tokens(fail.trained_tokens());
@@ -240,6 +244,17 @@ void Scheduler::ApplyEnd(CampaignRun& run, TrialEntry& t,
       Requeue(run, t, /*charge=*/false, "preempted: " + fail.message(),
               fail.kind());
       return;
+    case v1::FAILURE_KIND_CHECKPOINT_MISSING:
+      if (trial.spec().resume_from_tokens() > 0) {
+        // The lineage's checkpoint is gone (its worker left, its disk was
+        // wiped): train the same spec from scratch, paying for all of it.
+        Requeue(
+            run, t, /*charge=*/false,
+            "checkpoint missing, re-planned as a fresh run: " + fail.message(),
+            fail.kind(), /*fresh=*/true);
+        return;
+      }
+      break;  // a fresh run needs no checkpoint: the worker erred
     case v1::FAILURE_KIND_DIVERGED:
     case v1::FAILURE_KIND_OUT_OF_MEMORY:
       // Deterministic for the spec: a retry would fail the same way.
@@ -251,7 +266,8 @@ void Scheduler::ApplyEnd(CampaignRun& run, TrialEntry& t,
 }
 
 void Scheduler::Requeue(CampaignRun& run, TrialEntry& t, bool charge,
-                        const std::string& why, v1::FailureKind kind) {
+                        const std::string& why, v1::FailureKind kind,
+                        bool fresh) {
   v1::Trial& trial = t.trial;
   v1::CampaignEvent e;
   v1::TrialFinished* f = e.mutable_trial_finished();
@@ -278,6 +294,7 @@ void Scheduler::Requeue(CampaignRun& run, TrialEntry& t, bool charge,
     }
     trial.set_charged_failures(charged);
     trial.mutable_spec()->set_attempt(*next);
+    if (fresh) run.ReplanFresh(t);
     trial.set_state(v1::TRIAL_STATE_QUEUED);
     trial.clear_worker_id();
     run.queue().push_front(t.index);
@@ -337,8 +354,22 @@ void Scheduler::Dispatch() {
         ++it;
         continue;
       }
-      TrialEntry& t = run.trials()[run.queue().front()];
-      run.queue().pop_front();
+      // A branch goes to the worker holding its lineage's checkpoint while
+      // that worker serves; anyone may take it once it is gone (and, missing
+      // the checkpoint, report it so the trial is re-planned fresh).
+      std::deque<int32_t>& queue = run.queue();
+      auto pick = std::find_if(queue.begin(), queue.end(), [&](int32_t i) {
+        const std::string holder = run.CheckpointHolder(run.trials()[i]);
+        if (holder.empty() || holder == worker_id) return true;
+        auto w = workers_.find(holder);
+        return w == workers_.end() || w->second.draining;
+      });
+      if (pick == queue.end()) {
+        ++it;
+        continue;
+      }
+      TrialEntry& t = run.trials()[*pick];
+      queue.erase(pick);
       if (t.trial.state() != v1::TRIAL_STATE_QUEUED) continue;
       v1::CoordinatorMessage m;
       v1::Assign* assign = m.mutable_assign();

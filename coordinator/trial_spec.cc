@@ -13,7 +13,6 @@ namespace {
 // Defaults where the campaign's training section is silent.
 constexpr int32_t kDefaultBatchSequences = 8;
 constexpr double kDefaultWarmupFraction = 0.05;
-constexpr double kWsdDecayFraction = 0.2;
 constexpr double kFinalLearningRateFraction = 0.1;
 constexpr int64_t kEvalTokens = 32768;
 constexpr int32_t kReportEverySteps = 10;

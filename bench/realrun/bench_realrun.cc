@@ -17,7 +17,9 @@
 // --flops-multiple M (4), --corpus-dir DIR (build/realrun/datasets, holding
 // default/), --timeout-s T a seed (2400), --keep-db 1 (leave the RocksDB
 // folder, build/realrun/db-PID, for `moesweep coordinator --db` and
-// `campaign export`). 9 to 17 minutes a seed on 2 cores.
+// `campaign export`), --schedule wsd|branching (the spec's runs under
+// warmup-stable-decay, without or with cooldown branches from checkpoints;
+// issue 18). 9 to 17 minutes a seed on 2 cores.
 // Exits 1 on an infrastructure failure, never for a missed goal.
 
 #include <unistd.h>
@@ -50,6 +52,9 @@ struct Flags {
   std::string corpus_dir;  // empty: <build>/realrun/datasets
   double timeout_s = 2400;
   bool keep_db = false;
+  // The spec's training schedule as written, or replaced: "wsd" (warmup-
+  // stable-decay) or "branching" (wsd with cooldown branches, issue 18).
+  std::string schedule = "spec";
 };
 
 bool ParseFlags(int argc, char** argv, Flags& f) {
@@ -69,12 +74,16 @@ bool ParseFlags(int argc, char** argv, Flags& f) {
       f.timeout_s = std::atof(value.c_str());
     } else if (name == "--keep-db") {
       f.keep_db = value == "1";
+    } else if (name == "--schedule") {
+      f.schedule = value;
     } else {
       return false;
     }
   }
   return argc % 2 == 1 && f.seeds >= 1 && f.flops_multiple >= 1 &&
-         f.timeout_s > 0;
+         f.timeout_s > 0 &&
+         (f.schedule == "spec" || f.schedule == "wsd" ||
+          f.schedule == "branching");
 }
 
 int Fail(const char* what, const moesweep::Status& s) {
@@ -169,7 +178,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: bench_realrun [--seeds N] [--first-seed S] [--spec "
                  "FILE] [--flops-multiple M] [--corpus-dir DIR] [--timeout-s "
-                 "T] [--keep-db 1]\n");
+                 "T] [--keep-db 1] [--schedule spec|wsd|branching]\n");
     return 2;
   }
   const auto start = std::chrono::steady_clock::now();
@@ -194,6 +203,12 @@ int main(int argc, char** argv) {
 
   auto spec = moesweep::campaign::ReadCampaignSpec(flags.spec);
   if (!spec.ok()) return Fail("spec", spec.status());
+  if (flags.schedule != "spec") {
+    spec->training.schedule = moesweep::campaign::Schedule::kWsd;
+    spec->training.branching = flags.schedule == "branching";
+    moesweep::Status valid = moesweep::campaign::ValidateCampaignSpec(*spec);
+    if (!valid.ok()) return Fail("spec with --schedule", valid);
+  }
   auto cluster = moesweep::bench::Cluster::Start(
       {.db_path = (root / ("db-" + std::to_string(getpid()))).string(),
        .keep_db = flags.keep_db,

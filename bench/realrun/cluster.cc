@@ -20,6 +20,10 @@ StatusOr<std::unique_ptr<Cluster>> Cluster::Start(
   std::error_code ec;
   std::filesystem::remove_all(options.db_path, ec);
   c->db_path_ = options.db_path;
+  // Each worker its own checkpoint folder, as on machines of their own: a
+  // branching campaign's branches must go where their checkpoints are.
+  c->checkpoint_root_ = options.db_path + "-checkpoints";
+  std::filesystem::remove_all(c->checkpoint_root_, ec);
   c->keep_db_ = options.keep_db;
 
   coordinator::ServerOptions server;
@@ -39,6 +43,8 @@ StatusOr<std::unique_ptr<Cluster>> Cluster::Start(
     agent.worker_id = "cpu-" + std::to_string(w);
     agent.backend = worker::agent::Backend::kCpu;
     agent.data_dir = options.data_dir;
+    agent.checkpoint_dir =
+        (std::filesystem::path(c->checkpoint_root_) / agent.worker_id).string();
     agent.threads = options.threads_per_worker;
     agent.max_concurrent_trials = 1;
     MOESWEEP_ASSIGN_OR_RETURN(std::unique_ptr<worker::agent::Agent> a,
@@ -65,8 +71,9 @@ Cluster::~Cluster() {
   for (std::thread& t : threads_) t.join();
   agents_.clear();
   server_.reset();
-  if (keep_db_) return;
   std::error_code ec;
+  std::filesystem::remove_all(checkpoint_root_, ec);
+  if (keep_db_) return;
   std::filesystem::remove_all(db_path_, ec);
 }
 

@@ -42,7 +42,7 @@ class Cluster {
   static StatusOr<std::unique_ptr<Cluster>> Start(
       const ClusterOptions& options);
   // Stops the workers (their running attempts are preempted), then the
-  // coordinator, and removes the RocksDB folder.
+  // coordinator, and removes the RocksDB folder and the workers' checkpoints.
   ~Cluster();
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
@@ -58,6 +58,7 @@ class Cluster {
   Cluster() = default;
 
   std::string db_path_;
+  std::string checkpoint_root_;  // <db_path>-checkpoints/<worker id>
   bool keep_db_ = false;
   std::unique_ptr<coordinator::Server> server_;
   std::unique_ptr<v1::CampaignService::Stub> campaigns_;

@@ -51,6 +51,10 @@ TEST(CampaignEmitTest, EveryQuestionKindAndOptionRoundTrips) {
       "training: {schedule: wsd, lr: {rule: ludziejewski}, warmup_tokens: "
       "1e8, batch_tokens: 524288, eval_every_tokens: 2.5e8}",
       "training: {lr: {constant: 0.003}}\nname: moe-1.b_2")));
+  ExpectRoundTrip(Parsed(BaseWith(
+      "training: {schedule: wsd, lr: {rule: ludziejewski}, warmup_tokens: "
+      "1e8, batch_tokens: 524288, eval_every_tokens: 2.5e8}",
+      "training: {schedule: wsd, branching: true}")));
   ExpectRoundTrip(Parsed(
       BaseWith("heads: 4", "head_dim: 64\n  experts_power_of_two: true")));
   ExpectRoundTrip(Parsed(BaseWith(

@@ -66,5 +66,23 @@ TEST(CampaignTrainingTest, WarnsAboutRunsOfTooFewSteps) {
   EXPECT_TRUE(CampaignSpecWarnings(Spec("batch_tokens: 524288, ", "")).empty());
 }
 
+TEST(CampaignTrainingTest, BranchingNeedsATokenRange) {
+  std::string yaml = testing::BaseWith(
+      "training: {schedule: wsd, lr: {rule: ludziejewski}, warmup_tokens: "
+      "1e8, batch_tokens: 524288, eval_every_tokens: 2.5e8}",
+      "training: {schedule: wsd, branching: true}");
+  StatusOr<CampaignSpec> spec = ParseCampaignSpec(yaml);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_TRUE(spec->training.branching);
+  const std::string range = "tokens: {min: 1e9, max: 2e10, log: true}";
+  yaml.replace(yaml.find(range), range.size(), "tokens: [1e9, 4e9, 2e10]");
+  spec = ParseCampaignSpec(yaml);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().message().rfind(
+                "training.branching: needs space.tokens as a range", 0),
+            0u)
+      << spec.status().message();
+}
+
 }  // namespace
 }  // namespace moesweep::campaign

@@ -28,6 +28,10 @@ constexpr std::string_view kTraining =
     "training: {schedule: wsd, lr: {rule: ludziejewski}, warmup_tokens: 1e8, "
     "batch_tokens: 524288, eval_every_tokens: 2.5e8}";
 
+constexpr char kTrainingThenStrategy[] =
+    "training: {schedule: wsd, lr: {rule: ludziejewski}, warmup_tokens: 1e8, "
+    "batch_tokens: 524288, eval_every_tokens: 2.5e8}\nstrategy: active";
+
 const BadSpec kBadSpecs[] = {
     // law
     {"law: {family: joint}", "law: {family: jointt}", "law.family",
@@ -206,6 +210,15 @@ const BadSpec kBadSpecs[] = {
      "must be <= the smallest space.tokens (1e9), got 4e9"},
     {kTraining, "training: {eval_every_tokens: 0}",
      "training.eval_every_tokens", "must be > 0, got 0"},
+    // branching (issue 18): only where a run has a stable phase to branch
+    // from, the active proposer prices it, and tokens are a range
+    {kTraining, "training: {branching: true}", "training.branching",
+     "needs training.schedule: wsd"},
+    {kTraining, "training: {schedule: wsd, branching: yes please}",
+     "training.branching", "expected true or false"},
+    {std::string_view(kTrainingThenStrategy),
+     "training: {schedule: wsd, branching: true}\nstrategy: sobol",
+     "training.branching", "needs strategy: active"},
     {"seed: 7", "seed: 7\nname: my campaign", "name",
      "must be at most 64 letters, digits, '-', '_' or '.', got 'my campaign'"},
     {"law: {family: joint}",

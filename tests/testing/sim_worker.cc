@@ -9,6 +9,22 @@ namespace moesweep::testing {
 
 namespace v1 = ::moesweep::v1;
 
+void SimCheckpoints::Save(const std::string& lineage, std::int64_t tokens) {
+  std::lock_guard<std::mutex> lock(mu_);
+  saved_.emplace(lineage, tokens);
+}
+
+bool SimCheckpoints::Has(const std::string& lineage,
+                         std::int64_t tokens) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return saved_.count({lineage, tokens}) > 0;
+}
+
+void SimCheckpoints::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  saved_.clear();
+}
+
 std::unique_ptr<grpc::ClientContext> AuthContext(const std::string& token) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->AddMetadata("authorization", "Bearer " + token);
@@ -53,6 +69,24 @@ void SimWorker::Run() {
     if (in.has_ack()) ++acks_;
     if (!in.has_assign()) continue;
     const v1::TrialSpec& spec = in.assign().spec();
+    SimCheckpoints* disk = options_.checkpoints.get();
+    if (spec.resume_from_tokens() > 0) {
+      if (disk == nullptr ||
+          !disk->Has(spec.lineage(), spec.resume_from_tokens())) {
+        v1::WorkerMessage m;
+        v1::Failed* f = m.mutable_failed();
+        f->set_trial_id(spec.trial_id());
+        f->set_attempt(spec.attempt());
+        f->set_seq(1);
+        f->set_kind(v1::FAILURE_KIND_CHECKPOINT_MISSING);
+        f->set_message("no checkpoint of lineage " + spec.lineage() + " at " +
+                       std::to_string(spec.resume_from_tokens()) + " tokens");
+        stream->Write(m);
+        ++missing_;
+        continue;
+      }
+      ++resumed_;
+    }
     fitter::Architecture arch;
     const v1::ArchitectureSpec& a = spec.architecture();
     arch.vocab_size = a.vocab_size();
@@ -97,6 +131,10 @@ void SimWorker::Run() {
     d->set_final_train_loss(final_loss);
     d->set_trained_tokens(spec.train_tokens());
     d->set_training_flops(6 * at.active_params * tokens);
+    if (disk != nullptr) {
+      for (int64_t t : spec.checkpoint_at_tokens())
+        disk->Save(spec.lineage(), t);
+    }
     stream->Write(m);
     ++done_;
   }

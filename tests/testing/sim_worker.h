@@ -12,12 +12,29 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "fitter/fitter.h"
 
 namespace moesweep::testing {
+
+// A simulated worker's checkpoint folder (branching runs, TrialSpec.lineage):
+// the (lineage, tokens) checkpoints its trials saved. Thread-safe; shared
+// between SimWorkers that share a disk or outlive one worker's restart.
+class SimCheckpoints {
+ public:
+  void Save(const std::string& lineage, std::int64_t tokens);
+  bool Has(const std::string& lineage, std::int64_t tokens) const;
+  void Clear();  // the disk wiped
+
+ private:
+  mutable std::mutex mu_;
+  std::set<std::pair<std::string, std::int64_t>> saved_;
+};
 
 // A context carrying `authorization: Bearer <token>`.
 std::unique_ptr<grpc::ClientContext> AuthContext(const std::string& token);
@@ -31,6 +48,12 @@ struct SimWorkerOptions {
   double noise_sigma = 0.005;  // log-normal noise of each final loss
   int progress_reports = 2;    // Progress before each Done
   std::uint64_t seed = 1;
+  // Where its trials' checkpoints go (TrialSpec.checkpoint_at_tokens) and
+  // branches resume from: a trial resuming from one this folder lacks ends
+  // in Failed(FAILURE_KIND_CHECKPOINT_MISSING), as the real worker's does.
+  // Null: a worker that keeps nothing (every branch's checkpoint is missing).
+  std::shared_ptr<SimCheckpoints> checkpoints =
+      std::make_shared<SimCheckpoints>();
 };
 
 // Connects at construction and trains every assignment on its own thread
@@ -45,6 +68,9 @@ class SimWorker {
   // Cancels the stream and joins the thread.
   void Stop();
   int trials_done() const { return done_.load(); }
+  // Branches it resumed from a checkpoint it held, and those it could not.
+  int branches_resumed() const { return resumed_.load(); }
+  int checkpoints_missing() const { return missing_.load(); }
   int64_t acks() const { return acks_.load(); }
   // The stream's final status once it ended (after Stop, the cancellation).
   grpc::Status status() const;
@@ -55,6 +81,8 @@ class SimWorker {
   const SimWorkerOptions options_;
   grpc::ClientContext context_;
   std::atomic<int> done_{0};
+  std::atomic<int> resumed_{0};
+  std::atomic<int> missing_{0};
   std::atomic<int64_t> acks_{0};
   grpc::Status status_;
   std::atomic<bool> finished_{false};

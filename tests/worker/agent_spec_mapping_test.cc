@@ -229,6 +229,42 @@ TEST(SpecMappingTest, BadSpecsAreRefusedNamingTheField) {
        "'../etc'"},
       {[](v1::TrialSpec* s) { s->set_dataset(".."); },
        "dataset: must be one folder name"},
+      // Branching fields: the lineage names a folder of checkpoints.
+      {[](v1::TrialSpec* s) { s->set_lineage("../c1-t2"); },
+       "lineage: must be at most 64 characters of [A-Za-z0-9_-], got "
+       "'../c1-t2'"},
+      {[](v1::TrialSpec* s) { s->set_lineage(std::string(65, 'a')); },
+       "lineage: must be at most 64 characters"},
+      {[](v1::TrialSpec* s) { s->set_resume_from_tokens(128); },
+       "lineage: required with checkpoint_at_tokens or resume_from_tokens"},
+      {[](v1::TrialSpec* s) {
+         s->set_lineage("c1-t2");
+         s->set_resume_from_tokens(s->train_tokens());
+       },
+       "resume_from_tokens: must be in [0, train_tokens) (0: from scratch)"},
+      {[](v1::TrialSpec* s) {
+         s->set_lineage("c1-t2");
+         s->add_checkpoint_at_tokens(256);
+         s->add_checkpoint_at_tokens(256);
+       },
+       "checkpoint_at_tokens[1]: must ascend, past resume_from_tokens, to at "
+       "most train_tokens, got 256"},
+      {[](v1::TrialSpec* s) {
+         s->set_lineage("c1-t2");
+         s->set_resume_from_tokens(512);
+         s->add_checkpoint_at_tokens(256);
+       },
+       "checkpoint_at_tokens[0]: must ascend, past resume_from_tokens"},
+      {[](v1::TrialSpec* s) {
+         s->set_lineage("c1-t2");
+         s->add_checkpoint_at_tokens(s->train_tokens() + 1);
+       },
+       "checkpoint_at_tokens[0]: must ascend"},
+      {[](v1::TrialSpec* s) {
+         s->set_lineage("c1-t2");
+         for (int i = 1; i <= 17; ++i) s->add_checkpoint_at_tokens(i);
+       },
+       "checkpoint_at_tokens: at most 16 entries, got 17"},
   };
   for (const BadCase& c : cases) {
     v1::TrialSpec s = GoodSpec();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -208,6 +209,86 @@ TEST_F(TrialRunnerTest, PastMaxSecondsFailsAsTimeLimit) {
   v1::Failed f = OnlyFailure(RunToEnd(spec));
   EXPECT_EQ(f.kind(), v1::FAILURE_KIND_TIME_LIMIT);
   EXPECT_NE(f.message().find("past max_seconds"), std::string::npos);
+}
+
+// WSD runs of one lineage (TrialSpec.lineage): 25 steps, cooling down over
+// the last 5 (decay_tokens 640), from scratch or from a checkpoint.
+v1::TrialSpec WsdSpec(int64_t steps) {
+  v1::TrialSpec s = TinySpec();
+  s.set_trial_id("c-t" + std::to_string(steps));
+  s.set_lineage("c-t25");
+  s.set_train_tokens(steps * 128);
+  s.mutable_schedule()->set_schedule(v1::LR_SCHEDULE_WARMUP_STABLE_DECAY);
+  s.mutable_schedule()->set_decay_tokens(steps * 128 / 5);
+  s.clear_eval_at_tokens();
+  return s;
+}
+
+double FinalEval(const std::vector<v1::WorkerMessage>& reports) {
+  EXPECT_FALSE(reports.empty());
+  if (reports.empty() || !reports.back().has_done()) {
+    ADD_FAILURE() << "no Done: "
+                  << (reports.empty() ? "" : reports.back().DebugString());
+    return 0;
+  }
+  return reports.back().done().final_eval_loss();
+}
+
+TEST_F(TrialRunnerTest, ABranchResumesItsLineagesCheckpointBitForBit) {
+  options_.checkpoint_dir = dir_.File("checkpoints");
+  // The stable run: 25 steps, checkpoints after steps 10 and 20 (its decay
+  // starts after step 20).
+  v1::TrialSpec stable = WsdSpec(25);
+  stable.add_checkpoint_at_tokens(10 * 128);
+  stable.add_checkpoint_at_tokens(20 * 128);
+  ASSERT_GT(FinalEval(RunToEnd(stable)), 0);
+  for (int64_t step : {10, 20}) {
+    EXPECT_TRUE(std::filesystem::exists(
+        CheckpointPath(options_.checkpoint_dir, stable, step * 128)))
+        << step;
+  }
+  // A cooldown branch from step 10 to 13 steps (stable to step 10) against
+  // the same 13-step run from scratch.
+  v1::TrialSpec branch = WsdSpec(13);
+  branch.set_resume_from_tokens(10 * 128);
+  const std::vector<v1::WorkerMessage> resumed = RunToEnd(branch);
+  v1::TrialSpec fresh = WsdSpec(13);
+  options_.checkpoint_dir = dir_.File("elsewhere");  // it needs none
+  const std::vector<v1::WorkerMessage> scratch = RunToEnd(fresh);
+  EXPECT_EQ(FinalEval(resumed), FinalEval(scratch));
+  ASSERT_TRUE(resumed.back().has_done());
+  const v1::Done& d = resumed.back().done();
+  EXPECT_EQ(d.steps(), 13);
+  EXPECT_EQ(d.trained_tokens(), 13 * 128);
+  // The Progress points it reports are its own steps, after the checkpoint.
+  for (const v1::WorkerMessage& m : resumed) {
+    if (m.has_progress()) {
+      EXPECT_GT(m.progress().step(), 10);
+    }
+  }
+  // The worker's FLOPs are those of the 3 steps it trained.
+  StatusOr<TrainOptions> options = TrainOptionsFromSpec(branch, "", 1);
+  ASSERT_OK(options);
+  EXPECT_DOUBLE_EQ(d.training_flops(),
+                   options->model.TrainingFlopsPerToken() * 3 * 128);
+}
+
+TEST_F(TrialRunnerTest, ABranchWithoutItsCheckpointFailsAsCheckpointMissing) {
+  options_.checkpoint_dir = dir_.File("checkpoints");
+  v1::TrialSpec branch = WsdSpec(13);
+  branch.set_resume_from_tokens(10 * 128);
+  v1::Failed f = OnlyFailure(RunToEnd(branch));
+  EXPECT_EQ(f.kind(), v1::FAILURE_KIND_CHECKPOINT_MISSING);
+  EXPECT_NE(f.message().find("lineage c-t25 at 1280 tokens"), std::string::npos)
+      << f.message();
+  EXPECT_EQ(f.trained_tokens(), 0);
+  // A checkpoint of another run (another seed) is no better than none.
+  v1::TrialSpec other = WsdSpec(25);
+  other.set_seed(99);
+  other.add_checkpoint_at_tokens(10 * 128);
+  ASSERT_GT(FinalEval(RunToEnd(other)), 0);
+  f = OnlyFailure(RunToEnd(branch));
+  EXPECT_EQ(f.kind(), v1::FAILURE_KIND_CHECKPOINT_MISSING) << f.message();
 }
 
 // Holds the runner before step 4 until the test has asked it to stop.

@@ -78,6 +78,10 @@ struct AgentOptions {
   // (`moesweep data prepare --out DIR/<dataset>`); TrialSpec.dataset names
   // the folder, "default" when empty.
   std::string data_dir = "data";
+  // Branching runs' checkpoints, one folder per lineage. A branch goes to
+  // the worker that saved its checkpoint while that worker is connected;
+  // point every worker at one shared folder and any of them can resume it.
+  std::string checkpoint_dir = "checkpoints";
   int threads = 0;  // trainer threads; 0: every hardware thread
   // Attempts trained at once (WorkerCapabilities.max_concurrent_trials);
   // each one runs its own trainer with `threads` threads.

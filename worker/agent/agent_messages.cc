@@ -213,6 +213,7 @@ void AgentImpl::OnAssign(const v1::Assign& assign, Pass* pass) {
   Event(AgentEvent::Kind::kAssigned, key, "assigned: " + Describe(spec));
   RunnerOptions options{.data_root = options_.data_dir,
                         .threads = options_.threads,
+                        .checkpoint_dir = options_.checkpoint_dir,
                         .before_step = hooks_.before_step};
   runners_[key] = std::make_unique<TrialRunner>(spec, options, this);
 }

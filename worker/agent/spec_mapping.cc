@@ -3,6 +3,8 @@
 
 #include "worker/agent/spec_mapping.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -128,6 +130,45 @@ Status CheckOptimizer(const v1::OptimizerSpec& o) {
   return OkStatus();
 }
 
+// A lineage names a folder under the checkpoint directory: one path
+// component of safe characters, and at most kMaxCheckpoints saves a trial.
+Status CheckLineage(const v1::TrialSpec& spec) {
+  const std::string& lineage = spec.lineage();
+  if (lineage.size() > kMaxLineageChars ||
+      !std::all_of(lineage.begin(), lineage.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+               c == '_';
+      })) {
+    return InvalidArgumentError("lineage: must be at most " +
+                                std::to_string(kMaxLineageChars) +
+                                " characters of [A-Za-z0-9_-], got '" +
+                                lineage.substr(0, kMaxLineageChars) + "'");
+  }
+  const bool branches =
+      spec.checkpoint_at_tokens_size() > 0 || spec.resume_from_tokens() != 0;
+  if (branches && lineage.empty()) {
+    return InvalidArgumentError(
+        "lineage: required with checkpoint_at_tokens or resume_from_tokens");
+  }
+  if (spec.checkpoint_at_tokens_size() > kMaxCheckpoints) {
+    return InvalidArgumentError(
+        "checkpoint_at_tokens: at most " + std::to_string(kMaxCheckpoints) +
+        " entries, got " + std::to_string(spec.checkpoint_at_tokens_size()));
+  }
+  int64_t previous = spec.resume_from_tokens();
+  for (int i = 0; i < spec.checkpoint_at_tokens_size(); ++i) {
+    const int64_t t = spec.checkpoint_at_tokens(i);
+    MOESWEEP_RETURN_IF_ERROR(InRange(
+        "checkpoint_at_tokens[" + std::to_string(i) + "]", t, previous + 1,
+        spec.train_tokens(),
+        "must ascend, past resume_from_tokens, to at most train_tokens"));
+    previous = t;
+  }
+  return InRange("resume_from_tokens", spec.resume_from_tokens(), 0,
+                 spec.train_tokens() - 1,
+                 "must be in [0, train_tokens) (0: from scratch)");
+}
+
 Status CheckTrial(const v1::TrialSpec& spec) {
   MOESWEEP_RETURN_IF_ERROR(CheckArchitecture(spec.architecture()));
   constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
@@ -155,6 +196,7 @@ Status CheckTrial(const v1::TrialSpec& spec) {
     return BadNumber("max_seconds", "must be finite and >= 0 (0: no limit)",
                      spec.max_seconds());
   }
+  MOESWEEP_RETURN_IF_ERROR(CheckLineage(spec));
   const std::string& d = spec.dataset();
   if (d == "." || d == ".." || d.find('/') != std::string::npos ||
       d.find('\0') != std::string::npos) {
@@ -243,6 +285,13 @@ StatusOr<TrainOptions> TrainOptionsFromSpec(const v1::TrialSpec& spec,
     return InvalidArgumentError("trial spec: " + std::string(valid.message()));
   }
   return t;
+}
+
+std::string CheckpointPath(const std::string& checkpoint_dir,
+                           const v1::TrialSpec& spec, int64_t tokens) {
+  return (std::filesystem::path(checkpoint_dir) / spec.lineage() /
+          (std::to_string(tokens) + ".ckpt"))
+      .string();
 }
 
 }  // namespace moesweep::worker::agent

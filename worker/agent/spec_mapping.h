@@ -5,6 +5,7 @@
 #ifndef MOESWEEP_WORKER_AGENT_SPEC_MAPPING_H_
 #define MOESWEEP_WORKER_AGENT_SPEC_MAPPING_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -40,10 +41,23 @@ inline constexpr char kDefaultDataset[] = "default";
 // INVALID_ARGUMENT "<field>: <rule>, got <value>" naming the TrialSpec field
 // (e.g. "architecture.top_k: must be in [1, architecture.num_experts], got 3")
 // for a spec the trainer cannot run. Also checks report_every_steps >= 1,
-// max_seconds >= 0 and a dataset that is one folder name.
+// max_seconds >= 0, a dataset that is one folder name, and the branching
+// fields: a lineage of safe characters, checkpoint_at_tokens ascending past
+// resume_from_tokens up to train_tokens, resume_from_tokens < train_tokens.
 StatusOr<TrainOptions> TrainOptionsFromSpec(const v1::TrialSpec& spec,
                                             const std::string& data_root,
                                             int threads);
+
+// Bounds on a spec's branching fields (TrialSpec.lineage,
+// checkpoint_at_tokens), checked with the rest.
+inline constexpr std::size_t kMaxLineageChars = 64;
+inline constexpr int kMaxCheckpoints = 16;
+
+// Where a lineage's checkpoint at `tokens` lives on this worker:
+// <checkpoint_dir>/<spec.lineage>/<tokens>.ckpt. REQUIRES: a spec that
+// TrainOptionsFromSpec accepts (the lineage is one safe path component).
+std::string CheckpointPath(const std::string& checkpoint_dir,
+                           const v1::TrialSpec& spec, int64_t tokens);
 
 // Tokens one optimizer step trains: batch_size_sequences x seq_len.
 int64_t TokensPerStep(const v1::TrialSpec& spec);

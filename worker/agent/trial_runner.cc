@@ -6,7 +6,9 @@
 #include <sys/resource.h>
 
 #include <cmath>
+#include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <memory>
 #include <new>
 
@@ -102,6 +104,21 @@ void TrialRunner::Train() {
   sink_->OnRunnerExit(key_);
 }
 
+void TrialRunner::SaveCheckpoint(const Trainer& trainer, int64_t tokens) {
+  const std::string path =
+      CheckpointPath(options_.checkpoint_dir, spec_, tokens);
+  std::error_code error;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(),
+                                      error);
+  Status saved =
+      error ? InternalError(error.message()) : trainer.SaveCheckpoint(path);
+  if (!saved.ok()) {
+    std::fprintf(stderr, "worker: trial %s: checkpoint at %lld tokens: %s\n",
+                 spec_.trial_id().c_str(), static_cast<long long>(tokens),
+                 saved.ToString().c_str());
+  }
+}
+
 v1::WorkerMessage TrialRunner::MakeProgress(const StepReport& r,
                                             const Interval& interval) const {
   v1::WorkerMessage m;
@@ -137,6 +154,26 @@ std::optional<v1::WorkerMessage> TrialRunner::TrainSteps() {
         "cannot start the trainer: " + std::string(trainer.status().message()));
   }
   const int64_t tokens_per_step = TokensPerStep(spec_);
+  const int64_t resume = spec_.resume_from_tokens();
+  if (resume > 0) {
+    const std::string path =
+        CheckpointPath(options_.checkpoint_dir, spec_, resume);
+    Status restored = (*trainer)->RestoreCheckpoint(path);
+    if (restored.ok() && (*trainer)->step() * tokens_per_step != resume) {
+      restored = InvalidArgumentError(
+          "it holds step " + std::to_string((*trainer)->step()) + ", not " +
+          std::to_string(resume / tokens_per_step));
+    }
+    if (!restored.ok()) {
+      return Failure(v1::FAILURE_KIND_CHECKPOINT_MISSING,
+                     "lineage " + spec_.lineage() + " at " +
+                         std::to_string(resume) + " tokens (" + path +
+                         "): " + std::string(restored.message()));
+    }
+    steps_done_ = (*trainer)->step();
+    tokens_done_ = resume;
+  }
+  int next_checkpoint = 0;
   Interval interval;
   std::optional<float> last_eval;
   while (!(*trainer)->Done()) {
@@ -167,6 +204,10 @@ std::optional<v1::WorkerMessage> TrialRunner::TrainSteps() {
       return Failure(v1::FAILURE_KIND_DIVERGED,
                      what + " at step " + std::to_string(r->step));
     }
+    while (next_checkpoint < spec_.checkpoint_at_tokens_size() &&
+           spec_.checkpoint_at_tokens(next_checkpoint) <= r->tokens) {
+      SaveCheckpoint(**trainer, spec_.checkpoint_at_tokens(next_checkpoint++));
+    }
     interval.Add(*r, tokens_per_step);
     if (r->eval_loss) last_eval = r->eval_loss;
     // The coordinator keeps every report as a point of the curve, Done
@@ -187,7 +228,7 @@ std::optional<v1::WorkerMessage> TrialRunner::TrainSteps() {
   d->set_trained_tokens(tokens_done_);
   d->set_steps(steps_done_);
   d->set_training_flops(options->model.TrainingFlopsPerToken() *
-                        double(tokens_done_));
+                        double(tokens_done_ - resume));
   d->set_elapsed_seconds(ElapsedSeconds());
   return m;
 }

@@ -22,6 +22,7 @@
 
 namespace moesweep::worker {
 struct StepReport;
+class Trainer;
 }  // namespace moesweep::worker
 
 namespace moesweep::worker::agent {
@@ -41,6 +42,8 @@ class ReportSink {
 struct RunnerOptions {
   std::string data_root = "data";  // datasets' parent folder (spec_mapping.h)
   int threads = 0;                 // trainer threads; 0: every core
+  // Where lineages' checkpoints live (spec_mapping.h, CheckpointPath).
+  std::string checkpoint_dir = "checkpoints";
   // Test seam: called on the runner thread before each optimizer step and
   // before the stop and time checks, with the steps done so far.
   std::function<void(const v1::TrialSpec&, int64_t steps_done)> before_step;
@@ -59,7 +62,11 @@ class TrialRunner {
   // A spec the trainer cannot run, missing shards or a trainer error end in
   // Failed(FAILURE_KIND_ERROR) naming the cause; a non-finite loss in
   // FAILURE_KIND_DIVERGED; running past spec.max_seconds in
-  // FAILURE_KIND_TIME_LIMIT; a failed allocation in OUT_OF_MEMORY.
+  // FAILURE_KIND_TIME_LIMIT; a failed allocation in OUT_OF_MEMORY; a spec
+  // resuming from a checkpoint this worker lacks (or that is not whole, or
+  // of another run) in FAILURE_KIND_CHECKPOINT_MISSING. The checkpoints a
+  // spec asks for are saved after the step that reaches each; one that
+  // cannot be written does not fail the run (a branch from it is re-planned).
   TrialRunner(v1::TrialSpec spec, RunnerOptions options, ReportSink* sink);
   // RequestStop(kSilent), then joins the thread.
   ~TrialRunner();
@@ -80,6 +87,9 @@ class TrialRunner {
   // Trains to the end or to a stop; returns the last report (Done or
   // Failed), or nothing for a silent stop.
   std::optional<v1::WorkerMessage> TrainSteps();
+  // Saves the trainer's state as the lineage's checkpoint at `tokens`; a
+  // failure is logged, not fatal.
+  void SaveCheckpoint(const Trainer& trainer, int64_t tokens);
   v1::WorkerMessage MakeProgress(const StepReport& r,
                                  const Interval& interval) const;
   v1::WorkerMessage Failure(v1::FailureKind kind, const std::string& message);
