@@ -234,6 +234,9 @@ class Scheduler {
   Metrics* const metrics_;
   const ServerOptions options_;
   Clock* const clock_;  // options_.clock or RealClock()
+  // Until then (Load + reconnect_grace_ms) a branch waits for the worker
+  // holding its checkpoint to reconnect after a restart (Dispatch).
+  int64_t holders_grace_until_ms_ ABSL_GUARDED_BY(mu_) = 0;
   LeaseTable leases_;
   int clock_waker_ = 0;
 

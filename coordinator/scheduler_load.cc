@@ -33,6 +33,7 @@ StatusOr<std::optional<v1::WorkerMessage>> StoredEnd(const Store& store,
 
 Status Scheduler::Load() {
   absl::MutexLock lock(&mu_);
+  holders_grace_until_ms_ = clock_->NowMs() + options_.reconnect_grace_ms;
   MOESWEEP_ASSIGN_OR_RETURN(
       std::vector<Record> found,
       store_->ScanRecords(RecordFamily::kCampaigns, records::kCampaignPrefix));

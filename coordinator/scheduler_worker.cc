@@ -355,15 +355,18 @@ void Scheduler::Dispatch() {
         continue;
       }
       // A branch goes to the worker holding its lineage's checkpoint while
-      // that worker serves; anyone may take it once it is gone (and, missing
-      // the checkpoint, report it so the trial is re-planned fresh).
+      // that worker serves, or may still reconnect after a restart; anyone
+      // may take it once it is gone (and, missing the checkpoint, report it
+      // so the trial is re-planned fresh).
       std::deque<int32_t>& queue = run.queue();
-      auto pick = std::find_if(queue.begin(), queue.end(), [&](int32_t i) {
-        const std::string holder = run.CheckpointHolder(run.trials()[i]);
-        if (holder.empty() || holder == worker_id) return true;
+      const bool in_grace = clock_->NowMs() < holders_grace_until_ms_;
+      auto pick = queue.begin();
+      for (; pick != queue.end(); ++pick) {
+        const std::string holder = run.CheckpointHolder(run.trials()[*pick]);
+        if (holder.empty() || holder == worker_id) break;
         auto w = workers_.find(holder);
-        return w == workers_.end() || w->second.draining;
-      });
+        if (w == workers_.end() ? !in_grace : w->second.draining) break;
+      }
       if (pick == queue.end()) {
         ++it;
         continue;

@@ -219,7 +219,7 @@ TEST_F(LineageTest, LineagesSurviveARestartAndBranchingGoesOn) {
   // store are branched from again, on the workers that hold them.
   v1::AmendCampaignRequest q;
   q.set_campaign_id(id);
-  q.set_target_interval_width(0.6 * c.target_interval_width());
+  q.set_target_interval_width(0.4 * c.target_interval_width());
   v1::AmendCampaignResponse r;
   {
     auto context = AuthContext(kAdminToken);
