@@ -125,6 +125,9 @@ struct QuestionSpec {
 };
 
 enum class Schedule { kCosine, kWsd };  // cosine; warmup-stable-decay
+// A `wsd` run's cooldown: its last fifth, decaying linearly. Branching
+// campaigns (TrainingSpec::branching) price branches by it.
+inline constexpr double kWsdDecayFraction = 0.2;
 enum class LrRule {
   kConstant,      // lr_constant
   kLudziejewski,  // LearningRate() below

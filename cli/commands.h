@@ -9,6 +9,7 @@
 #define MOESWEEP_CLI_COMMANDS_H_
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -96,7 +97,9 @@ struct SimulateCommandOptions {
   std::string strategy;    // overrides the spec's; empty: the spec's
   std::string truth_file;  // law file; empty: the family's published law
   int seeds = 1;
-  double cooldown = 0;  // > 0: warmup-stable-decay runs with branches
+  // > 0: warmup-stable-decay runs with branches; none: the spec's
+  // (campaign::kWsdDecayFraction under training.branching, else 0).
+  std::optional<double> cooldown;
   bool json = false;
 };
 void AddSimulateCommand(CLI::App* app, SimulateCommandOptions* options);

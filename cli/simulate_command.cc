@@ -68,8 +68,8 @@ void AddSimulateCommand(CLI::App* app, SimulateCommandOptions* o) {
   cmd->add_option("--cooldown", o->cooldown,
                   "Warmup-stable-decay runs cooling down over this fraction "
                   "of their tokens (0 to 0.5), and runs branched from "
-                  "earlier runs' checkpoints (active strategy)")
-      ->capture_default_str();
+                  "earlier runs' checkpoints (active strategy); default: "
+                  "0.2 for a spec with training.branching, else 0");
   cmd->add_flag("--json", o->json, "Print one JSON object");
 }
 
@@ -96,7 +96,9 @@ int RunSimulateCommand(const SimulateCommandOptions& o, std::ostream& out,
   if (!truth.ok()) return fail(truth.status());
   StatusOr<fitter::CampaignSimulation> sim = ToSimulation(*spec, *truth);
   if (!sim.ok()) return fail(sim.status());
-  sim->cooldown_fraction = o.cooldown;
+  sim->cooldown_fraction =
+      o.cooldown ? *o.cooldown
+                 : (spec->training.branching ? campaign::kWsdDecayFraction : 0);
   if (Status valid = sim->Validate(); !valid.ok()) return fail(valid);
 
   nlohmann::ordered_json j;
@@ -128,7 +130,7 @@ int RunSimulateCommand(const SimulateCommandOptions& o, std::ostream& out,
     if (!o.json) {
       out << std::setprecision(4) << "seed " << run.seed << ": "
           << c.stop_reason << " after " << c.runs << " runs";
-      if (o.cooldown > 0) out << " (" << c.branches << " branches)";
+      if (run.cooldown_fraction > 0) out << " (" << c.branches << " branches)";
       out << ", " << c.flops_spent << " FLOPs (" << c.gpu_seconds / 3600
           << " GPU-hours); answer " << c.answer.value << " [" << c.answer.lower
           << ", " << c.answer.upper << "], truth " << c.truth << ", error "

@@ -21,9 +21,7 @@
 
 namespace moesweep::coordinator {
 
-// A warmup-stable-decay trial's cooldown: the last fraction of its tokens
-// (trial_spec.cc). Branching campaigns price branches by it.
-inline constexpr double kWsdDecayFraction = 0.2;
+using campaign::kWsdDecayFraction;
 
 struct TrialEntry {
   int32_t index = 0;
@@ -168,7 +166,8 @@ class CampaignRun {
   // A validation trial's observed loss against its prediction; the fit does
   // not see it. INVALID_ARGUMENT for a non-positive loss.
   Status RecordValidation(TrialEntry& t, double loss, int64_t now_unix_ms);
-  // Planned FLOPs of the largest run the fit has seen; 0 before any.
+  // Training FLOPs (the law's cost model) of the largest run the fit has
+  // seen, from scratch even for a branch; 0 before any.
   double LargestFittedFlops() const;
   // Validation trials asked for by Validate (`requested`) or by the spec.
   int ValidationTrials(bool requested) const;

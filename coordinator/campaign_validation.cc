@@ -138,7 +138,9 @@ double CampaignRun::LargestFittedFlops() const {
   for (const TrialEntry& t : trials_) {
     if (t.trial.state() == v1::TRIAL_STATE_SUCCEEDED &&
         !t.trial.has_validation()) {
-      largest = std::max(largest, t.planned_flops);
+      // The run's own size: a branch is charged less than it trained.
+      StatusOr<double> flops = fitter::RunFlops(plan_.shape, t.at);
+      if (flops.ok()) largest = std::max(largest, *flops);
     }
   }
   return largest;

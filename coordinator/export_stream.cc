@@ -59,7 +59,7 @@ std::string JsonString(const std::string& s) {
 // named "7").
 bool TextColumn(const std::string& name) {
   return name == "trial_id" || name == "state" || name == "proposer" ||
-         name == "worker_id" || name == "parameter";
+         name == "worker_id" || name == "parameter" || name == "lineage";
 }
 
 // A JSONL value typed as a reader wants it: numbers as numbers (non-finite
@@ -111,7 +111,9 @@ StatusOr<Table> TrialsTable(const std::vector<v1::Trial>& trials) {
               // The law's features under the fitter's names, so that
               // `moesweep fit --data` reads the export as it is.
               "n_embed", "params", "active_params", "tokens", "num_shared",
-              "active_experts", "shared_ratio", "validation"};
+              "active_experts", "shared_ratio", "validation",
+              // Branching campaigns: the run's lineage and its checkpoint.
+              "lineage", "resume_from_tokens"};
   for (const v1::Trial& x : trials) {
     const v1::ArchitectureSpec& a = x.spec().architecture();
     t.rows.push_back({x.spec().trial_id(),
@@ -138,7 +140,9 @@ StatusOr<Table> TrialsTable(const std::vector<v1::Trial>& trials) {
                       Num(x.features().num_shared()),
                       Num(x.features().active_experts()),
                       Num(x.features().shared_ratio()),
-                      x.has_validation() ? "true" : "false"});
+                      x.has_validation() ? "true" : "false",
+                      x.spec().lineage(),
+                      std::to_string(x.spec().resume_from_tokens())});
   }
   return t;
 }

@@ -107,13 +107,14 @@ void Line(const char* metric, double value, double ref, double ratio,
 
 void SeedLine(const SeedResult& r) {
   std::printf(
-      "seed %llu: %d runs, %.3g FLOPs (budget %.3g), %.0f s to the stopping "
-      "rule, then %s (%s); out-of-sample |log error| over the last 20 %.4f; "
-      "chinchilla grid: %d runs, %.3g FLOPs, last 20 %.4f; seed took %.0f s\n",
-      static_cast<unsigned long long>(r.seed), r.runs, r.spent_flops,
-      r.budget_flops, r.wall_seconds, r.state.c_str(), r.reason.c_str(),
-      r.oos_last20, r.ref_runs, r.ref_spent_flops, r.ref_oos_last20,
-      r.seed_seconds);
+      "seed %llu: %d runs (%d branches), %.3g FLOPs (budget %.3g), %.0f s to "
+      "the stopping rule, answer's interval %.2f%% of it, then %s (%s); "
+      "out-of-sample |log error| over the last 20 %.4f; chinchilla grid: %d "
+      "runs, %.3g FLOPs, last 20 %.4f; seed took %.0f s\n",
+      static_cast<unsigned long long>(r.seed), r.runs, r.branches,
+      r.spent_flops, r.budget_flops, r.wall_seconds, 100 * r.answer_width,
+      r.state.c_str(), r.reason.c_str(), r.oos_last20, r.ref_runs,
+      r.ref_spent_flops, r.ref_oos_last20, r.seed_seconds);
   for (const ValidationResult& v : r.validations) {
     std::printf(
         "seed %llu: validation %s (%s) at %.2fx: predicted %.4f [%.4f, %.4f], "

@@ -136,6 +136,7 @@ campaign::CampaignSpec ReferenceSpec(const campaign::CampaignSpec& active,
   spec.law.family = "chinchilla";
   spec.law.expr = {};
   spec.strategy = campaign::Strategy::kGrid;
+  spec.training.branching = false;  // a fixed grid cannot price a branch
   spec.validate.reset();
   spec.budget = campaign::BudgetSpec();
   spec.budget.flops = budget_flops;
@@ -222,6 +223,17 @@ StatusOr<SeedResult> RunSeed(Cluster& cluster,
   result.spent_flops = stopped.spent_flops();
   result.budget_flops = stopped.budget_flops();
   result.runs = stopped.trials().succeeded();
+  if (stopped.has_answer() && stopped.answer().value() > 0) {
+    const v1::Answer& a = stopped.answer();
+    result.answer_width =
+        (a.interval().upper() - a.interval().lower()) / a.value();
+  }
+  MOESWEEP_ASSIGN_OR_RETURN(std::vector<v1::Trial> trials,
+                            ListTrials(cluster, id));
+  for (const v1::Trial& t : trials) {
+    result.branches += t.state() == v1::TRIAL_STATE_SUCCEEDED &&
+                       t.spec().resume_from_tokens() > 0;
+  }
 
   // The reference trains beside the validation run, on the other worker.
   const campaign::CampaignSpec reference =

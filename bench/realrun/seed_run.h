@@ -41,6 +41,9 @@ struct SeedResult {
   double budget_flops = 0;
   double wall_seconds = 0;  // Create until the stopping rule
   double oos_last20 = 0;    // mean |log error| of the last 20 observations
+  double answer_width =
+      0;             // the answer's 95% interval over its value, at the stop
+  int branches = 0;  // fitted runs resumed from a checkpoint (issue 18)
   int ref_runs = 0;
   double ref_spent_flops = 0;
   double ref_oos_last20 = 0;

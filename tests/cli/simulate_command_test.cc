@@ -88,6 +88,34 @@ TEST(SimulateCommandTest, CooldownBranchesRunsFromCheckpoints) {
       << err3.str();
 }
 
+// A spec with training.branching simulates what the coordinator would run:
+// a cooldown of the wsd schedule's fifth, unless --cooldown says otherwise.
+TEST(SimulateCommandTest, ABranchingSpecBranchesWithoutTheFlag) {
+  testing::TempDir dir;
+  SimulateCommandOptions options;
+  options.campaign = dir.Write(
+      "campaign.yaml",
+      std::string(kCampaign) + "training: {schedule: wsd, branching: true}\n");
+  options.json = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunSimulateCommand(options, out, err), 0) << err.str();
+  EXPECT_GT(nlohmann::json::parse(out.str())
+                .at("runs")
+                .at(0)
+                .at("branches")
+                .get<int>(),
+            0);
+  options.cooldown = 0;
+  std::ostringstream out2;
+  ASSERT_EQ(RunSimulateCommand(options, out2, err), 0) << err.str();
+  EXPECT_EQ(nlohmann::json::parse(out2.str())
+                .at("runs")
+                .at(0)
+                .at("branches")
+                .get<int>(),
+            0);
+}
+
 TEST(SimulateCommandTest, RefusesBadSpecsStrategiesAndTruths) {
   testing::TempDir dir;
   SimulateCommandOptions options;
