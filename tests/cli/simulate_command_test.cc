@@ -97,23 +97,14 @@ TEST(SimulateCommandTest, ABranchingSpecBranchesWithoutTheFlag) {
       "campaign.yaml",
       std::string(kCampaign) + "training: {schedule: wsd, branching: true}\n");
   options.json = true;
-  std::ostringstream out, err;
-  ASSERT_EQ(RunSimulateCommand(options, out, err), 0) << err.str();
-  EXPECT_GT(nlohmann::json::parse(out.str())
-                .at("runs")
-                .at(0)
-                .at("branches")
-                .get<int>(),
-            0);
+  auto branches = [&options] {
+    std::ostringstream out, err;
+    EXPECT_EQ(RunSimulateCommand(options, out, err), 0) << err.str();
+    return nlohmann::json::parse(out.str()).at("runs").at(0).at("branches");
+  };
+  EXPECT_GT(branches().get<int>(), 0);
   options.cooldown = 0;
-  std::ostringstream out2;
-  ASSERT_EQ(RunSimulateCommand(options, out2, err), 0) << err.str();
-  EXPECT_EQ(nlohmann::json::parse(out2.str())
-                .at("runs")
-                .at(0)
-                .at("branches")
-                .get<int>(),
-            0);
+  EXPECT_EQ(branches().get<int>(), 0);
 }
 
 TEST(SimulateCommandTest, RefusesBadSpecsStrategiesAndTruths) {

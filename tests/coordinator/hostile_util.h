@@ -92,6 +92,17 @@ inline std::vector<v1::Trial> ListTrials(v1::CampaignService::Stub* stub,
   return {r.trials().begin(), r.trials().end()};
 }
 
+inline v1::Campaign GetCampaign(v1::CampaignService::Stub* stub,
+                                const std::string& campaign_id) {
+  v1::GetCampaignRequest q;
+  q.set_campaign_id(campaign_id);
+  v1::GetCampaignResponse r;
+  auto context = AuthContext(kViewerToken);
+  grpc::Status s = stub->Get(context.get(), q, &r);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return r.campaign();
+}
+
 inline v1::Trial TrialOf(v1::CampaignService::Stub* stub,
                          const std::string& campaign_id,
                          const std::string& id) {

@@ -24,15 +24,6 @@ std::string BranchingYaml(const std::string& name, int max_parallel_runs = 4) {
          "training: {schedule: wsd, branching: true}\n";
 }
 
-v1::Campaign Get(v1::CampaignService::Stub* stub, const std::string& id) {
-  v1::GetCampaignRequest q;
-  q.set_campaign_id(id);
-  v1::GetCampaignResponse r;
-  auto context = AuthContext(kViewerToken);
-  EXPECT_TRUE(stub->Get(context.get(), q, &r).ok());
-  return r.campaign();
-}
-
 bool Saves(const v1::Trial& t, int64_t tokens) {
   const auto& saved = t.spec().checkpoint_at_tokens();
   return std::find(saved.begin(), saved.end(), tokens) != saved.end();
@@ -168,7 +159,7 @@ TEST_F(LineageTest, ABranchWhoseCheckpointIsGoneIsReplannedFreshAndPaidInFull) {
   // A report on a branch cancelled as the campaign stopped changes nothing.
   EXPECT_GT(replanned, 0);
   EXPECT_LE(replanned, missing);
-  EXPECT_DOUBLE_EQ(Get(stub.get(), id).spent_flops(), spent);
+  EXPECT_DOUBLE_EQ(GetCampaign(stub.get(), id).spent_flops(), spent);
 }
 
 TEST_F(LineageTest, LineagesSurviveARestartAndBranchingGoesOn) {
