@@ -83,7 +83,9 @@ TrialEntry* CampaignRun::Find(std::string_view trial_id) {
 void CampaignRun::AddLoadedTrial(TrialEntry entry) {
   by_id_[entry.trial.spec().trial_id()] = static_cast<int32_t>(trials_.size());
   SetLineage(entry);
-  if (!entry.trial.has_validation()) entry.planned_flops = PlannedFlops(entry);
+  // A validation run made here brings its own (priced under the law).
+  if (!entry.trial.has_validation() || entry.planned_flops <= 0)
+    entry.planned_flops = PlannedFlops(entry);
   trials_.push_back(std::move(entry));
 }
 

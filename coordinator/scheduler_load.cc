@@ -96,8 +96,6 @@ Status Scheduler::LoadCampaign(v1::Campaign campaign) {
     MOESWEEP_ASSIGN_OR_RETURN(t.trial,
                               records::Decode<v1::Trial>(r.value, "trial"));
     t.at = FromRunFeatures(t.trial.features());
-    StatusOr<double> flops = fitter::RunFlops(run.plan().shape, t.at);
-    t.planned_flops = flops.ok() ? *flops : 0;
     // The store's attempt counter is the truth: a requeue bumps it first.
     MOESWEEP_ASSIGN_OR_RETURN(
         int32_t attempt, store_->CurrentAttempt(t.trial.spec().trial_id()));

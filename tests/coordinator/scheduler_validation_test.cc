@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "tests/coordinator/hostile_util.h"
 #include "tests/testing/coordinator_fixture.h"
 #include "tests/testing/http_get.h"
 
@@ -47,26 +48,6 @@ v1::GetLawResponse Law(v1::CampaignService::Stub* stub,
   grpc::Status s = stub->GetLaw(context.get(), q, &r);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return r;
-}
-
-v1::Campaign Get(v1::CampaignService::Stub* stub, const std::string& id) {
-  v1::GetCampaignRequest q;
-  q.set_campaign_id(id);
-  v1::GetCampaignResponse r;
-  auto context = AuthContext(kViewerToken);
-  EXPECT_TRUE(stub->Get(context.get(), q, &r).ok());
-  return r.campaign();
-}
-
-std::vector<v1::Trial> Trials(v1::CampaignService::Stub* stub,
-                              const std::string& campaign_id) {
-  v1::ListTrialsRequest q;
-  q.set_campaign_id(campaign_id);
-  q.set_page_size(1000);
-  v1::ListTrialsResponse r;
-  auto context = AuthContext(kViewerToken);
-  EXPECT_TRUE(stub->ListTrials(context.get(), q, &r).ok());
-  return {r.trials().begin(), r.trials().end()};
 }
 
 v1::PredictResponse Predict(v1::CampaignService::Stub* stub,
@@ -153,7 +134,7 @@ TEST_F(ValidationTest, RunsAfterTheStoppingRuleOutOfTheFitAndSurviveRestart) {
             std::string::npos);
 
   // Out of the fit: the law counts only the campaign's own successes.
-  const std::vector<v1::Trial> trials = Trials(stub.get(), id);
+  const std::vector<v1::Trial> trials = ListTrials(stub.get(), id);
   int fitted = 0, validation_runs = 0;
   double spent = 0, validation_flops = 0;
   for (const v1::Trial& t : trials) {
@@ -171,7 +152,7 @@ TEST_F(ValidationTest, RunsAfterTheStoppingRuleOutOfTheFitAndSurviveRestart) {
   EXPECT_EQ(validation_runs, 2);
   const v1::GetLawResponse law = Law(stub.get(), id);
   EXPECT_EQ(law.law().num_observations(), fitted);
-  const v1::Campaign done = Get(stub.get(), id);
+  const v1::Campaign done = GetCampaign(stub.get(), id);
   EXPECT_DOUBLE_EQ(done.spent_flops(), spent);  // not charged to the budget
   EXPECT_DOUBLE_EQ(done.validation_flops(), validation_flops);
   EXPECT_GT(validation_flops, 0);
@@ -214,7 +195,7 @@ TEST_F(ValidationTest, RunsAfterTheStoppingRuleOutOfTheFitAndSurviveRestart) {
   EXPECT_TRUE(Predict(stub.get(), predict).SerializeAsString() ==
               predicted.SerializeAsString())
       << "predictions changed across the restart";
-  EXPECT_EQ(Get(stub.get(), id).state(), v1::CAMPAIGN_STATE_SUCCEEDED);
+  EXPECT_EQ(GetCampaign(stub.get(), id).state(), v1::CAMPAIGN_STATE_SUCCEEDED);
   EXPECT_EQ(StoredEvents(stub.get(), id).size(), events.size());
   page = HttpGet(server_->metrics_port(), "/metrics");
   ASSERT_TRUE(page.ok()) << page.status().ToString();
@@ -295,12 +276,13 @@ TEST_F(ValidationTest, AValidationRunKeepsTheShapesTheLawWasFittedOn) {
           << v1::CampaignState_Name(end);
     }
   }
-  const Shapes in = ShapesOf(Trials(stub.get(), observed));
-  ASSERT_GT(in.validation, 0) << Get(stub.get(), observed).state_reason();
+  const Shapes in = ShapesOf(ListTrials(stub.get(), observed));
+  ASSERT_GT(in.validation, 0)
+      << GetCampaign(stub.get(), observed).state_reason();
   EXPECT_GE(in.validation, in.lo * (1 - 1e-9));
   EXPECT_LE(in.validation, in.hi * (1 + 1e-9));
-  const Shapes free = ShapesOf(Trials(stub.get(), any));
-  ASSERT_GT(free.validation, 0) << Get(stub.get(), any).state_reason();
+  const Shapes free = ShapesOf(ListTrials(stub.get(), any));
+  ASSERT_GT(free.validation, 0) << GetCampaign(stub.get(), any).state_reason();
   EXPECT_TRUE(free.validation < free.lo || free.validation > free.hi)
       << free.validation << " in [" << free.lo << ", " << free.hi << "]";
   for (const std::string& id : {observed, any}) {
@@ -342,7 +324,7 @@ TEST_F(ValidationTest, StoppedCampaignGetsOneMoreRunThroughValidate) {
   // Too small for any architecture of the space to train seq_len tokens.
   EXPECT_EQ(Validate(stub.get(), id, 1, &r).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(Get(stub.get(), id).state(), v1::CAMPAIGN_STATE_SUCCEEDED);
+  EXPECT_EQ(GetCampaign(stub.get(), id).state(), v1::CAMPAIGN_STATE_SUCCEEDED);
 
   // Through the CLI, as an admin would.
   const std::string tokens = dir_.File("tokens");
