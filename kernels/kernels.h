@@ -1,9 +1,10 @@
-// Every compute op of the MoE transformer, twice with one parameter list
-// (STYLE.md H9): a plain C++ reference in namespace `ref` (<op>_ref.cc, loops
-// that read like the maths; a template on the element type so tests can run
-// it in fp64) and a fast CPU version in namespace `cpu` (threaded, GEMMs
-// through OpenBLAS when the build found it). ref<float> and cpu take the same
-// arguments, so the same call runs through both.
+// Every compute op of the MoE transformer with one parameter list (STYLE.md
+// H9): a plain C++ reference in namespace `ref` (<op>_ref.cc, loops that read
+// like the maths; a template on the element type so tests can run it in
+// fp64), a fast CPU version in namespace `cpu` (threaded, GEMMs through
+// OpenBLAS when the build found it) and a CUDA version in namespace `cuda`
+// (<op>.cu, on device memory). ref<float>, cpu and cuda take the same
+// arguments, so the same call runs through each.
 //
 // Shape letters, used in every signature:
 //   B batch, T sequence, C model width, NH attention heads (head width C/NH),
@@ -28,14 +29,19 @@
 #include <memory>
 #include <type_traits>
 
+#include "kernels/cuda_engine.h"  // CudaEngine, CudaDeviceCount
+
 namespace moesweep::kernels {
 
 class ThreadPool;
 
-// What the fast ops run on. The reference ignores it. `pool` is borrowed and
-// must outlive every call; null runs on the calling thread alone.
+// What the fast ops run on. The reference ignores it. Both are borrowed and
+// must outlive every call. `pool`: the cpu ops' threads; null runs on the
+// calling thread alone. `cuda`: the device and stream of the cuda ops,
+// required by them.
 struct Context {
   ThreadPool* pool = nullptr;
+  CudaEngine* cuda = nullptr;
 };
 
 // A fixed set of worker threads. Run(n, f) calls f(i) once for every i in
@@ -94,6 +100,18 @@ using Float = float;
 #include "kernels/ops.inc"
 #undef MOESWEEP_KERNEL
 }  // namespace cpu
+
+// The same ops on one GPU (kernels/<op>.cu), built where the CUDA toolkit is
+// found (target moesweep_kernels_cuda). Every pointer is device memory, the
+// scalars router_loss_forward writes too; each op is queued on ctx.cuda's
+// stream and returns without waiting, except grad_norm_squared, which
+// returns a host double and so waits for the stream.
+namespace cuda {
+using Float = float;
+#define MOESWEEP_KERNEL
+#include "kernels/ops.inc"
+#undef MOESWEEP_KERNEL
+}  // namespace cuda
 
 }  // namespace moesweep::kernels
 

@@ -1,6 +1,7 @@
 // Fast dense and grouped matmuls: row blocks of each GEMM go to the pool's
 // threads, each running a single-threaded Sgemm.
 
+#include <cassert>
 #include <cstring>
 
 #include "kernels/gemm.h"
@@ -37,8 +38,9 @@ void matmul_backward(const Context& ctx, float* dinp, float* dweight,
 }
 
 void expert_matmul_forward(const Context& ctx, float* out, const float* inp,
-                           const float* weight, const int32_t* offsets, int E,
-                           int I, int O) {
+                           const float* weight, const int32_t* offsets,
+                           [[maybe_unused]] int M, int E, int I, int O) {
+  assert(offsets[E] == M);
   // Every thread takes its share of every expert's rows, so the load is even
   // however unevenly the router spreads tokens.
   int parts = Threads(ctx);
@@ -55,8 +57,9 @@ void expert_matmul_forward(const Context& ctx, float* out, const float* inp,
 
 void expert_matmul_backward(const Context& ctx, float* dinp, float* dweight,
                             const float* dout, const float* inp,
-                            const float* weight, const int32_t* offsets, int E,
-                            int I, int O) {
+                            const float* weight, const int32_t* offsets,
+                            [[maybe_unused]] int M, int E, int I, int O) {
+  assert(offsets[E] == M);
   int parts = Threads(ctx);
   ParallelTasks(ctx, 2 * E * parts, [&](int task) {
     bool weight_task = task >= E * parts;

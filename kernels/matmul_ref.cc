@@ -1,5 +1,7 @@
 // Dense and per-expert (grouped) matmuls: out[N,O] = inp[N,I] weight[O,I]^T.
 
+#include <cassert>
+
 #include "kernels/kernels.h"
 #include "kernels/ref_instantiate.h"
 
@@ -34,8 +36,9 @@ void matmul_backward(const Context&, Float* dinp, Float* dweight,
 
 template <typename Float>
 void expert_matmul_forward(const Context& ctx, Float* out, const Float* inp,
-                           const Float* weight, const int32_t* offsets, int E,
-                           int I, int O) {
+                           const Float* weight, const int32_t* offsets,
+                           [[maybe_unused]] int M, int E, int I, int O) {
+  assert(offsets[E] == M);
   for (int e = 0; e < E; ++e) {
     int begin = offsets[e];
     matmul_forward(ctx, out + size_t(begin) * O, inp + size_t(begin) * I,
@@ -46,9 +49,10 @@ void expert_matmul_forward(const Context& ctx, Float* out, const Float* inp,
 template <typename Float>
 void expert_matmul_backward(const Context& ctx, Float* dinp, Float* dweight,
                             const Float* dout, const Float* inp,
-                            const Float* weight, const int32_t* offsets, int E,
-                            int I, int O) {
-  for (int m = 0; m < offsets[E] * I; ++m) dinp[m] = 0;
+                            const Float* weight, const int32_t* offsets, int M,
+                            int E, int I, int O) {
+  assert(offsets[E] == M);
+  for (int m = 0; m < M * I; ++m) dinp[m] = 0;
   for (int e = 0; e < E; ++e) {
     int begin = offsets[e];
     matmul_backward(ctx, dinp + size_t(begin) * I, dweight + size_t(e) * O * I,

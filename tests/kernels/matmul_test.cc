@@ -38,15 +38,15 @@ TEST(MatmulTest, ExpertReferenceGradientMatchesFiniteDifferences) {
   auto w = Uniform<double>(rng, M * O);
   std::vector<double> out(M * O);
   auto loss = [&] {
-    ref::expert_matmul_forward<double>({}, out.data(), inp.data(),
-                                       weight.data(), offsets.data(), E, I, O);
+    ref::expert_matmul_forward<double>(
+        {}, out.data(), inp.data(), weight.data(), offsets.data(), M, E, I, O);
     return testing::Dot(out, w);
   };
   auto dinp = Uniform<double>(rng, M * I);  // overwritten
   std::vector<double> dweight(E * O * I, 0.0);
   ref::expert_matmul_backward<double>({}, dinp.data(), dweight.data(), w.data(),
                                       inp.data(), weight.data(), offsets.data(),
-                                      E, I, O);
+                                      M, E, I, O);
   ExpectClose(dinp, NumericGradient(&inp, loss), 1e-7, 1e-6, "dinp");
   ExpectClose(dweight, NumericGradient(&weight, loss), 1e-7, 1e-6, "dweight");
 }
@@ -89,18 +89,18 @@ TEST(MatmulTest, FastExpertMatchesReferenceWithEmptyExperts) {
     Context ctx{pool};
     std::vector<float> a(M * O), b(M * O);
     ref::expert_matmul_forward<float>({}, a.data(), inp.data(), weight.data(),
-                                      offsets.data(), E, I, O);
+                                      offsets.data(), M, E, I, O);
     cpu::expert_matmul_forward(ctx, b.data(), inp.data(), weight.data(),
-                               offsets.data(), E, I, O);
+                               offsets.data(), M, E, I, O);
     ExpectClose(b, a, 1e-5, 1e-4, "out");
     std::vector<float> di1(M * I), di2(M * I, 7.0f);
     auto dw1 = Uniform<float>(rng, E * O * I), dw2 = dw1;
     ref::expert_matmul_backward<float>({}, di1.data(), dw1.data(), dout.data(),
                                        inp.data(), weight.data(),
-                                       offsets.data(), E, I, O);
+                                       offsets.data(), M, E, I, O);
     cpu::expert_matmul_backward(ctx, di2.data(), dw2.data(), dout.data(),
-                                inp.data(), weight.data(), offsets.data(), E, I,
-                                O);
+                                inp.data(), weight.data(), offsets.data(), M, E,
+                                I, O);
     ExpectClose(di2, di1, 1e-5, 1e-4, "dinp");
     ExpectClose(dw2, dw1, 1e-5, 1e-4, "dweight");
   }

@@ -35,9 +35,9 @@ void Model::MoeForward(int l, int B) {
   }
   k::moe_permute_forward(ctx_, x.xp, x.offsets, x.slot, x.ln2, x.expert,
                          x.counts, N, C, E, K);
-  k::expert_matmul_forward(ctx_, x.h13, x.xp, w.w13, x.offsets, E, C, 2 * H);
+  k::expert_matmul_forward(ctx_, x.h13, x.xp, w.w13, x.offsets, M, E, C, 2 * H);
   k::swiglu_forward(ctx_, x.act, x.h13, M, H);
-  k::expert_matmul_forward(ctx_, x.yp, x.act, w.w2, x.offsets, E, H, C);
+  k::expert_matmul_forward(ctx_, x.yp, x.act, w.w2, x.offsets, M, E, H, C);
   k::moe_unpermute_forward(ctx_, a_->tmp, x.yp, x.gate, x.slot, N, C, K);
   k::add_forward(ctx_, out, x.mid, a_->tmp, size_t(N) * C);
   if (Hs > 0) {
@@ -70,10 +70,10 @@ void Model::MoeBackward(int l, int B) {
   k::moe_unpermute_backward(ctx_, a.dyp, a.dgate, a.dres, x.yp, x.gate, x.slot,
                             N, C, K);
   k::expert_matmul_backward(ctx_, a.dact, dw.w2, a.dyp, x.act, w.w2, x.offsets,
-                            E, H, C);
+                            M, E, H, C);
   k::swiglu_backward(ctx_, a.dh13, a.dact, x.h13, M, H);
   k::expert_matmul_backward(ctx_, a.dxp, dw.w13, a.dh13, x.xp, w.w13, x.offsets,
-                            E, C, 2 * H);
+                            M, E, C, 2 * H);
   k::moe_permute_backward(ctx_, a.dln, a.dxp, x.slot, N, C, K);
   if (E > 1) {
     k::router_backward(ctx_, a.drlogits, a.dgate, x.probs, x.lse, x.expert,

@@ -1,0 +1,138 @@
+// The CUDA engine: device, stream, cuBLASLt handle and workspace.
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "kernels/cuda_engine.h"
+#include "kernels/cuda_util.cuh"
+
+namespace moesweep::kernels {
+
+namespace {
+
+// cuBLASLt's recommended workspace for Hopper is 32 MiB; smaller GPUs use
+// less of it.
+constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+
+}  // namespace
+
+struct CudaEngine::State {
+  int device = 0;
+  cudaStream_t stream = nullptr;
+  cublasLtHandle_t lt = nullptr;
+  void* workspace = nullptr;
+  double* scalar = nullptr;
+  cudaDeviceProp props{};
+};
+
+int CudaDeviceCount(std::string* why) {
+  int n = 0;
+  cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    if (why != nullptr) {
+      *why = std::string("no usable CUDA device: ") + cudaGetErrorString(err);
+    }
+    cudaGetLastError();  // the error is not sticky; clear it
+    return 0;
+  }
+  if (n == 0 && why != nullptr) *why = "no CUDA device is visible";
+  return n;
+}
+
+std::unique_ptr<CudaEngine> CudaEngine::Create(int device, std::string* error) {
+  auto s = std::make_unique<State>();
+  s->device = device;
+  auto fail = [&](const char* what, cudaError_t err) {
+    *error = std::string(what) + ": " + cudaGetErrorString(err);
+    if (s->scalar != nullptr) cudaFree(s->scalar);
+    if (s->workspace != nullptr) cudaFree(s->workspace);
+    if (s->stream != nullptr) cudaStreamDestroy(s->stream);
+    return std::unique_ptr<CudaEngine>();
+  };
+  cudaError_t err = cudaSetDevice(device);
+  if (err != cudaSuccess) return fail("cudaSetDevice", err);
+  err = cudaGetDeviceProperties(&s->props, device);
+  if (err != cudaSuccess) return fail("cudaGetDeviceProperties", err);
+  err = cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking);
+  if (err != cudaSuccess) return fail("cudaStreamCreate", err);
+  err = cudaMalloc(&s->workspace, kWorkspaceBytes);
+  if (err != cudaSuccess) return fail("cudaMalloc (cuBLASLt workspace)", err);
+  err = cudaMalloc(&s->scalar, sizeof(double));
+  if (err != cudaSuccess) return fail("cudaMalloc", err);
+  cublasStatus_t st = cublasLtCreate(&s->lt);
+  if (st != CUBLAS_STATUS_SUCCESS) {
+    *error = "cublasLtCreate failed with status " + std::to_string(int(st));
+    cudaFree(s->scalar);
+    cudaFree(s->workspace);
+    cudaStreamDestroy(s->stream);
+    return nullptr;
+  }
+  return std::unique_ptr<CudaEngine>(new CudaEngine(std::move(s)));
+}
+
+CudaEngine::CudaEngine(std::unique_ptr<State> state) : s_(std::move(state)) {}
+
+CudaEngine::~CudaEngine() {
+  cudaStreamSynchronize(s_->stream);
+  cublasLtDestroy(s_->lt);
+  cudaFree(s_->scalar);
+  cudaFree(s_->workspace);
+  cudaStreamDestroy(s_->stream);
+}
+
+std::string CudaEngine::Describe() const {
+  const cudaDeviceProp& p = s_->props;
+  return std::string(p.name) + ", sm_" + std::to_string(p.major) +
+         std::to_string(p.minor) + ", " +
+         std::to_string(p.multiProcessorCount) + " SMs";
+}
+
+void* CudaEngine::Alloc(size_t bytes) {
+  void* p = nullptr;
+  cudaError_t err = cudaMalloc(&p, bytes == 0 ? 1 : bytes);
+  if (err != cudaSuccess) {
+    std::fprintf(stderr, "moesweep: cudaMalloc of %zu bytes failed: %s\n",
+                 bytes, cudaGetErrorString(err));
+    std::abort();
+  }
+  return p;
+}
+
+void CudaEngine::Free(void* device_ptr) {
+  MOESWEEP_CUDA_CHECK(cudaFree(device_ptr));
+}
+
+void CudaEngine::CopyToDevice(void* device_dst, const void* host_src,
+                              size_t bytes) {
+  MOESWEEP_CUDA_CHECK(cudaMemcpyAsync(device_dst, host_src, bytes,
+                                      cudaMemcpyHostToDevice, s_->stream));
+  // The host buffer may be freed as soon as we return.
+  MOESWEEP_CUDA_CHECK(cudaStreamSynchronize(s_->stream));
+}
+
+void CudaEngine::CopyToHost(void* host_dst, const void* device_src,
+                            size_t bytes) {
+  MOESWEEP_CUDA_CHECK(cudaMemcpyAsync(host_dst, device_src, bytes,
+                                      cudaMemcpyDeviceToHost, s_->stream));
+  MOESWEEP_CUDA_CHECK(cudaStreamSynchronize(s_->stream));
+}
+
+void CudaEngine::Fill(void* device_dst, int byte, size_t bytes) {
+  MOESWEEP_CUDA_CHECK(cudaMemsetAsync(device_dst, byte, bytes, s_->stream));
+}
+
+void CudaEngine::Synchronize() {
+  MOESWEEP_CUDA_CHECK(cudaStreamSynchronize(s_->stream));
+}
+
+void* CudaEngine::stream() const { return s_->stream; }
+void* CudaEngine::lt_handle() const { return s_->lt; }
+void* CudaEngine::workspace() const { return s_->workspace; }
+size_t CudaEngine::workspace_bytes() const { return kWorkspaceBytes; }
+double* CudaEngine::device_double() const { return s_->scalar; }
+
+}  // namespace moesweep::kernels

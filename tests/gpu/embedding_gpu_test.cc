@@ -1,0 +1,48 @@
+// kernels/embedding.cu against its reference.
+
+#include "tests/gpu/gpu_testing.h"
+
+namespace moesweep::gpu_testing {
+namespace {
+
+namespace ref = kernels::ref;
+namespace cuda = kernels::cuda;
+
+// Tokens repeat (300 of a 50-token vocabulary), so the backward's rows take
+// several adds each.
+constexpr int N = 300, C = 72, V = 50;
+
+void Forward(Env& env) {
+  auto wte = Uniform(env.rng, V * C);
+  auto tokens = Integers(env.rng, N, V);
+  std::vector<float> expected(N * C);
+  ref::embedding_forward<float>({}, expected.data(), tokens.data(), wte.data(),
+                                N, C);
+  DeviceVector<float> d_wte(env, wte), d_out(env, size_t(N) * C);
+  DeviceVector<int32_t> d_tokens(env, tokens);
+  cuda::embedding_forward(env.ctx, d_out.get(), d_tokens.get(), d_wte.get(), N,
+                          C);
+  ExpectClose(env, d_out.Host(), expected, 0, 0, "out");
+}
+
+void Backward(Env& env) {
+  auto dwte = Uniform(env.rng, V * C);  // accumulated into
+  auto dout = Uniform(env.rng, N * C);
+  auto tokens = Integers(env.rng, N, V);
+  DeviceVector<float> d_dwte(env, dwte), d_dout(env, dout);
+  DeviceVector<int32_t> d_tokens(env, tokens);
+  ref::embedding_backward<float>({}, dwte.data(), dout.data(), tokens.data(), N,
+                                 C);
+  cuda::embedding_backward(env.ctx, d_dwte.get(), d_dout.get(), d_tokens.get(),
+                           N, C);
+  ExpectClose(env, d_dwte.Host(), dwte, 1e-5, 1e-5, "dwte");
+}
+
+}  // namespace
+}  // namespace moesweep::gpu_testing
+
+int main() {
+  using namespace moesweep::gpu_testing;
+  return RunAll("embedding_gpu_test",
+                {{"Forward", Forward}, {"Backward", Backward}});
+}

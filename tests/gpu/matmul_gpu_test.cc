@@ -1,0 +1,105 @@
+// kernels/matmul.cu against its reference: cuBLASLt's dense matmuls and our
+// grouped expert matmuls.
+
+#include "tests/gpu/gpu_testing.h"
+
+namespace moesweep::gpu_testing {
+namespace {
+
+namespace ref = kernels::ref;
+namespace cuda = kernels::cuda;
+
+void Dense(Env& env) {
+  const int N = 129, I = 67, O = 45;
+  auto inp = Uniform(env.rng, size_t(N) * I),
+       weight = Uniform(env.rng, size_t(O) * I);
+  auto dout = Uniform(env.rng, size_t(N) * O);
+  std::vector<float> out(size_t(N) * O);
+  ref::matmul_forward<float>({}, out.data(), inp.data(), weight.data(), N, I,
+                             O);
+  DeviceVector<float> d_inp(env, inp), d_weight(env, weight), d_dout(env, dout),
+      d_out(env, size_t(N) * O);
+  cuda::matmul_forward(env.ctx, d_out.get(), d_inp.get(), d_weight.get(), N, I,
+                       O);
+  ExpectClose(env, d_out.Host(), out, 1e-5, 1e-4, "out");
+  // Both gradients accumulate.
+  auto dinp = Uniform(env.rng, size_t(N) * I),
+       dweight = Uniform(env.rng, size_t(O) * I);
+  DeviceVector<float> d_dinp(env, dinp), d_dweight(env, dweight);
+  ref::matmul_backward<float>({}, dinp.data(), dweight.data(), dout.data(),
+                              inp.data(), weight.data(), N, I, O);
+  cuda::matmul_backward(env.ctx, d_dinp.get(), d_dweight.get(), d_dout.get(),
+                        d_inp.get(), d_weight.get(), N, I, O);
+  ExpectClose(env, d_dinp.Host(), dinp, 1e-5, 1e-4, "dinp");
+  ExpectClose(env, d_dweight.Host(), dweight, 1e-5, 1e-4, "dweight");
+}
+
+// Segments empty (first, inside, last), of one row, of exactly one 64-row
+// tile, and across several tiles with a ragged end; I and O no multiples of
+// the 64-wide tile.
+void Grouped(Env& env) {
+  const std::vector<int32_t> offsets = {0, 0, 1, 65, 65, 129, 300, 301, 301};
+  const int E = int(offsets.size()) - 1, M = offsets[E];
+  for (auto [I, O] : {std::pair{40, 136}, std::pair{136, 40}}) {
+    std::string tag =
+        " (I " + std::to_string(I) + ", O " + std::to_string(O) + ")";
+    auto inp = Uniform(env.rng, size_t(M) * I);
+    auto weight = Uniform(env.rng, size_t(E) * O * I);
+    auto dout = Uniform(env.rng, size_t(M) * O);
+    std::vector<float> out(size_t(M) * O), dinp(size_t(M) * I);
+    auto dweight = Uniform(env.rng, size_t(E) * O * I);  // accumulated into
+    DeviceVector<float> d_inp(env, inp), d_weight(env, weight),
+        d_dout(env, dout), d_out(env, size_t(M) * O),
+        d_dinp(env, size_t(M) * I), d_dweight(env, dweight);
+    DeviceVector<int32_t> d_offsets(env, offsets);
+    ref::expert_matmul_forward<float>({}, out.data(), inp.data(), weight.data(),
+                                      offsets.data(), M, E, I, O);
+    ref::expert_matmul_backward<float>({}, dinp.data(), dweight.data(),
+                                       dout.data(), inp.data(), weight.data(),
+                                       offsets.data(), M, E, I, O);
+    cuda::expert_matmul_forward(env.ctx, d_out.get(), d_inp.get(),
+                                d_weight.get(), d_offsets.get(), M, E, I, O);
+    cuda::expert_matmul_backward(env.ctx, d_dinp.get(), d_dweight.get(),
+                                 d_dout.get(), d_inp.get(), d_weight.get(),
+                                 d_offsets.get(), M, E, I, O);
+    ExpectClose(env, d_out.Host(), out, 1e-5, 1e-4, "out" + tag);
+    ExpectClose(env, d_dinp.Host(), dinp, 1e-5, 1e-4, "dinp" + tag);
+    ExpectClose(env, d_dweight.Host(), dweight, 1e-5, 1e-4, "dweight" + tag);
+  }
+}
+
+// Random splits as a router makes them, including all rows on one expert.
+void GroupedRandomSplits(Env& env) {
+  const int E = 16, I = 96, O = 64, M = 1000;
+  for (int trial = 0; trial < 4; ++trial) {
+    std::vector<int32_t> offsets(E + 1, 0);
+    for (int m = 0; m < M; ++m) {
+      int e = trial == 0 ? 7 : int(env.rng() % E);
+      ++offsets[e + 1];
+    }
+    for (int e = 0; e < E; ++e) offsets[e + 1] += offsets[e];
+    auto inp = Uniform(env.rng, size_t(M) * I);
+    auto weight = Uniform(env.rng, size_t(E) * O * I);
+    std::vector<float> out(size_t(M) * O);
+    ref::expert_matmul_forward<float>({}, out.data(), inp.data(), weight.data(),
+                                      offsets.data(), M, E, I, O);
+    DeviceVector<float> d_inp(env, inp), d_weight(env, weight),
+        d_out(env, size_t(M) * O);
+    DeviceVector<int32_t> d_offsets(env, offsets);
+    cuda::expert_matmul_forward(env.ctx, d_out.get(), d_inp.get(),
+                                d_weight.get(), d_offsets.get(), M, E, I, O);
+    ExpectClose(env, d_out.Host(), out, 1e-5, 1e-4,
+                "out (split " + std::to_string(trial) + ")");
+  }
+}
+
+}  // namespace
+}  // namespace moesweep::gpu_testing
+
+int main() {
+  using namespace moesweep::gpu_testing;
+  return RunAll("matmul_gpu_test",
+                {{"Dense", Dense},
+                 {"Grouped", Grouped},
+                 {"GroupedRandomSplits", GroupedRandomSplits}});
+}
