@@ -128,6 +128,19 @@ Status Apply(const YAML::Node& root, worker::TrainOptions* t) {
   Setter seed = [t](const YAML::Node& n, const std::string& path) {
     return Read(n, path, "a non-negative integer", &t->seed);
   };
+  Setter backend = [t](const YAML::Node& n, const std::string& path) {
+    std::string name;
+    MOESWEEP_RETURN_IF_ERROR(Read(n, path, "cpu or cuda", &name));
+    if (name == "cpu") {
+      t->backend = worker::TrainBackend::kCpu;
+    } else if (name == "cuda") {
+      t->backend = worker::TrainBackend::kCuda;
+    } else {
+      return InvalidArgumentError(path + ": must be cpu or cuda, got '" + name +
+                                  "'");
+    }
+    return OkStatus();
+  };
   return ApplyMap(
       root, "",
       {{"data_dir", Field(&t->data_dir, "a path")},
@@ -135,6 +148,8 @@ Status Apply(const YAML::Node& root, worker::TrainOptions* t) {
        {"batch_size", Int(&t->batch_size)},
        {"seed", seed},
        {"threads", Int(&t->threads)},
+       {"backend", backend},
+       {"device", Int(&t->device)},
        {"eval_every_tokens", Int64(&t->eval_every_tokens)},
        {"eval_at_tokens", eval_at},
        {"eval_tokens", Int64(&t->eval_tokens)},

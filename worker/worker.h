@@ -170,6 +170,14 @@ struct OptimizerConfig {
 float LearningRate(const OptimizerConfig& config, int64_t step,
                    int64_t total_steps);
 
+// What a run trains on: the CPU (kernels::cpu) or one GPU (kernels::cuda).
+enum class TrainBackend { kCpu, kCuda };
+
+// OK when this build and machine can train on `backend`; FAILED_PRECONDITION
+// naming why not ("this build has no CUDA backend", no GPU visible, the device
+// cannot be opened). Opens and closes GPU 0 for kCuda.
+Status CheckTrainBackend(TrainBackend backend);
+
 struct TrainOptions {
   ModelConfig model;
   OptimizerConfig optimizer;
@@ -182,7 +190,9 @@ struct TrainOptions {
   std::vector<int64_t> eval_at_tokens;
   int64_t eval_every_tokens = 0;  // 0: none but the listed and the last
   int64_t eval_tokens = 32768;    // held-out tokens read per eval
-  int threads = 0;                // 0: every hardware thread
+  int threads = 0;                // cpu: 0 for every hardware thread
+  TrainBackend backend = TrainBackend::kCpu;
+  int device = 0;  // cuda: which GPU
   Status Validate() const;
 };
 
@@ -244,7 +254,8 @@ class Trainer {
   Status RestoreCheckpoint(const std::string& path);
 
  private:
-  Trainer(const TrainOptions& options, TokenShard train, TokenShard val);
+  Trainer(const TrainOptions& options, std::unique_ptr<Model> model,
+          TokenShard train, TokenShard val);
   bool EvalDue(int64_t tokens_before, int64_t tokens_after) const;
 
   const TrainOptions options_;

@@ -8,6 +8,8 @@ namespace {
 constexpr char kRun[] = R"(data_dir: d
 steps: 4
 batch_size: 2
+backend: cuda
+device: 1
 eval_at_tokens: [32]
 model:
   d_model: 16
@@ -27,6 +29,8 @@ TEST(TrainConfigTest, ReadsEveryLevel) {
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->data_dir, "d");
   EXPECT_EQ(o->steps, 4);
+  EXPECT_EQ(o->backend, worker::TrainBackend::kCuda);
+  EXPECT_EQ(o->device, 1);
   EXPECT_EQ(o->eval_at_tokens, std::vector<int64_t>{32});
   EXPECT_EQ(o->model.expert_hidden(), 16);
   EXPECT_EQ(o->model.n_shared_experts, 1);
@@ -42,6 +46,9 @@ TEST(TrainConfigTest, ErrorsNameTheFieldPath) {
        "run.yaml: model.d_model: must be an integer, got 'abc'"},
       {"data_dir: d\nmodel: {n_expert: 4}",
        "run.yaml: model.n_expert: unknown field"},
+      {"data_dir: d\nbackend: gpu",
+       "run.yaml: backend: must be cpu or cuda, got 'gpu'"},
+      {"data_dir: d\ndevice: -1", "run.yaml: device: must be >= 0, got -1"},
       {"data_dir: d\noptimizer: {schedule: linear}",
        "run.yaml: optimizer.schedule: must be cosine or wsd, got 'linear'"},
       {"data_dir: d\nmodel: {top_k: 9}",

@@ -6,14 +6,13 @@
 #include <utility>
 
 #include "worker/agent/agent_impl.h"
+#include "worker/worker.h"
 
 namespace moesweep::worker::agent {
 
 Status CheckBackend(Backend backend) {
-  if (backend == Backend::kCuda) {
-    return FailedPreconditionError("this build has no CUDA backend");
-  }
-  return OkStatus();
+  return CheckTrainBackend(backend == Backend::kCuda ? TrainBackend::kCuda
+                                                     : TrainBackend::kCpu);
 }
 
 std::string_view EventKindName(AgentEvent::Kind kind) {

@@ -28,8 +28,8 @@ namespace moesweep::worker::agent {
 
 enum class Backend { kCpu, kCuda };
 
-// OK for a backend this build can train with; FAILED_PRECONDITION "this build
-// has no CUDA backend" for kCuda (the trainer is CPU-only).
+// OK for a backend this build and machine can train with; else
+// CheckTrainBackend's error naming why (no CUDA in this build, no GPU).
 Status CheckBackend(Backend backend);
 
 // The worker token of a token file: either the token alone on the first line

@@ -59,7 +59,8 @@ v1::WorkerMessage AgentImpl::MakeHello() const {
   hello->set_worker_id(worker_id_);
   hello->set_protocol_version(v1::PROTOCOL_VERSION_1);
   v1::WorkerCapabilities* caps = hello->mutable_capabilities();
-  caps->set_backend(v1::BACKEND_CPU);
+  caps->set_backend(options_.backend == Backend::kCuda ? v1::BACKEND_CUDA
+                                                       : v1::BACKEND_CPU);
   caps->set_host_memory_bytes(HostMemoryBytes());
   caps->set_cpu_threads(options_.threads > 0
                             ? options_.threads
@@ -213,6 +214,9 @@ void AgentImpl::OnAssign(const v1::Assign& assign, Pass* pass) {
   Event(AgentEvent::Kind::kAssigned, key, "assigned: " + Describe(spec));
   RunnerOptions options{.data_root = options_.data_dir,
                         .threads = options_.threads,
+                        .backend = options_.backend == Backend::kCuda
+                                       ? TrainBackend::kCuda
+                                       : TrainBackend::kCpu,
                         .checkpoint_dir = options_.checkpoint_dir,
                         .before_step = hooks_.before_step};
   runners_[key] = std::make_unique<TrialRunner>(spec, options, this);

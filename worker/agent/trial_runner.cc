@@ -147,6 +147,7 @@ std::optional<v1::WorkerMessage> TrialRunner::TrainSteps() {
     return Failure(v1::FAILURE_KIND_ERROR,
                    std::string(options.status().message()));
   }
+  options->backend = options_.backend;
   StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(*options);
   if (!trainer.ok()) {
     return Failure(

@@ -19,6 +19,7 @@
 
 #include "moesweep/v1/worker.pb.h"
 #include "worker/agent/attempt_table.h"
+#include "worker/worker.h"
 
 namespace moesweep::worker {
 struct StepReport;
@@ -42,6 +43,7 @@ class ReportSink {
 struct RunnerOptions {
   std::string data_root = "data";  // datasets' parent folder (spec_mapping.h)
   int threads = 0;                 // trainer threads; 0: every core
+  TrainBackend backend = TrainBackend::kCpu;
   // Where lineages' checkpoints live (spec_mapping.h, CheckpointPath).
   std::string checkpoint_dir = "checkpoints";
   // Test seam: called on the runner thread before each optimizer step and

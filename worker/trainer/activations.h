@@ -6,7 +6,7 @@
 #define MOESWEEP_WORKER_TRAINER_ACTIVATIONS_H_
 
 #include <cstdint>
-#include <vector>
+#include <vector>  // resid, layers
 
 #include "worker/trainer/model.h"
 
@@ -39,8 +39,9 @@ struct LayerActivations {
 };
 
 struct Model::Activations {
-  std::vector<float> floats;
-  std::vector<int32_t> ints;
+  // The two arenas, backend buffers the model frees.
+  float* floats = nullptr;
+  int32_t* ints = nullptr;
   std::vector<float*> resid;  // L + 1 residual streams [N, C]
   std::vector<LayerActivations> layers;
   int32_t* tokens;   // [N]
@@ -51,6 +52,7 @@ struct Model::Activations {
   float* probs;      // [N, V]
   float* losses;     // [N]
   float* tmp;        // [N, C]
+  float* scalars;    // [2]: a layer's aux and z losses, read back
   // Backward scratch, reused by every layer.
   float* dres;      // [N, C]
   float* dln;       // [N, C]

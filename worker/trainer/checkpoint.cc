@@ -93,9 +93,8 @@ Status Trainer::SaveCheckpoint(const std::string& path) const {
     const int64_t rng_bytes = int64_t(rng.size());
     w.Write(&rng_bytes, sizeof rng_bytes);
     w.Write(rng.data(), rng.size());
-    for (const std::span<const float> buffer : model_->State()) {
-      w.Write(buffer.data(), buffer.size_bytes());
-    }
+    const std::vector<float> state = model_->SaveState();
+    w.Write(state.data(), sizeof(float) * state.size());
     const uint32_t crc = uint32_t(w.crc());
     out.write(reinterpret_cast<const char*>(&crc), sizeof crc);
     out.flush();
@@ -175,10 +174,7 @@ Status Trainer::RestoreCheckpoint(const std::string& path) {
   // first, so an error leaves this trainer as it was.
   MOESWEEP_RETURN_IF_ERROR(BatchLoader::CheckState(rng));
   MOESWEEP_RETURN_IF_ERROR(loader_->SetState(rng));
-  for (const std::span<float> buffer : model_->State()) {
-    std::memcpy(buffer.data(), bytes.data() + at, buffer.size_bytes());
-    at += buffer.size_bytes();
-  }
+  model_->LoadState(bytes.data() + at);
   step_ = step;
   return OkStatus();
 }

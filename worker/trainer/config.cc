@@ -140,6 +140,7 @@ Status TrainOptions::Validate() const {
     }
   }
   if (threads < 0) return Bad("threads", "must be >= 0", threads);
+  if (device < 0) return Bad("device", "must be >= 0", device);
   return OkStatus();
 }
 

@@ -3,6 +3,7 @@
 
 #include "worker/trainer/model.h"
 
+#include <cassert>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -10,8 +11,6 @@
 #include "worker/trainer/activations.h"
 
 namespace moesweep::worker {
-
-namespace k = kernels::cpu;
 
 namespace {
 
@@ -50,7 +49,15 @@ void LayoutActivations(const ModelConfig& c, int B, Bump<float>* f,
 }  // namespace
 
 Model::Model(const ModelConfig& config, int max_batch, int threads)
-    : config_(config), max_batch_(max_batch), pool_(threads), ctx_{&pool_} {
+    : Model(config, max_batch, Backend::Cpu(threads)) {}
+
+Model::Model(const ModelConfig& config, int max_batch,
+             std::unique_ptr<Backend> backend)
+    : config_(config),
+      max_batch_(max_batch),
+      backend_(std::move(backend)),
+      k_(backend_->ops()),
+      ctx_(backend_->ctx()) {
   const size_t C = config.d_model, V = config.vocab_size, E = config.n_experts;
   const size_t H = config.expert_hidden();
   const size_t Hs = size_t(config.n_shared_experts) * H;
@@ -79,10 +86,14 @@ Model::Model(const ModelConfig& config, int max_batch, int threads)
     add(p + "ln2", C);
   }
   add("lnf", C);
-  params_.assign(offset, 0.0f);
-  grads_.assign(offset, 0.0f);
-  adam_m_.assign(offset, 0.0f);
-  adam_v_.assign(offset, 0.0f);
+  num_params_ = offset;
+  auto floats = [&](size_t n) {
+    return static_cast<float*>(backend_->Alloc(sizeof(float) * n));
+  };
+  params_ = floats(offset);
+  grads_ = floats(offset);
+  adam_m_ = floats(offset);
+  adam_v_ = floats(offset);
   auto views = [&](float* base) {
     ModelViews v;
     size_t at = 0;
@@ -110,27 +121,70 @@ Model::Model(const ModelConfig& config, int max_batch, int threads)
     v.lnf = take(C);
     return v;
   };
-  p_ = views(params_.data());
-  g_ = views(grads_.data());
+  p_ = views(params_);
+  g_ = views(grads_);
 
   a_ = std::make_unique<Activations>();
   Bump<float> f;
   Bump<int32_t> i;
   LayoutActivations(config, max_batch, &f, &i, a_.get());  // sizes only
-  a_->floats.assign(f.used, 0.0f);
-  a_->ints.assign(i.used, 0);
-  f = {a_->floats.data(), 0};
-  i = {a_->ints.data(), 0};
+  a_->floats = floats(f.used);
+  a_->ints = static_cast<int32_t*>(backend_->Alloc(sizeof(int32_t) * i.used));
+  f = {a_->floats, 0};
+  i = {a_->ints, 0};
   LayoutActivations(config, max_batch, &f, &i, a_.get());
+  const size_t max_tokens = size_t(max_batch) * config.seq_len;
+  host_losses_.resize(max_tokens);
+  if (E == 1) {
+    dense_expert_.assign(max_tokens, 0);
+    dense_gate_.assign(max_tokens, 1.0f);
+  }
 }
 
-Model::~Model() = default;
+Model::~Model() {
+  for (void* buffer :
+       {static_cast<void*>(params_), static_cast<void*>(grads_),
+        static_cast<void*>(adam_m_), static_cast<void*>(adam_v_),
+        static_cast<void*>(a_->floats), static_cast<void*>(a_->ints)}) {
+    backend_->Free(buffer);
+  }
+}
+
+float* Model::HostOnly(float* buffer) const {
+  assert(backend_->host_memory());
+  return buffer;
+}
+
+std::vector<float> Model::SaveState() const {
+  std::vector<float> state(3 * num_params_);
+  const size_t bytes = sizeof(float) * num_params_;
+  backend_->Download(state.data(), params_, bytes);
+  backend_->Download(state.data() + num_params_, adam_m_, bytes);
+  backend_->Download(state.data() + 2 * num_params_, adam_v_, bytes);
+  return state;
+}
+
+std::vector<float> Model::Gradients() const {
+  std::vector<float> grads(num_params_);
+  backend_->Download(grads.data(), grads_, sizeof(float) * num_params_);
+  return grads;
+}
+
+void Model::LoadState(const void* state) {
+  const size_t bytes = sizeof(float) * num_params_;
+  const char* at = static_cast<const char*>(state);
+  backend_->Upload(params_, at, bytes);
+  backend_->Upload(adam_m_, at + bytes, bytes);
+  backend_->Upload(adam_v_, at + 2 * bytes, bytes);
+}
 
 void Model::Init(uint64_t seed) {
   Normal normal(seed);
   float out_std = config_.init_std / std::sqrt(2.0f * config_.n_layers);
+  // Drawn on the host in one fixed order, whatever the backend.
+  std::vector<float> params(num_params_);
   for (const ParamTensor& t : tensors_) {
-    float* p = params_.data() + t.offset;
+    float* p = params.data() + t.offset;
     bool norm = t.offset >= num_decayed_;
     bool output = t.name.ends_with(".wo") || t.name.ends_with("w2");
     for (size_t j = 0; j < t.size; ++j) {
@@ -138,8 +192,9 @@ void Model::Init(uint64_t seed) {
           norm ? 1.0f : (output ? out_std : config_.init_std) * normal.Next();
     }
   }
-  std::fill(adam_m_.begin(), adam_m_.end(), 0.0f);
-  std::fill(adam_v_.begin(), adam_v_.end(), 0.0f);
+  backend_->Upload(params_, params.data(), sizeof(float) * num_params_);
+  ZeroFloats(adam_m_, num_params_);
+  ZeroFloats(adam_v_, num_params_);
 }
 
 Losses Model::Forward(const int32_t* tokens, const int32_t* targets, int B) {
@@ -147,16 +202,17 @@ Losses Model::Forward(const int32_t* tokens, const int32_t* targets, int B) {
   const int N = B * c.seq_len, C = c.d_model, V = c.vocab_size;
   Activations& a = *a_;
   a.B = B;
-  std::memcpy(a.tokens, tokens, sizeof(int32_t) * N);
-  std::memcpy(a.targets, targets, sizeof(int32_t) * N);
+  backend_->Upload(a.tokens, tokens, sizeof(int32_t) * N);
+  backend_->Upload(a.targets, targets, sizeof(int32_t) * N);
   last_ = Losses{};
-  k::embedding_forward(ctx_, a.resid[0], a.tokens, p_.wte, N, C);
+  k_.embedding_forward(ctx_, a.resid[0], a.tokens, p_.wte, N, C);
   for (int l = 0; l < c.n_layers; ++l) LayerForward(l, B);
-  k::rmsnorm_forward(ctx_, a.lnf, a.rstdf, a.resid[c.n_layers], p_.lnf, N, C);
-  k::matmul_forward(ctx_, a.logits, a.lnf, p_.lm_head, N, C, V);
-  k::crossentropy_forward(ctx_, a.losses, a.probs, a.logits, a.targets, N, V);
+  k_.rmsnorm_forward(ctx_, a.lnf, a.rstdf, a.resid[c.n_layers], p_.lnf, N, C);
+  k_.matmul_forward(ctx_, a.logits, a.lnf, p_.lm_head, N, C, V);
+  k_.crossentropy_forward(ctx_, a.losses, a.probs, a.logits, a.targets, N, V);
+  backend_->Download(host_losses_.data(), a.losses, sizeof(float) * N);
   double sum = 0;
-  for (int n = 0; n < N; ++n) sum += a.losses[n];
+  for (int n = 0; n < N; ++n) sum += host_losses_[n];
   last_.ce = float(sum / N);
   last_.total = sum / N + double(c.aux_loss_coef) * last_.aux +
                 double(c.z_loss_coef) * last_.z;
@@ -169,40 +225,41 @@ void Model::LayerForward(int l, int B) {
   const LayerViews& w = p_.layers[l];
   LayerActivations& x = a_->layers[l];
   const float* in = a_->resid[l];
-  k::rmsnorm_forward(ctx_, x.ln1, x.rstd1, in, w.ln1, N, C);
-  k::matmul_forward(ctx_, x.qkv, x.ln1, w.wqkv, N, C, 3 * C);
-  k::attention_forward(ctx_, x.atty, x.qkvr, x.att, x.qkv, B, T, C, c.n_heads,
+  k_.rmsnorm_forward(ctx_, x.ln1, x.rstd1, in, w.ln1, N, C);
+  k_.matmul_forward(ctx_, x.qkv, x.ln1, w.wqkv, N, C, 3 * C);
+  k_.attention_forward(ctx_, x.atty, x.qkvr, x.att, x.qkv, B, T, C, c.n_heads,
                        c.rope_theta);
-  k::matmul_forward(ctx_, a_->tmp, x.atty, w.wo, N, C, C);
-  k::add_forward(ctx_, x.mid, in, a_->tmp, size_t(N) * C);
-  k::rmsnorm_forward(ctx_, x.ln2, x.rstd2, x.mid, w.ln2, N, C);
+  k_.matmul_forward(ctx_, a_->tmp, x.atty, w.wo, N, C, C);
+  k_.add_forward(ctx_, x.mid, in, a_->tmp, size_t(N) * C);
+  k_.rmsnorm_forward(ctx_, x.ln2, x.rstd2, x.mid, w.ln2, N, C);
   MoeForward(l, B);  // resid[l + 1] = mid + MoE(ln2)
 }
 
 std::vector<int32_t> Model::Routing() const {
   size_t nk = size_t(a_->B) * config_.seq_len * config_.top_k;
-  std::vector<int32_t> routing;
-  for (const LayerActivations& x : a_->layers) {
-    routing.insert(routing.end(), x.expert, x.expert + nk);
+  std::vector<int32_t> routing(nk * a_->layers.size());
+  for (size_t l = 0; l < a_->layers.size(); ++l) {
+    backend_->Download(routing.data() + l * nk, a_->layers[l].expert,
+                       sizeof(int32_t) * nk);
   }
   return routing;
 }
 
-void Model::ZeroGrad() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+void Model::ZeroGrad() { ZeroFloats(grads_, num_params_); }
 
 void Model::Backward() {
   const ModelConfig& c = config_;
   Activations& a = *a_;
   const int N = a.B * c.seq_len, C = c.d_model, V = c.vocab_size;
-  k::crossentropy_backward(ctx_, a.dlogits, a.probs, a.targets, 1.0f / N, N, V);
-  std::fill_n(a.dln, size_t(N) * C, 0.0f);
-  k::matmul_backward(ctx_, a.dln, g_.lm_head, a.dlogits, a.lnf, p_.lm_head, N,
+  k_.crossentropy_backward(ctx_, a.dlogits, a.probs, a.targets, 1.0f / N, N, V);
+  ZeroFloats(a.dln, size_t(N) * C);
+  k_.matmul_backward(ctx_, a.dln, g_.lm_head, a.dlogits, a.lnf, p_.lm_head, N,
                      C, V);
-  std::fill_n(a.dres, size_t(N) * C, 0.0f);
-  k::rmsnorm_backward(ctx_, a.dres, g_.lnf, a.dln, a.resid[c.n_layers], p_.lnf,
+  ZeroFloats(a.dres, size_t(N) * C);
+  k_.rmsnorm_backward(ctx_, a.dres, g_.lnf, a.dln, a.resid[c.n_layers], p_.lnf,
                       a.rstdf, N, C);
   for (int l = c.n_layers - 1; l >= 0; --l) LayerBackward(l, a.B);
-  k::embedding_backward(ctx_, g_.wte, a.dres, a.tokens, N, C);
+  k_.embedding_backward(ctx_, g_.wte, a.dres, a.tokens, N, C);
 }
 
 // On entry a_->dres holds d resid[l + 1]; on exit d resid[l].
@@ -214,30 +271,28 @@ void Model::LayerBackward(int l, int B) {
   LayerActivations& x = a_->layers[l];
   Activations& a = *a_;
   MoeBackward(l, B);  // a.dln = d ln2; weights' grads accumulated
-  k::rmsnorm_backward(ctx_, a.dres, dw.ln2, a.dln, x.mid, w.ln2, x.rstd2, N, C);
-  std::fill_n(a.datty, size_t(N) * C, 0.0f);
-  k::matmul_backward(ctx_, a.datty, dw.wo, a.dres, x.atty, w.wo, N, C, C);
-  k::attention_backward(ctx_, a.dqkv, a.datt, a.datty, x.qkvr, x.att, B, T, C,
+  k_.rmsnorm_backward(ctx_, a.dres, dw.ln2, a.dln, x.mid, w.ln2, x.rstd2, N, C);
+  ZeroFloats(a.datty, size_t(N) * C);
+  k_.matmul_backward(ctx_, a.datty, dw.wo, a.dres, x.atty, w.wo, N, C, C);
+  k_.attention_backward(ctx_, a.dqkv, a.datt, a.datty, x.qkvr, x.att, B, T, C,
                         c.n_heads, c.rope_theta);
-  std::fill_n(a.dln, size_t(N) * C, 0.0f);
-  k::matmul_backward(ctx_, a.dln, dw.wqkv, a.dqkv, x.ln1, w.wqkv, N, C, 3 * C);
-  k::rmsnorm_backward(ctx_, a.dres, dw.ln1, a.dln, a.resid[l], w.ln1, x.rstd1,
+  ZeroFloats(a.dln, size_t(N) * C);
+  k_.matmul_backward(ctx_, a.dln, dw.wqkv, a.dqkv, x.ln1, w.wqkv, N, C, 3 * C);
+  k_.rmsnorm_backward(ctx_, a.dres, dw.ln1, a.dln, a.resid[l], w.ln1, x.rstd1,
                       N, C);
 }
 
 float Model::Update(const OptimizerConfig& opt, float lr, int step) {
-  float norm = float(
-      std::sqrt(k::grad_norm_squared(ctx_, grads_.data(), grads_.size())));
+  float norm =
+      float(std::sqrt(k_.grad_norm_squared(ctx_, grads_, num_params_)));
   float scale =
       opt.grad_clip > 0 && norm > opt.grad_clip ? opt.grad_clip / norm : 1.0f;
-  size_t rest = params_.size() - num_decayed_;
-  k::adamw_update(ctx_, params_.data(), grads_.data(), adam_m_.data(),
-                  adam_v_.data(), num_decayed_, lr, opt.beta1, opt.beta2,
-                  opt.eps, opt.weight_decay, scale, step);
-  k::adamw_update(ctx_, params_.data() + num_decayed_,
-                  grads_.data() + num_decayed_, adam_m_.data() + num_decayed_,
-                  adam_v_.data() + num_decayed_, rest, lr, opt.beta1, opt.beta2,
-                  opt.eps, 0.0f, scale, step);
+  size_t rest = num_params_ - num_decayed_;
+  k_.adamw_update(ctx_, params_, grads_, adam_m_, adam_v_, num_decayed_, lr,
+                  opt.beta1, opt.beta2, opt.eps, opt.weight_decay, scale, step);
+  k_.adamw_update(ctx_, params_ + num_decayed_, grads_ + num_decayed_,
+                  adam_m_ + num_decayed_, adam_v_ + num_decayed_, rest, lr,
+                  opt.beta1, opt.beta2, opt.eps, 0.0f, scale, step);
   return norm;
 }
 
@@ -284,6 +339,7 @@ void LayoutActivations(const ModelConfig& c, int B, Bump<float>* f,
   a->probs = f->Take(N * V);
   a->losses = f->Take(N);
   a->tmp = f->Take(N * C);
+  a->scalars = f->Take(2);
   a->dres = f->Take(N * C);
   a->dln = f->Take(N * C);
   a->datty = f->Take(N * C);

@@ -6,14 +6,13 @@
 #ifndef MOESWEEP_WORKER_TRAINER_MODEL_H_
 #define MOESWEEP_WORKER_TRAINER_MODEL_H_
 
-#include <array>
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <string>
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "worker/trainer/backend.h"
 #include "worker/worker.h"
 
 namespace moesweep::worker {
@@ -52,10 +51,14 @@ struct Losses {
   double total = 0;
 };
 
-// Not thread-safe. Borrows nothing; owns its pool of `threads` threads.
+// Not thread-safe. Borrows nothing; owns its backend, and every buffer lives
+// in the backend's memory.
 class Model {
  public:
   // Sized for up to max_batch sequences. REQUIRES: config.Validate() is OK.
+  Model(const ModelConfig& config, int max_batch,
+        std::unique_ptr<Backend> backend);
+  // On the CPU backend with `threads` threads.
   Model(const ModelConfig& config, int max_batch, int threads);
   ~Model();
   Model(const Model&) = delete;
@@ -77,20 +80,21 @@ class Model {
   // can tell when a perturbation flipped a routing decision.
   std::vector<int32_t> Routing() const;
 
-  // The training state besides the step: parameters and both AdamW
-  // moments, num_params() floats each (a checkpoint's contents).
-  std::array<std::span<float>, 3> State() {
-    return {std::span<float>(params_), std::span<float>(adam_m_),
-            std::span<float>(adam_v_)};
-  }
-  std::array<std::span<const float>, 3> State() const {
-    return {std::span<const float>(params_), std::span<const float>(adam_m_),
-            std::span<const float>(adam_v_)};
-  }
+  // The training state besides the step (a checkpoint's contents):
+  // parameters, then both AdamW moments, num_params() floats each, back to
+  // back, copied out of or into the backend's memory.
+  std::vector<float> SaveState() const;
+  // REQUIRES: state holds 3 num_params() floats (any alignment).
+  void LoadState(const void* state);
 
-  float* params() { return params_.data(); }
-  float* grads() { return grads_.data(); }
-  size_t num_params() const { return params_.size(); }
+  // The parameters and their gradients in place: host memory only, so for
+  // tests on the CPU backend. REQUIRES: backend().host_memory().
+  float* params() { return HostOnly(params_); }
+  float* grads() { return HostOnly(grads_); }
+  // The gradients copied to the host, whatever the backend.
+  std::vector<float> Gradients() const;
+  size_t num_params() const { return num_params_; }
+  const Backend& backend() const { return *backend_; }
   const std::vector<ParamTensor>& tensors() const { return tensors_; }
   const ModelConfig& config() const { return config_; }
 
@@ -102,16 +106,31 @@ class Model {
   void LayerBackward(int l, int B);
   void MoeForward(int l, int B);
   void MoeBackward(int l, int B);
+  float* HostOnly(float* buffer) const;
+  void ZeroFloats(float* buffer, size_t n) {
+    backend_->Zero(buffer, sizeof(float) * n);
+  }
 
   const ModelConfig config_;
   const int max_batch_;
-  kernels::ThreadPool pool_;
-  kernels::Context ctx_;
+  const std::unique_ptr<Backend> backend_;
+  const Ops k_;                 // backend_'s ops
+  const kernels::Context ctx_;  // and what they run on
   std::vector<ParamTensor> tensors_;
+  size_t num_params_ = 0;
   size_t num_decayed_ = 0;  // matrices first, then norm weights
-  std::vector<float> params_, grads_, adam_m_, adam_v_;
+  // Backend buffers of num_params_ floats each.
+  float* params_ = nullptr;
+  float* grads_ = nullptr;
+  float* adam_m_ = nullptr;
+  float* adam_v_ = nullptr;
   ModelViews p_, g_;
   std::unique_ptr<Activations> a_;
+  // Host copies: the per-token losses, and for E == 1 the router's fixed
+  // choice (expert 0, gate 1), uploaded in place of routing.
+  std::vector<float> host_losses_;
+  std::vector<int32_t> dense_expert_;
+  std::vector<float> dense_gate_;
   Losses last_;
 };
 

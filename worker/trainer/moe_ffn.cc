@@ -3,14 +3,10 @@
 // optional shared experts every token passes through. With E = 1 there is no
 // router: every token goes to the one expert with gate 1, a dense FFN.
 
-#include <algorithm>
-
 #include "worker/trainer/activations.h"
 #include "worker/trainer/model.h"
 
 namespace moesweep::worker {
-
-namespace k = kernels::cpu;
 
 // resid[l + 1] = mid + sum_k gate * expert(ln2) + shared(ln2).
 void Model::MoeForward(int l, int B) {
@@ -21,30 +17,32 @@ void Model::MoeForward(int l, int B) {
   LayerActivations& x = a_->layers[l];
   float* out = a_->resid[l + 1];
   if (E > 1) {
-    k::matmul_forward(ctx_, x.rlogits, x.ln2, w.wrouter, N, C, E);
-    k::router_forward(ctx_, x.probs, x.lse, x.expert, x.gate, x.counts,
+    k_.matmul_forward(ctx_, x.rlogits, x.ln2, w.wrouter, N, C, E);
+    k_.router_forward(ctx_, x.probs, x.lse, x.expert, x.gate, x.counts,
                       x.rlogits, N, E, K);
-    float aux, z;
-    k::router_loss_forward(ctx_, &aux, &z, x.probs, x.lse, x.counts, N, E, K);
-    last_.aux += aux;
-    last_.z += z;
+    k_.router_loss_forward(ctx_, a_->scalars, a_->scalars + 1, x.probs, x.lse,
+                           x.counts, N, E, K);
+    float aux_z[2];
+    backend_->Download(aux_z, a_->scalars, sizeof aux_z);
+    last_.aux += aux_z[0];
+    last_.z += aux_z[1];
   } else {
-    std::fill_n(x.expert, N, 0);
-    std::fill_n(x.gate, N, 1.0f);
-    x.counts[0] = N;
+    backend_->Upload(x.expert, dense_expert_.data(), sizeof(int32_t) * N);
+    backend_->Upload(x.gate, dense_gate_.data(), sizeof(float) * N);
+    backend_->Upload(x.counts, &N, sizeof(int32_t));
   }
-  k::moe_permute_forward(ctx_, x.xp, x.offsets, x.slot, x.ln2, x.expert,
+  k_.moe_permute_forward(ctx_, x.xp, x.offsets, x.slot, x.ln2, x.expert,
                          x.counts, N, C, E, K);
-  k::expert_matmul_forward(ctx_, x.h13, x.xp, w.w13, x.offsets, M, E, C, 2 * H);
-  k::swiglu_forward(ctx_, x.act, x.h13, M, H);
-  k::expert_matmul_forward(ctx_, x.yp, x.act, w.w2, x.offsets, M, E, H, C);
-  k::moe_unpermute_forward(ctx_, a_->tmp, x.yp, x.gate, x.slot, N, C, K);
-  k::add_forward(ctx_, out, x.mid, a_->tmp, size_t(N) * C);
+  k_.expert_matmul_forward(ctx_, x.h13, x.xp, w.w13, x.offsets, M, E, C, 2 * H);
+  k_.swiglu_forward(ctx_, x.act, x.h13, M, H);
+  k_.expert_matmul_forward(ctx_, x.yp, x.act, w.w2, x.offsets, M, E, H, C);
+  k_.moe_unpermute_forward(ctx_, a_->tmp, x.yp, x.gate, x.slot, N, C, K);
+  k_.add_forward(ctx_, out, x.mid, a_->tmp, size_t(N) * C);
   if (Hs > 0) {
-    k::matmul_forward(ctx_, x.sh13, x.ln2, w.shared_w13, N, C, 2 * Hs);
-    k::swiglu_forward(ctx_, x.sact, x.sh13, N, Hs);
-    k::matmul_forward(ctx_, a_->tmp, x.sact, w.shared_w2, N, Hs, C);
-    k::add_forward(ctx_, out, out, a_->tmp, size_t(N) * C);
+    k_.matmul_forward(ctx_, x.sh13, x.ln2, w.shared_w13, N, C, 2 * Hs);
+    k_.swiglu_forward(ctx_, x.sact, x.sh13, N, Hs);
+    k_.matmul_forward(ctx_, a_->tmp, x.sact, w.shared_w2, N, Hs, C);
+    k_.add_forward(ctx_, out, out, a_->tmp, size_t(N) * C);
   }
 }
 
@@ -58,27 +56,27 @@ void Model::MoeBackward(int l, int B) {
   const LayerViews& dw = g_.layers[l];
   LayerActivations& x = a_->layers[l];
   Activations& a = *a_;
-  std::fill_n(a.dln, size_t(N) * C, 0.0f);
+  ZeroFloats(a.dln, size_t(N) * C);
   if (Hs > 0) {
-    std::fill_n(a.dsact, size_t(N) * Hs, 0.0f);
-    k::matmul_backward(ctx_, a.dsact, dw.shared_w2, a.dres, x.sact, w.shared_w2,
+    ZeroFloats(a.dsact, size_t(N) * Hs);
+    k_.matmul_backward(ctx_, a.dsact, dw.shared_w2, a.dres, x.sact, w.shared_w2,
                        N, Hs, C);
-    k::swiglu_backward(ctx_, a.dsh13, a.dsact, x.sh13, N, Hs);
-    k::matmul_backward(ctx_, a.dln, dw.shared_w13, a.dsh13, x.ln2, w.shared_w13,
+    k_.swiglu_backward(ctx_, a.dsh13, a.dsact, x.sh13, N, Hs);
+    k_.matmul_backward(ctx_, a.dln, dw.shared_w13, a.dsh13, x.ln2, w.shared_w13,
                        N, C, 2 * Hs);
   }
-  k::moe_unpermute_backward(ctx_, a.dyp, a.dgate, a.dres, x.yp, x.gate, x.slot,
+  k_.moe_unpermute_backward(ctx_, a.dyp, a.dgate, a.dres, x.yp, x.gate, x.slot,
                             N, C, K);
-  k::expert_matmul_backward(ctx_, a.dact, dw.w2, a.dyp, x.act, w.w2, x.offsets,
+  k_.expert_matmul_backward(ctx_, a.dact, dw.w2, a.dyp, x.act, w.w2, x.offsets,
                             M, E, H, C);
-  k::swiglu_backward(ctx_, a.dh13, a.dact, x.h13, M, H);
-  k::expert_matmul_backward(ctx_, a.dxp, dw.w13, a.dh13, x.xp, w.w13, x.offsets,
+  k_.swiglu_backward(ctx_, a.dh13, a.dact, x.h13, M, H);
+  k_.expert_matmul_backward(ctx_, a.dxp, dw.w13, a.dh13, x.xp, w.w13, x.offsets,
                             M, E, C, 2 * H);
-  k::moe_permute_backward(ctx_, a.dln, a.dxp, x.slot, N, C, K);
+  k_.moe_permute_backward(ctx_, a.dln, a.dxp, x.slot, N, C, K);
   if (E > 1) {
-    k::router_backward(ctx_, a.drlogits, a.dgate, x.probs, x.lse, x.expert,
+    k_.router_backward(ctx_, a.drlogits, a.dgate, x.probs, x.lse, x.expert,
                        x.counts, c.aux_loss_coef, c.z_loss_coef, N, E, K);
-    k::matmul_backward(ctx_, a.dln, dw.wrouter, a.drlogits, x.ln2, w.wrouter, N,
+    k_.matmul_backward(ctx_, a.dln, dw.wrouter, a.drlogits, x.ln2, w.wrouter, N,
                        C, E);
   }
 }

@@ -41,16 +41,23 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainOptions& options,
                                   " tokens, fewer than seq_len + 1");
     }
   }
+  std::unique_ptr<Backend> backend;
+  if (options.backend == TrainBackend::kCuda) {
+    MOESWEEP_ASSIGN_OR_RETURN(backend, Backend::Cuda(options.device));
+  } else {
+    backend = Backend::Cpu(options.threads > 0 ? options.threads
+                                               : kernels::HardwareThreads());
+  }
+  auto model = std::make_unique<Model>(options.model, options.batch_size,
+                                       std::move(backend));
   return std::unique_ptr<Trainer>(
-      new Trainer(options, std::move(train), std::move(val)));
+      new Trainer(options, std::move(model), std::move(train), std::move(val)));
 }
 
-Trainer::Trainer(const TrainOptions& options, TokenShard train, TokenShard val)
-    : options_(options), val_(std::move(val)) {
+Trainer::Trainer(const TrainOptions& options, std::unique_ptr<Model> model,
+                 TokenShard train, TokenShard val)
+    : options_(options), model_(std::move(model)), val_(std::move(val)) {
   const int B = options.batch_size, T = options.model.seq_len;
-  int threads =
-      options.threads > 0 ? options.threads : kernels::HardwareThreads();
-  model_ = std::make_unique<Model>(options.model, B, threads);
   model_->Init(options.seed);
   // The data order has its own stream, so changing the init cannot shift it.
   loader_ = std::make_unique<BatchLoader>(std::move(train), B, T,
