@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "tests/testing/close_compare.h"
 
 namespace moesweep::gpu_testing {
 
@@ -94,22 +95,10 @@ void ExpectClose(Env& env, const std::vector<A>& actual,
     ++env.failures;
     return;
   }
-  size_t bad = 0, first = 0;
-  double worst = 0;
-  for (size_t i = 0; i < actual.size(); ++i) {
-    double a = double(actual[i]), e = double(expected[i]);
-    double err = std::fabs(a - e);
-    if (!(err <= atol + rtol * std::fabs(e))) {
-      if (bad++ == 0) first = i;
-    }
-    if (err > worst || std::isnan(err)) worst = err;
-  }
-  if (bad == 0) return;
-  std::printf(
-      "  FAIL %s: %zu of %zu elements differ; first at %zu: got %.9g, "
-      "expected %.9g; largest error %.3g\n",
-      what.c_str(), bad, actual.size(), first, double(actual[first]),
-      double(expected[first]), worst);
+  testing::CloseReport r =
+      testing::CompareClose(actual, expected, atol, rtol, what);
+  if (r.bad == 0) return;
+  std::printf("  FAIL %s\n", r.message.c_str());
   ++env.failures;
 }
 

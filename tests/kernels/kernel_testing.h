@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "tests/testing/close_compare.h"
 
 namespace moesweep::testing {
 
@@ -66,20 +67,8 @@ template <typename A, typename B>
 void ExpectClose(const std::vector<A>& actual, const std::vector<B>& expected,
                  double atol, double rtol, const std::string& what) {
   ASSERT_EQ(actual.size(), expected.size()) << what;
-  size_t bad = 0, first = 0;
-  double worst = 0;
-  for (size_t i = 0; i < actual.size(); ++i) {
-    double a = double(actual[i]), e = double(expected[i]);
-    double err = std::fabs(a - e);
-    if (!(err <= atol + rtol * std::fabs(e))) {
-      if (bad++ == 0) first = i;
-    }
-    if (err > worst || std::isnan(err)) worst = err;
-  }
-  EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << actual.size()
-                     << " elements differ; first at " << first << ": got "
-                     << double(actual[first]) << ", want "
-                     << double(expected[first]) << "; largest error " << worst;
+  CloseReport r = CompareClose(actual, expected, atol, rtol, what);
+  EXPECT_EQ(r.bad, 0u) << r.message;
 }
 
 // No pool (the calling thread alone), a 2-thread and a 3-thread pool: the
