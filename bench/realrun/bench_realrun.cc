@@ -116,14 +116,19 @@ void SeedLine(const SeedResult& r) {
       r.state.c_str(), r.reason.c_str(), r.oos_last20, r.ref_runs,
       r.ref_spent_flops, r.ref_oos_last20, r.seed_seconds);
   for (const ValidationResult& v : r.validations) {
+    char ref[128] = "chinchilla grid: law not identifiable, no prediction";
+    if (v.ref_fitted) {
+      std::snprintf(ref, sizeof ref,
+                    "chinchilla grid predicted %.4f [%.4f, %.4f], log error "
+                    "%+.4f",
+                    v.ref_predicted, v.ref_lower, v.ref_upper, v.ref_log_error);
+    }
     std::printf(
         "seed %llu: validation %s (%s) at %.2fx: predicted %.4f [%.4f, %.4f], "
-        "observed %.4f, log error %+.4f, %s; chinchilla grid predicted %.4f "
-        "[%.4f, %.4f], log error %+.4f\n",
+        "observed %.4f, log error %+.4f, %s; %s\n",
         static_cast<unsigned long long>(r.seed), v.trial_id.c_str(),
         v.run.c_str(), v.flops_multiple, v.predicted, v.lower, v.upper,
-        v.observed, v.log_error, v.inside ? "inside" : "OUTSIDE",
-        v.ref_predicted, v.ref_lower, v.ref_upper, v.ref_log_error);
+        v.observed, v.log_error, v.inside ? "inside" : "OUTSIDE", ref);
   }
   std::fflush(stdout);
 }
@@ -137,11 +142,14 @@ void Summary(const std::vector<SeedResult>& results, double bench_seconds) {
   for (const SeedResult& r : results) {
     for (const ValidationResult& v : r.validations) {
       err.push_back(std::abs(v.log_error));
-      ref_err.push_back(std::abs(v.ref_log_error));
+      // An unidentifiable reference predicts nothing: the reference's
+      // median is over the runs it did predict (each seed line says so).
+      if (v.ref_fitted) ref_err.push_back(std::abs(v.ref_log_error));
       inside += v.inside ? 1 : 0;
     }
     oos.push_back(r.oos_last20);
-    ref_oos.push_back(r.ref_oos_last20);
+    // NaN: that seed's reference grid left its law unidentifiable.
+    if (!std::isnan(r.ref_oos_last20)) ref_oos.push_back(r.ref_oos_last20);
     flops.push_back(r.spent_flops);
     budget.push_back(r.budget_flops);
     wall.push_back(r.wall_seconds);

@@ -176,15 +176,19 @@ Status PredictWithReference(Cluster& cluster, const std::string& active_id,
     in->set_train_tokens(t->spec().train_tokens());
   }
   v1::PredictResponse r;
-  MOESWEEP_RETURN_IF_ERROR(FromGrpc(
+  Status predicted = FromGrpc(
       "Predict",
-      cluster.campaigns().Predict(cluster.AdminContext().get(), q, &r)));
+      cluster.campaigns().Predict(cluster.AdminContext().get(), q, &r));
+  // No identifiable reference law (above): it predicts nothing.
+  if (predicted.code() == StatusCode::kFailedPrecondition) return OkStatus();
+  MOESWEEP_RETURN_IF_ERROR(predicted);
   if (r.predictions_size() != static_cast<int>(validations.size())) {
     return InternalError("Predict answered a different number of runs");
   }
   for (size_t i = 0; i < validations.size(); ++i) {
     const v1::Prediction& p = r.predictions(static_cast<int>(i));
     ValidationResult& v = validations[i];
+    v.ref_fitted = true;
     v.ref_predicted = p.loss();
     v.ref_lower = p.prediction_interval().lower();
     v.ref_upper = p.prediction_interval().upper();
@@ -253,10 +257,18 @@ StatusOr<SeedResult> RunSeed(Cluster& cluster,
   result.ref_spent_flops = ref_done.spent_flops();
 
   MOESWEEP_ASSIGN_OR_RETURN(v1::GetLawResponse law, GetLaw(cluster, id));
-  MOESWEEP_ASSIGN_OR_RETURN(v1::GetLawResponse ref_law,
-                            GetLaw(cluster, ref_id));
   result.oos_last20 = OutOfSampleLast(law);
-  result.ref_oos_last20 = OutOfSampleLast(ref_law);
+  // A grid of equal FLOPs can be too small for Chinchilla's five
+  // parameters (a campaign that met its target cheaply): then the reference
+  // has no law, which the seed line says, rather than ending the bench.
+  StatusOr<v1::GetLawResponse> ref_law = GetLaw(cluster, ref_id);
+  if (ref_law.ok()) {
+    result.ref_oos_last20 = OutOfSampleLast(*ref_law);
+  } else if (ref_law.status().code() == StatusCode::kFailedPrecondition) {
+    result.ref_oos_last20 = NAN;
+  } else {
+    return ref_law.status();
+  }
   for (const v1::Validation& v : law.validations()) {
     if (!v.has_observed_loss()) continue;  // the run failed
     result.validations.push_back(

@@ -25,8 +25,11 @@ struct ValidationResult {
   double upper = 0;
   double observed = 0;
   bool inside = false;
-  double log_error = 0;      // log(observed / predicted)
-  double ref_predicted = 0;  // the Chinchilla grid law, at its end
+  double log_error = 0;  // log(observed / predicted)
+  // The Chinchilla grid law at its end; false where its few runs left the
+  // law unidentifiable (then it predicts nothing).
+  bool ref_fitted = false;
+  double ref_predicted = 0;
   double ref_lower = 0;
   double ref_upper = 0;
   double ref_log_error = 0;  // log(observed / ref_predicted)
@@ -46,8 +49,8 @@ struct SeedResult {
   int branches = 0;  // fitted runs resumed from a checkpoint (issue 18)
   int ref_runs = 0;
   double ref_spent_flops = 0;
-  double ref_oos_last20 = 0;
-  double seed_seconds = 0;                    // everything of this seed
+  double ref_oos_last20 = 0;  // NaN where the reference law is unidentifiable
+  double seed_seconds = 0;    // everything of this seed
   std::vector<ValidationResult> validations;  // observed ones only
 };
 
