@@ -153,9 +153,9 @@ int RunTrainCommand(const TrainCommandOptions& options, std::ostream& out,
 // moesweep worker --coordinator HOST:PORT --backend cpu|cuda --token-file F
 // [--id NAME] [--data-dir DIR] [--threads N]: trains what the coordinator
 // assigns (worker/agent/agent.h) until SIGTERM or SIGINT, which report the
-// running attempt preempted and exit 0. Exits 2 for --backend cuda on a
-// build without CUDA or a bad token file, 1 when the coordinator cannot be
-// reached or refuses the token.
+// running attempt preempted and exit 0. Exits 2 for --backend cuda where
+// this build or machine cannot train on a GPU (saying why) or a bad token
+// file, 1 when the coordinator cannot be reached or refuses the token.
 struct WorkerCommandOptions {
   ConnectionFlags connection;  // empty fields: from the environment
   std::string backend = "cpu";

@@ -5,7 +5,9 @@
 //   steps: 200
 //   batch_size: 8
 //   seed: 1
-//   threads: 0                  # 0: every hardware thread
+//   threads: 0                  # 0: every hardware thread (backend cpu)
+//   backend: cpu                # or cuda: one GPU (README, "GPU workers")
+//   device: 0                   # the GPU, for backend cuda
 //   eval_every_tokens: 65536
 //   eval_at_tokens: [16384]
 //   eval_tokens: 32768

@@ -24,7 +24,9 @@ void LtCheck(cublasStatus_t st, const char* what) {
 
 // Column-major C[m,n] = op(A) op(B) + beta C in fp32 (CUBLAS_COMPUTE_32F:
 // no TF32, so results match the reference to fp32 rounding). Row-major
-// callers pass their matrices as the transposes cuBLAS sees.
+// callers pass their matrices as the transposes cuBLAS sees. Descriptors and
+// the heuristic query are made per call: simple, and a cost a cache keyed by
+// shape would remove.
 void LtGemm(const Context& ctx, bool trans_a, bool trans_b, int m, int n, int k,
             const float* A, int lda, const float* B, int ldb, float* C, int ldc,
             float beta) {

@@ -20,7 +20,8 @@ __global__ void Offsets(int32_t* offsets, const int32_t* counts, int E) {
 // One block an expert. The block walks the (n, k) pairs in ascending order,
 // kThreads at a time, and gives the pairs that chose its expert consecutive
 // rows by a block-wide prefix count, so each expert keeps the reference's
-// order.
+// order. Every block reads all N K choices (E passes in all): simple and
+// stable; a chunked two-pass count would read them once.
 __global__ void Slots(int32_t* slot, const int32_t* offsets,
                       const int32_t* expert, int NK) {
   __shared__ int warp_counts[kThreads / 32];

@@ -214,7 +214,8 @@ class BatchLoader;
 
 // One training run. Same options and data (thread count included) give
 // bit-identical reports.
-// Not thread-safe: one caller drives it; it owns a pool of worker threads.
+// Not thread-safe: one caller drives it; it owns its backend (on the CPU, a
+// pool of worker threads; options.backend).
 class Trainer {
  public:
   // Reads data_dir/train.bin and val.bin. Errors: Validate()'s, the shard
