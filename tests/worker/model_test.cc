@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <random>
+#include <string>
+#include <vector>
 
 namespace moesweep::worker {
 namespace {
@@ -31,12 +33,15 @@ ModelConfig TinyConfig() {
 }
 
 // For each named tensor, the directional derivative along a random +-1
-// direction: analytic (grad . u) against central differences of the loss.
-void CheckGradients(const ModelConfig& config) {
-  ASSERT_TRUE(config.Validate().ok()) << config.Validate().ToString();
+// direction: analytic (grad . u) against central differences of the loss, at
+// the point (init, tokens) that `seed` draws. Returns false, asserting
+// nothing, when at that point some routing choice is so near a tie that every
+// step size flips it: there a finite difference measures the jump, not the
+// slope, and the point cannot check anything.
+bool CheckGradientsAt(const ModelConfig& config, uint32_t seed) {
   const int B = 2, N = B * config.seq_len;
   Model model(config, B, 2);
-  std::mt19937 rng(Seed());
+  std::mt19937 rng(seed);
   model.Init(rng());
   std::vector<int32_t> tokens(N), targets(N);
   for (int n = 0; n < N; ++n) {
@@ -49,6 +54,12 @@ void CheckGradients(const ModelConfig& config) {
   std::vector<float> grads(model.grads(), model.grads() + model.num_params());
   EXPECT_EQ(int64_t(model.num_params()), config.TotalParameters());
   const std::vector<int32_t> routing = model.Routing();
+  struct Check {
+    std::string name;
+    size_t size;
+    double analytic, numeric;
+  };
+  std::vector<Check> checks;
   for (const ParamTensor& t : model.tensors()) {
     float* p = model.params() + t.offset;
     std::vector<float> u(t.size), saved(p, p + t.size);
@@ -58,10 +69,12 @@ void CheckGradients(const ModelConfig& config) {
       analytic += double(grads[t.offset + i]) * u[i];
     }
     // Top-k routing is piecewise smooth: a step that flips a choice measures
-    // the jump, not the slope, so shrink it until no choice flips.
+    // the jump, not the slope, so shrink it until no choice flips. Not below
+    // 6.25e-5: the fp32 forward's rounding (~1e-7 of the loss) over 2 eps
+    // would then exceed the tolerance below.
     double numeric = 0;
     bool flipped = true;
-    for (float eps = 1e-3f; flipped && eps > 1e-5f; eps /= 4) {
+    for (float eps = 1e-3f; flipped && eps > 5e-5f; eps /= 4) {
       for (size_t i = 0; i < t.size; ++i) p[i] = saved[i] + eps * u[i];
       double up = model.Forward(tokens.data(), targets.data(), B).total;
       flipped = model.Routing() != routing;
@@ -71,11 +84,27 @@ void CheckGradients(const ModelConfig& config) {
       numeric = (up - down) / (2 * eps);
     }
     std::copy(saved.begin(), saved.end(), p);
-    ASSERT_FALSE(flipped) << t.name << ": routing flips at every step size";
-    EXPECT_NEAR(analytic, numeric, 3e-3 + 1e-2 * std::fabs(numeric))
-        << t.name << " (" << t.size << " values)";
-    EXPECT_NE(analytic, 0.0) << t.name << " gets no gradient";
+    if (flipped) return false;
+    checks.push_back({t.name, t.size, analytic, numeric});
   }
+  for (const Check& c : checks) {
+    EXPECT_NEAR(c.analytic, c.numeric, 3e-3 + 1e-2 * std::fabs(c.numeric))
+        << c.name << " (" << c.size << " values)";
+    EXPECT_NE(c.analytic, 0.0) << c.name << " gets no gradient";
+  }
+  return true;
+}
+
+// At a random point; at another when one has a routing choice so near a tie
+// that it cannot check (rare: 400 seeds passed at the first or a later
+// point), at most 4.
+void CheckGradients(const ModelConfig& config) {
+  ASSERT_TRUE(config.Validate().ok()) << config.Validate().ToString();
+  std::mt19937 seeds(Seed());
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (CheckGradientsAt(config, seeds())) return;
+  }
+  FAIL() << "at 4 random points some routing choice flipped at every step size";
 }
 
 TEST(ModelTest, GradientMatchesFiniteDifferencesMoe) {
