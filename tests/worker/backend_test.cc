@@ -69,8 +69,9 @@ TEST(BackendTest, CpuRunsEveryOpOfKernelsCpu) {
 TEST(BackendTest, CudaWithoutAGpuIsRefusedNamingWhy) {
   std::string why;
   if (kernels::CudaDeviceCount(&why) > 0) {
-    GTEST_SKIP() << "a GPU is present; BackendTest.AModelStepOnTheGpu... "
-                    "covers the CUDA backend there";
+    GTEST_SKIP() << "a GPU is present, so CUDA is not refused here; "
+                    "AModelStepOnTheGpuMatchesTheCpu and "
+                    "TenGpuStepsFollowTheCpuLossCurve test it instead";
   }
   StatusOr<std::unique_ptr<Backend>> cuda = Backend::Cuda(0);
   ASSERT_FALSE(cuda.ok());
