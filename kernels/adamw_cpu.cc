@@ -31,18 +31,20 @@ void AdamwRange(float* params, const float* grads, float* m, float* v,
 }  // namespace
 
 void adamw_update(const Context& ctx, float* params, const float* grads,
-                  float* m, float* v, size_t n, float lr, float beta1,
-                  float beta2, float eps, float weight_decay, float grad_scale,
-                  int step) {
-  float correction1 = 1.0f - std::pow(beta1, float(step));
-  float correction2 = 1.0f - std::pow(beta2, float(step));
+                  float* m, float* v, size_t n, const AdamwStep* s,
+                  bool decay) {
+  const float weight_decay = decay ? s->weight_decay : 0.0f;
+  const float grad_scale = AdamwClipScale(*s);
+  float correction1 = 1.0f - std::pow(s->beta1, float(s->step));
+  float correction2 = 1.0f - std::pow(s->beta2, float(s->step));
   ParallelFor(ctx, n, [&](size_t begin, size_t end) {
-    AdamwRange(params, grads, m, v, begin, end, lr, beta1, beta2, eps,
-               weight_decay, grad_scale, correction1, correction2);
+    AdamwRange(params, grads, m, v, begin, end, s->lr, s->beta1, s->beta2,
+               s->eps, weight_decay, grad_scale, correction1, correction2);
   });
 }
 
-double grad_norm_squared(const Context& ctx, const float* grads, size_t n) {
+void grad_norm_squared(const Context& ctx, double* norm_squared,
+                       const float* grads, size_t n) {
   int parts = Parts(ctx, n);
   std::array<double, kMaxParts> partial;
   ParallelTasks(ctx, parts, [&](int part) {
@@ -54,7 +56,7 @@ double grad_norm_squared(const Context& ctx, const float* grads, size_t n) {
   });
   double total = 0;
   for (int part = 0; part < parts; ++part) total += partial[part];
-  return total;
+  *norm_squared = total;
 }
 
 }  // namespace moesweep::kernels::cpu

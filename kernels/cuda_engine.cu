@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "kernels/cuda_engine.h"
 #include "kernels/cuda_util.cuh"
@@ -25,8 +26,9 @@ struct CudaEngine::State {
   cudaStream_t stream = nullptr;
   cublasLtHandle_t lt = nullptr;
   void* workspace = nullptr;
-  double* scalar = nullptr;
   cudaDeviceProp props{};
+  int clock_khz = 0;
+  std::vector<cudaGraphExec_t> graphs;
 };
 
 int CudaDeviceCount(std::string* why) {
@@ -48,7 +50,6 @@ std::unique_ptr<CudaEngine> CudaEngine::Create(int device, std::string* error) {
   s->device = device;
   auto fail = [&](const char* what, cudaError_t err) {
     *error = std::string(what) + ": " + cudaGetErrorString(err);
-    if (s->scalar != nullptr) cudaFree(s->scalar);
     if (s->workspace != nullptr) cudaFree(s->workspace);
     if (s->stream != nullptr) cudaStreamDestroy(s->stream);
     return std::unique_ptr<CudaEngine>();
@@ -57,16 +58,15 @@ std::unique_ptr<CudaEngine> CudaEngine::Create(int device, std::string* error) {
   if (err != cudaSuccess) return fail("cudaSetDevice", err);
   err = cudaGetDeviceProperties(&s->props, device);
   if (err != cudaSuccess) return fail("cudaGetDeviceProperties", err);
+  err = cudaDeviceGetAttribute(&s->clock_khz, cudaDevAttrClockRate, device);
+  if (err != cudaSuccess) return fail("cudaDeviceGetAttribute", err);
   err = cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking);
   if (err != cudaSuccess) return fail("cudaStreamCreate", err);
   err = cudaMalloc(&s->workspace, kWorkspaceBytes);
   if (err != cudaSuccess) return fail("cudaMalloc (cuBLASLt workspace)", err);
-  err = cudaMalloc(&s->scalar, sizeof(double));
-  if (err != cudaSuccess) return fail("cudaMalloc", err);
   cublasStatus_t st = cublasLtCreate(&s->lt);
   if (st != CUBLAS_STATUS_SUCCESS) {
     *error = "cublasLtCreate failed with status " + std::to_string(int(st));
-    cudaFree(s->scalar);
     cudaFree(s->workspace);
     cudaStreamDestroy(s->stream);
     return nullptr;
@@ -78,8 +78,8 @@ CudaEngine::CudaEngine(std::unique_ptr<State> state) : s_(std::move(state)) {}
 
 CudaEngine::~CudaEngine() {
   cudaStreamSynchronize(s_->stream);
+  for (cudaGraphExec_t graph : s_->graphs) cudaGraphExecDestroy(graph);
   cublasLtDestroy(s_->lt);
-  cudaFree(s_->scalar);
   cudaFree(s_->workspace);
   cudaStreamDestroy(s_->stream);
 }
@@ -89,6 +89,12 @@ std::string CudaEngine::Describe() const {
   return std::string(p.name) + ", sm_" + std::to_string(p.major) +
          std::to_string(p.minor) + ", " +
          std::to_string(p.multiProcessorCount) + " SMs";
+}
+
+double CudaEngine::PeakBf16Flops() const {
+  const cudaDeviceProp& p = s_->props;
+  double per_cycle = p.major >= 9 ? 4096 : p.major == 8 ? 2048 : 0;
+  return per_cycle * p.multiProcessorCount * s_->clock_khz * 1e3;
 }
 
 void* CudaEngine::Alloc(size_t bytes) {
@@ -129,10 +135,28 @@ void CudaEngine::Synchronize() {
   MOESWEEP_CUDA_CHECK(cudaStreamSynchronize(s_->stream));
 }
 
+size_t CudaEngine::Capture(const std::function<void()>& body) {
+  // Thread-local mode: another thread's unrelated CUDA calls (a second
+  // engine's allocations) do not break this capture.
+  MOESWEEP_CUDA_CHECK(
+      cudaStreamBeginCapture(s_->stream, cudaStreamCaptureModeThreadLocal));
+  body();
+  cudaGraph_t graph = nullptr;
+  MOESWEEP_CUDA_CHECK(cudaStreamEndCapture(s_->stream, &graph));
+  cudaGraphExec_t exec = nullptr;
+  MOESWEEP_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  MOESWEEP_CUDA_CHECK(cudaGraphDestroy(graph));
+  s_->graphs.push_back(exec);
+  return s_->graphs.size() - 1;
+}
+
+void CudaEngine::Launch(size_t index) {
+  MOESWEEP_CUDA_CHECK(cudaGraphLaunch(s_->graphs.at(index), s_->stream));
+}
+
 void* CudaEngine::stream() const { return s_->stream; }
 void* CudaEngine::lt_handle() const { return s_->lt; }
 void* CudaEngine::workspace() const { return s_->workspace; }
 size_t CudaEngine::workspace_bytes() const { return kWorkspaceBytes; }
-double* CudaEngine::device_double() const { return s_->scalar; }
 
 }  // namespace moesweep::kernels

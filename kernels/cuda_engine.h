@@ -9,6 +9,7 @@
 #define MOESWEEP_KERNELS_CUDA_ENGINE_H_
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,10 @@ class CudaEngine {
 
   // "NVIDIA H100 80GB HBM3, sm_90, 132 SMs".
   std::string Describe() const;
+  // The dense bf16 tensor-core peak in FLOP/s at the device's reported
+  // highest clock (the denominator of MFU): SMs x clock x 2048 FLOP a cycle
+  // on sm_80, 4096 on sm_90 and later; 0 on older devices.
+  double PeakBf16Flops() const;
 
   // Device memory (cudaMalloc: never managed memory). Aborts, naming the
   // size, when the device has none left: a training step cannot go on.
@@ -43,13 +48,21 @@ class CudaEngine {
   // Waits for everything queued so far; aborts on a kernel's error.
   void Synchronize();
 
-  // For the ops (kernels/*.cu): the cudaStream_t, the cublasLtHandle_t,
-  // the GEMM workspace, and a device double for reductions read back.
+  // CUDA graphs: a training step's hundreds of launches replayed as one.
+  // Capture runs `body` with the stream capturing, so the ops it queues are
+  // recorded rather than run, and returns the graph's index. `body` must only
+  // queue ops: a copy that waits, or an allocation, breaks the capture, and
+  // Capture aborts naming the error. Launch queues graph `index` on the
+  // stream. Graphs live as long as the engine.
+  size_t Capture(const std::function<void()>& body);
+  void Launch(size_t index);
+
+  // For the ops (kernels/*.cu): the cudaStream_t, the cublasLtHandle_t and
+  // the GEMM workspace.
   void* stream() const;
   void* lt_handle() const;
   void* workspace() const;
   size_t workspace_bytes() const;
-  double* device_double() const;
 
  private:
   struct State;

@@ -24,6 +24,7 @@
 #ifndef MOESWEEP_KERNELS_KERNELS_H_
 #define MOESWEEP_KERNELS_KERNELS_H_
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -83,6 +84,35 @@ class ThreadPool {
   std::unique_ptr<State> state_;
 };
 
+// Marks what device code may call too, where nvcc compiles it.
+#ifdef __CUDACC__
+#define MOESWEEP_HOST_DEVICE __host__ __device__
+#else
+#define MOESWEEP_HOST_DEVICE
+#endif
+
+// One optimizer step's settings, read by adamw_update from memory the op can
+// read (device memory for the cuda op): a captured training step (a CUDA
+// graph) bakes in pointers, not values, so the learning rate and the step
+// change between replays by rewriting this struct.
+struct AdamwStep {
+  float lr = 0;
+  float beta1 = 0.9f;
+  float beta2 = 0.95f;
+  float eps = 1e-8f;
+  float weight_decay = 0;   // where adamw_update's `decay` is set
+  float max_norm = 0;       // clip the global gradient norm to it; 0: never
+  int32_t step = 1;         // 1-based, for the bias corrections
+  double norm_squared = 0;  // of all the gradients (grad_norm_squared)
+};
+
+// The factor adamw_update puts on the gradients: max_norm / norm where the
+// norm exceeds max_norm, else 1.
+MOESWEEP_HOST_DEVICE inline float AdamwClipScale(const AdamwStep& s) {
+  float norm = float(sqrt(s.norm_squared));
+  return s.max_norm > 0 && norm > s.max_norm ? s.max_norm / norm : 1.0f;
+}
+
 // The threads the machine offers (at least 1).
 int HardwareThreads();
 // "openblas" or "builtin": which GEMM the fast ops use.
@@ -103,9 +133,9 @@ using Float = float;
 
 // The same ops on one GPU (kernels/<op>.cu), built where the CUDA toolkit is
 // found (target moesweep_kernels_cuda). Every pointer is device memory, the
-// scalars router_loss_forward writes too; each op is queued on ctx.cuda's
-// stream and returns without waiting, except grad_norm_squared, which
-// returns a host double and so waits for the stream.
+// scalars router_loss_forward and grad_norm_squared write and adamw_update's
+// settings too; each op is queued on ctx.cuda's stream and returns without
+// waiting, so a training step's ops can be captured as one CUDA graph.
 namespace cuda {
 using Float = float;
 #define MOESWEEP_KERNEL

@@ -52,7 +52,7 @@ struct Model::Activations {
   float* probs;      // [N, V]
   float* losses;     // [N]
   float* tmp;        // [N, C]
-  float* scalars;    // [2]: a layer's aux and z losses, read back
+  float* scalars;    // [2L]: each layer's aux and z losses, read back
   // Backward scratch, reused by every layer.
   float* dres;      // [N, C]
   float* dln;       // [N, C]

@@ -3,6 +3,7 @@
 
 #include "worker/trainer/backend.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -36,15 +37,20 @@ class CpuBackend : public Backend {
     return p;
   }
   void Free(void* buffer) override { std::free(buffer); }
-  void Upload(void* buffer, const void* host, size_t bytes) override {
-    if (bytes > 0 && buffer != host) std::memcpy(buffer, host, bytes);
-  }
-  void Download(void* host, const void* buffer, size_t bytes) override {
-    if (bytes > 0 && buffer != host) std::memcpy(host, buffer, bytes);
-  }
   void Zero(void* buffer, size_t bytes) override {
     if (bytes > 0) std::memset(buffer, 0, bytes);
   }
+
+ protected:
+  void CopyIn(void* buffer, const void* host, size_t bytes) override {
+    if (bytes > 0 && buffer != host) std::memcpy(buffer, host, bytes);
+  }
+  void CopyOut(void* host, const void* buffer, size_t bytes) override {
+    if (bytes > 0 && buffer != host) std::memcpy(host, buffer, bytes);
+  }
+  bool captures() const override { return false; }
+  size_t Capture(const std::function<void()>&) override { std::abort(); }
+  void Launch(size_t) override { std::abort(); }
 
  private:
   kernels::ThreadPool pool_;
@@ -66,8 +72,8 @@ constexpr Ops kCudaOps = {
 
 class CudaBackend : public Backend {
  public:
-  explicit CudaBackend(std::unique_ptr<kernels::CudaEngine> engine)
-      : Backend(kCudaOps, false), engine_(std::move(engine)) {
+  CudaBackend(std::unique_ptr<kernels::CudaEngine> engine, bool graphs)
+      : Backend(kCudaOps, false), engine_(std::move(engine)), graphs_(graphs) {
     ctx_.cuda = engine_.get();
   }
   std::string Describe() const override {
@@ -79,22 +85,64 @@ class CudaBackend : public Backend {
     return p;
   }
   void Free(void* buffer) override { engine_->Free(buffer); }
-  void Upload(void* buffer, const void* host, size_t bytes) override {
-    if (bytes > 0) engine_->CopyToDevice(buffer, host, bytes);
-  }
-  void Download(void* host, const void* buffer, size_t bytes) override {
-    if (bytes > 0) engine_->CopyToHost(host, buffer, bytes);
-  }
   void Zero(void* buffer, size_t bytes) override {
     if (bytes > 0) engine_->Fill(buffer, 0, bytes);
   }
 
+ protected:
+  void CopyIn(void* buffer, const void* host, size_t bytes) override {
+    if (bytes > 0) engine_->CopyToDevice(buffer, host, bytes);
+  }
+  void CopyOut(void* host, const void* buffer, size_t bytes) override {
+    if (bytes > 0) engine_->CopyToHost(host, buffer, bytes);
+  }
+  bool captures() const override { return graphs_; }
+  size_t Capture(const std::function<void()>& body) override {
+    return engine_->Capture(body);
+  }
+  void Launch(size_t graph) override { engine_->Launch(graph); }
+
  private:
   std::unique_ptr<kernels::CudaEngine> engine_;
+  const bool graphs_;
 };
 #endif  // MOESWEEP_TRAINER_CUDA
 
 }  // namespace
+
+void Backend::RefuseInsideReplay(const char* what) const {
+  if (!in_replay_) return;
+  // A copy that waits cannot be captured into a graph; the CPU backend
+  // refuses it too, so the mistake shows without a GPU.
+  std::fprintf(stderr,
+               "moesweep: %s inside Backend::Replay's body: a replayed step "
+               "may only queue ops\n",
+               what);
+  std::abort();
+}
+
+void Backend::Upload(void* buffer, const void* host, size_t bytes) {
+  RefuseInsideReplay("Upload");
+  CopyIn(buffer, host, bytes);
+}
+
+void Backend::Download(void* host, const void* buffer, size_t bytes) {
+  RefuseInsideReplay("Download");
+  CopyOut(host, buffer, bytes);
+}
+
+void Backend::Replay(int key, const std::function<void()>& body) {
+  RefuseInsideReplay("Replay");
+  in_replay_ = true;
+  if (!captures()) {
+    body();
+  } else {
+    auto it = graphs_.find(key);
+    if (it == graphs_.end()) it = graphs_.emplace(key, Capture(body)).first;
+    Launch(it->second);
+  }
+  in_replay_ = false;
+}
 
 Status CheckTrainBackend(TrainBackend backend) {
   if (backend == TrainBackend::kCpu) return OkStatus();
@@ -105,7 +153,7 @@ std::unique_ptr<Backend> Backend::Cpu(int threads) {
   return std::make_unique<CpuBackend>(threads);
 }
 
-StatusOr<std::unique_ptr<Backend>> Backend::Cuda(int device) {
+StatusOr<std::unique_ptr<Backend>> Backend::Cuda(int device, bool graphs) {
 #ifdef MOESWEEP_TRAINER_CUDA
   std::string why;
   int devices = kernels::CudaDeviceCount(&why);
@@ -121,9 +169,10 @@ StatusOr<std::unique_ptr<Backend>> Backend::Cuda(int device) {
     return FailedPreconditionError("CUDA device " + std::to_string(device) +
                                    ": " + error);
   }
-  return std::unique_ptr<Backend>(new CudaBackend(std::move(engine)));
+  return std::unique_ptr<Backend>(new CudaBackend(std::move(engine), graphs));
 #else
   (void)device;
+  (void)graphs;
   return FailedPreconditionError("this build has no CUDA backend");
 #endif
 }

@@ -7,6 +7,8 @@
 #define MOESWEEP_WORKER_TRAINER_BACKEND_H_
 
 #include <cstddef>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -57,9 +59,12 @@ class Backend {
  public:
   // kernels::cpu on a pool of `threads` threads (>= 1), host memory.
   static std::unique_ptr<Backend> Cpu(int threads);
-  // kernels::cuda on GPU `device`. FAILED_PRECONDITION, naming why, where this
-  // build has no CUDA, no GPU is visible, or the device cannot be opened.
-  static StatusOr<std::unique_ptr<Backend>> Cuda(int device);
+  // kernels::cuda on GPU `device`; Replay captures CUDA graphs unless
+  // `graphs` is false (then it runs its body eagerly, for comparison).
+  // FAILED_PRECONDITION, naming why, where this build has no CUDA, no GPU is
+  // visible, or the device cannot be opened.
+  static StatusOr<std::unique_ptr<Backend>> Cuda(int device,
+                                                 bool graphs = true);
 
   virtual ~Backend() = default;
   Backend(const Backend&) = delete;
@@ -76,20 +81,44 @@ class Backend {
   virtual void* Alloc(size_t bytes) = 0;
   virtual void Free(void* buffer) = 0;
   // Copies between the host and a buffer, after the ops queued before; both
-  // return once the bytes are there.
-  virtual void Upload(void* buffer, const void* host, size_t bytes) = 0;
-  virtual void Download(void* host, const void* buffer, size_t bytes) = 0;
-  // Zeroes part of a buffer, in op order.
+  // return once the bytes are there. Never inside Replay's body.
+  void Upload(void* buffer, const void* host, size_t bytes);
+  void Download(void* host, const void* buffer, size_t bytes);
+  // Zeroes part of a buffer, in op order (allowed inside Replay's body).
   virtual void Zero(void* buffer, size_t bytes) = 0;
 
+  // Queues `body`'s ops as one unit. The CUDA backend captures them into a
+  // graph the first time it sees `key` and replays that graph after, without
+  // calling `body`; so for one key, `body` must queue the same ops on the
+  // same buffers with the same sizes every time, and values that change
+  // (the learning rate) must be read by the ops from memory. `body` may only
+  // queue ops: an Upload or Download inside it aborts on every backend, the
+  // CPU one included, so a step that could not be captured fails in CI too.
+  void Replay(int key, const std::function<void()>& body);
+  // Graphs captured so far (0 on the CPU).
+  int graphs() const { return int(graphs_.size()); }
+
  protected:
+  virtual void CopyIn(void* buffer, const void* host, size_t bytes) = 0;
+  virtual void CopyOut(void* host, const void* buffer, size_t bytes) = 0;
+  // Whether Replay captures graphs; where not, it runs each body as it
+  // comes and never calls Capture or Launch.
+  virtual bool captures() const = 0;
+  // Records `body`'s ops as one graph and returns its index.
+  virtual size_t Capture(const std::function<void()>& body) = 0;
+  virtual void Launch(size_t graph) = 0;
+
   Backend(const Ops& ops, bool host_memory)
       : ops_(ops), host_memory_(host_memory) {}
   kernels::Context ctx_;
 
  private:
+  void RefuseInsideReplay(const char* what) const;
+
   const Ops ops_;
   const bool host_memory_;
+  bool in_replay_ = false;
+  std::map<int, size_t> graphs_;  // Replay key -> captured graph
 };
 
 }  // namespace moesweep::worker

@@ -135,9 +135,17 @@ Model::Model(const ModelConfig& config, int max_batch,
   LayoutActivations(config, max_batch, &f, &i, a_.get());
   const size_t max_tokens = size_t(max_batch) * config.seq_len;
   host_losses_.resize(max_tokens);
+  host_scalars_.resize(2 * size_t(config.n_layers));
+  adamw_ = static_cast<kernels::AdamwStep*>(
+      backend_->Alloc(sizeof(kernels::AdamwStep)));
   if (E == 1) {
-    dense_expert_.assign(max_tokens, 0);
-    dense_gate_.assign(max_tokens, 1.0f);
+    // The router's fixed choice, the same for every batch: expert 0, gate 1.
+    std::vector<int32_t> expert(max_tokens, 0);
+    std::vector<float> gate(max_tokens, 1.0f);
+    for (LayerActivations& x : a_->layers) {
+      backend_->Upload(x.expert, expert.data(), sizeof(int32_t) * max_tokens);
+      backend_->Upload(x.gate, gate.data(), sizeof(float) * max_tokens);
+    }
   }
 }
 
@@ -145,7 +153,8 @@ Model::~Model() {
   for (void* buffer :
        {static_cast<void*>(params_), static_cast<void*>(grads_),
         static_cast<void*>(adam_m_), static_cast<void*>(adam_v_),
-        static_cast<void*>(a_->floats), static_cast<void*>(a_->ints)}) {
+        static_cast<void*>(adamw_), static_cast<void*>(a_->floats),
+        static_cast<void*>(a_->ints)}) {
     backend_->Free(buffer);
   }
 }
@@ -198,25 +207,71 @@ void Model::Init(uint64_t seed) {
 }
 
 Losses Model::Forward(const int32_t* tokens, const int32_t* targets, int B) {
-  const ModelConfig& c = config_;
-  const int N = B * c.seq_len, C = c.d_model, V = c.vocab_size;
+  Stage(tokens, targets, B);
+  ForwardOps(B);
+  return CollectLosses(B);
+}
+
+StepResult Model::TrainStep(const int32_t* tokens, const int32_t* targets,
+                            int B, const OptimizerConfig& opt, float lr,
+                            int step) {
+  Stage(tokens, targets, B);
+  StageUpdate(opt, lr, step);
+  backend_->Replay(B, [&] {
+    ForwardOps(B);
+    ZeroGrad();
+    Backward();
+    UpdateOps();
+  });
+  StepResult r;
+  r.losses = CollectLosses(B);
+  r.grad_norm = CollectNorm();
+  return r;
+}
+
+void Model::Stage(const int32_t* tokens, const int32_t* targets, int B) {
+  const int N = B * config_.seq_len;
   Activations& a = *a_;
   a.B = B;
   backend_->Upload(a.tokens, tokens, sizeof(int32_t) * N);
   backend_->Upload(a.targets, targets, sizeof(int32_t) * N);
-  last_ = Losses{};
+  if (config_.n_experts == 1) {
+    for (LayerActivations& x : a.layers) {
+      backend_->Upload(x.counts, &N, sizeof(int32_t));
+    }
+  }
+}
+
+void Model::ForwardOps(int B) {
+  const ModelConfig& c = config_;
+  const int N = B * c.seq_len, C = c.d_model, V = c.vocab_size;
+  Activations& a = *a_;
   k_.embedding_forward(ctx_, a.resid[0], a.tokens, p_.wte, N, C);
   for (int l = 0; l < c.n_layers; ++l) LayerForward(l, B);
   k_.rmsnorm_forward(ctx_, a.lnf, a.rstdf, a.resid[c.n_layers], p_.lnf, N, C);
   k_.matmul_forward(ctx_, a.logits, a.lnf, p_.lm_head, N, C, V);
   k_.crossentropy_forward(ctx_, a.losses, a.probs, a.logits, a.targets, N, V);
-  backend_->Download(host_losses_.data(), a.losses, sizeof(float) * N);
+}
+
+Losses Model::CollectLosses(int B) {
+  const ModelConfig& c = config_;
+  const int N = B * c.seq_len;
+  backend_->Download(host_losses_.data(), a_->losses, sizeof(float) * N);
+  Losses r;
+  if (c.n_experts > 1) {
+    backend_->Download(host_scalars_.data(), a_->scalars,
+                       sizeof(float) * host_scalars_.size());
+    for (int l = 0; l < c.n_layers; ++l) {  // in layer order, in float
+      r.aux += host_scalars_[2 * l];
+      r.z += host_scalars_[2 * l + 1];
+    }
+  }
   double sum = 0;
   for (int n = 0; n < N; ++n) sum += host_losses_[n];
-  last_.ce = float(sum / N);
-  last_.total = sum / N + double(c.aux_loss_coef) * last_.aux +
-                double(c.z_loss_coef) * last_.z;
-  return last_;
+  r.ce = float(sum / N);
+  r.total =
+      sum / N + double(c.aux_loss_coef) * r.aux + double(c.z_loss_coef) * r.z;
+  return r;
 }
 
 void Model::LayerForward(int l, int B) {
@@ -283,17 +338,38 @@ void Model::LayerBackward(int l, int B) {
 }
 
 float Model::Update(const OptimizerConfig& opt, float lr, int step) {
-  float norm =
-      float(std::sqrt(k_.grad_norm_squared(ctx_, grads_, num_params_)));
-  float scale =
-      opt.grad_clip > 0 && norm > opt.grad_clip ? opt.grad_clip / norm : 1.0f;
-  size_t rest = num_params_ - num_decayed_;
-  k_.adamw_update(ctx_, params_, grads_, adam_m_, adam_v_, num_decayed_, lr,
-                  opt.beta1, opt.beta2, opt.eps, opt.weight_decay, scale, step);
+  StageUpdate(opt, lr, step);
+  UpdateOps();
+  return CollectNorm();
+}
+
+void Model::StageUpdate(const OptimizerConfig& opt, float lr, int step) {
+  kernels::AdamwStep s;
+  s.lr = lr;
+  s.beta1 = opt.beta1;
+  s.beta2 = opt.beta2;
+  s.eps = opt.eps;
+  s.weight_decay = opt.weight_decay;
+  s.max_norm = opt.grad_clip;
+  s.step = step;
+  backend_->Upload(adamw_, &s, sizeof s);
+}
+
+// The norm lands in adamw_, where both updates read it: nothing goes back to
+// the host between the backward pass and the new parameters.
+void Model::UpdateOps() {
+  k_.grad_norm_squared(ctx_, &adamw_->norm_squared, grads_, num_params_);
+  k_.adamw_update(ctx_, params_, grads_, adam_m_, adam_v_, num_decayed_, adamw_,
+                  true);
   k_.adamw_update(ctx_, params_ + num_decayed_, grads_ + num_decayed_,
-                  adam_m_ + num_decayed_, adam_v_ + num_decayed_, rest, lr,
-                  opt.beta1, opt.beta2, opt.eps, 0.0f, scale, step);
-  return norm;
+                  adam_m_ + num_decayed_, adam_v_ + num_decayed_,
+                  num_params_ - num_decayed_, adamw_, false);
+}
+
+float Model::CollectNorm() {
+  kernels::AdamwStep s;
+  backend_->Download(&s, adamw_, sizeof s);
+  return float(std::sqrt(s.norm_squared));
 }
 
 namespace {
@@ -339,7 +415,7 @@ void LayoutActivations(const ModelConfig& c, int B, Bump<float>* f,
   a->probs = f->Take(N * V);
   a->losses = f->Take(N);
   a->tmp = f->Take(N * C);
-  a->scalars = f->Take(2);
+  a->scalars = f->Take(2 * size_t(c.n_layers));
   a->dres = f->Take(N * C);
   a->dln = f->Take(N * C);
   a->datty = f->Take(N * C);

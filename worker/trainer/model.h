@@ -51,6 +51,11 @@ struct Losses {
   double total = 0;
 };
 
+struct StepResult {
+  Losses losses;
+  float grad_norm = 0;  // before clipping
+};
+
 // Not thread-safe. Borrows nothing; owns its backend, and every buffer lives
 // in the backend's memory.
 class Model {
@@ -67,13 +72,22 @@ class Model {
   // Seeded init: matrices N(0, init_std), output projections scaled by
   // 1/sqrt(2 n_layers), norm weights 1. Clears the AdamW state.
   void Init(uint64_t seed);
-  // tokens/targets [B, T], B <= max_batch. Keeps what Backward needs.
+  // One training step on tokens/targets [B, T], B <= max_batch: forward,
+  // gradients, clip to opt.grad_clip (0: no clip) and one AdamW step
+  // (1-based `step`). The inputs and the step's settings are copied in
+  // first, the losses and the norm read back once at the end, and the ops
+  // between run as one Backend::Replay unit keyed by B: on a GPU, one CUDA
+  // graph replayed every step.
+  StepResult TrainStep(const int32_t* tokens, const int32_t* targets, int B,
+                       const OptimizerConfig& opt, float lr, int step);
+
+  // The same step in parts, eagerly (evaluation and tests). Forward keeps
+  // what Backward needs.
   Losses Forward(const int32_t* tokens, const int32_t* targets, int B);
   void ZeroGrad();
   // Gradients of Forward's `total` into grads(); REQUIRES: Forward ran.
   void Backward();
-  // Clips to the global norm `clip` (0: no clip) and takes one AdamW step
-  // (1-based `step`); returns the norm before clipping.
+  // TrainStep's clip and AdamW step; returns the norm before clipping.
   float Update(const OptimizerConfig& opt, float lr, int step);
 
   // Every layer's expert choices [L, N, K] from the last Forward, so a test
@@ -102,6 +116,14 @@ class Model {
   struct Activations;
 
  private:
+  // Host copies in (Stage*) and out (Collect*) around the ops, which queue
+  // kernels only (*Ops, the layer passes), so TrainStep can replay them.
+  void Stage(const int32_t* tokens, const int32_t* targets, int B);
+  void StageUpdate(const OptimizerConfig& opt, float lr, int step);
+  void ForwardOps(int B);
+  void UpdateOps();
+  Losses CollectLosses(int B);
+  float CollectNorm();
   void LayerForward(int l, int B);
   void LayerBackward(int l, int B);
   void MoeForward(int l, int B);
@@ -124,14 +146,12 @@ class Model {
   float* grads_ = nullptr;
   float* adam_m_ = nullptr;
   float* adam_v_ = nullptr;
+  kernels::AdamwStep* adamw_ = nullptr;  // the step's settings and norm
   ModelViews p_, g_;
   std::unique_ptr<Activations> a_;
-  // Host copies: the per-token losses, and for E == 1 the router's fixed
-  // choice (expert 0, gate 1), uploaded in place of routing.
+  // Host copies of the per-token losses and each layer's aux and z losses.
   std::vector<float> host_losses_;
-  std::vector<int32_t> dense_expert_;
-  std::vector<float> dense_gate_;
-  Losses last_;
+  std::vector<float> host_scalars_;
 };
 
 }  // namespace moesweep::worker

@@ -20,17 +20,10 @@ void Model::MoeForward(int l, int B) {
     k_.matmul_forward(ctx_, x.rlogits, x.ln2, w.wrouter, N, C, E);
     k_.router_forward(ctx_, x.probs, x.lse, x.expert, x.gate, x.counts,
                       x.rlogits, N, E, K);
-    k_.router_loss_forward(ctx_, a_->scalars, a_->scalars + 1, x.probs, x.lse,
-                           x.counts, N, E, K);
-    float aux_z[2];
-    backend_->Download(aux_z, a_->scalars, sizeof aux_z);
-    last_.aux += aux_z[0];
-    last_.z += aux_z[1];
-  } else {
-    backend_->Upload(x.expert, dense_expert_.data(), sizeof(int32_t) * N);
-    backend_->Upload(x.gate, dense_gate_.data(), sizeof(float) * N);
-    backend_->Upload(x.counts, &N, sizeof(int32_t));
-  }
+    float* aux_z = a_->scalars + 2 * l;  // read back after the step
+    k_.router_loss_forward(ctx_, aux_z, aux_z + 1, x.probs, x.lse, x.counts, N,
+                           E, K);
+  }  // else Stage set the one expert's count; routing was set at creation
   k_.moe_permute_forward(ctx_, x.xp, x.offsets, x.slot, x.ln2, x.expert,
                          x.counts, N, C, E, K);
   k_.expert_matmul_forward(ctx_, x.h13, x.xp, w.w13, x.offsets, M, E, C, 2 * H);

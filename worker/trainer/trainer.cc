@@ -78,17 +78,15 @@ StatusOr<StepReport> Trainer::Step() {
       int64_t(options_.batch_size) * options_.model.seq_len;
   // 1. Next batch.
   loader_->Next(tokens_.data(), targets_.data());
-  // 2. Forward.
-  Losses losses =
-      model_->Forward(tokens_.data(), targets_.data(), options_.batch_size);
-  // 3. Zero grad.
-  model_->ZeroGrad();
-  // 4. Backward.
-  model_->Backward();
-  // 5-6. Clip to the global norm and take an AdamW step.
+  // 2-6. Forward, zero grad, backward, clip to the global norm and take an
+  // AdamW step: one replayed unit (a CUDA graph on a GPU).
   float lr = LearningRate(options_.optimizer, step_, options_.steps);
   ++step_;
-  float grad_norm = model_->Update(options_.optimizer, lr, int(step_));
+  StepResult result =
+      model_->TrainStep(tokens_.data(), targets_.data(), options_.batch_size,
+                        options_.optimizer, lr, int(step_));
+  const Losses& losses = result.losses;
+  const float grad_norm = result.grad_norm;
   // 7. Report, with an eval when one is due.
   StepReport report;
   report.step = step_;
