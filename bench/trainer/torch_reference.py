@@ -1,10 +1,12 @@
-"""The bench_trainer reference: the same MoE transformer in PyTorch on CPU.
+"""The bench_trainer and bench_kernels reference: the same MoE transformer in
+PyTorch eager, on the CPU (--device cpu) or a GPU (--device cuda).
 
 Same model as moesweep's trainer (RMSNorm, causal attention with rotate-half
 RoPE, softmax router with top-k, load-balancing and z losses, SwiGLU experts
-with fused gate/up weights, untied LM head), fp32, AdamW, same batch. Run by
-build/bin/bench_trainer under Debian's /usr/bin/python3 with
-OMP_WAIT_POLICY=PASSIVE (BENCH.md). Prints one line: tokens_per_second=<v>.
+with fused gate/up weights, untied LM head), fp32 (no TF32), AdamW, same
+batch. Run by build/bin/bench_trainer under Debian's /usr/bin/python3 with
+OMP_WAIT_POLICY=PASSIVE (BENCH.md), and by bench_kernels on a GPU machine.
+Prints one line: tokens_per_second=<v>.
 """
 import argparse
 import math
@@ -50,7 +52,7 @@ class Block(torch.nn.Module):
         k = rope(k.view(B, T, nh, C // nh).transpose(1, 2), cos, sin)
         v = v.view(B, T, nh, C // nh).transpose(1, 2)
         att = (q @ k.transpose(-2, -1)) / math.sqrt(C // nh)
-        mask = torch.ones(T, T, dtype=torch.bool).triu(1)
+        mask = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
         att = att.masked_fill(mask, float("-inf")).softmax(-1)
         return self.wo((att @ v).transpose(1, 2).reshape(B, T, C))
 
@@ -66,7 +68,7 @@ class Block(torch.nn.Module):
         z = torch.logsumexp(logits, -1).pow(2).mean()
         out = torch.zeros_like(xf)
         flat_expert = expert.flatten()
-        flat_token = torch.arange(N).repeat_interleave(K)
+        flat_token = torch.arange(N, device=x.device).repeat_interleave(K)
         flat_gate = gate.flatten()
         order = torch.argsort(flat_expert, stable=True)
         tokens, gates = flat_token[order], flat_gate[order]
@@ -99,7 +101,8 @@ class Model(torch.nn.Module):
         hs = a.d_model // a.heads
         freq = a.rope_theta ** (-2.0 * torch.arange(hs // 2) / hs)
         ang = torch.arange(a.seq)[:, None] * freq[None, :]
-        self.cos, self.sin = ang.cos(), ang.sin()
+        self.register_buffer("cos", ang.cos(), persistent=False)
+        self.register_buffer("sin", ang.sin(), persistent=False)
 
     def forward(self, idx, targets):
         x = self.wte(idx)
@@ -115,6 +118,7 @@ class Model(torch.nn.Module):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--vocab", type=int, default=256)
@@ -129,20 +133,26 @@ def main():
     p.add_argument("--rope_theta", type=float, default=10000.0)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    torch.backends.cuda.matmul.allow_tf32 = False  # fp32, as moesweep's
     torch.manual_seed(1)
-    model = Model(a)
+    device = torch.device(a.device)
+    model = Model(a).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.95),
                             weight_decay=0.1)
     times = []
     for step in range(a.warmup + a.steps):
-        idx = torch.randint(0, a.vocab, (a.batch, a.seq))
-        targets = torch.randint(0, a.vocab, (a.batch, a.seq))
+        idx = torch.randint(0, a.vocab, (a.batch, a.seq), device=device)
+        targets = torch.randint(0, a.vocab, (a.batch, a.seq), device=device)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         start = time.perf_counter()
         loss = model(idx, targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         if step >= a.warmup:
             times.append(time.perf_counter() - start)
     print("tokens_per_second=%.1f" % (a.batch * a.seq / statistics.median(times)))
