@@ -151,11 +151,12 @@ int RunTrainCommand(const TrainCommandOptions& options, std::ostream& out,
                     std::ostream& err);
 
 // moesweep worker --coordinator HOST:PORT --backend cpu|cuda --token-file F
-// [--id NAME] [--data-dir DIR] [--threads N]: trains what the coordinator
-// assigns (worker/agent/agent.h) until SIGTERM or SIGINT, which report the
-// running attempt preempted and exit 0. Exits 2 for --backend cuda where
-// this build or machine cannot train on a GPU (saying why) or a bad token
-// file, 1 when the coordinator cannot be reached or refuses the token.
+// [--id NAME] [--data-dir DIR] [--threads N] [--gpus N]: trains what the
+// coordinator assigns (worker/agent/agent.h) until SIGTERM or SIGINT, which
+// report the running attempt preempted and exit 0. Exits 2 for --backend
+// cuda where this build or machine cannot train on --gpus GPUs (saying why),
+// --gpus above 1 on the CPU, or a bad token file; 1 when the coordinator
+// cannot be reached or refuses the token.
 struct WorkerCommandOptions {
   ConnectionFlags connection;  // empty fields: from the environment
   std::string backend = "cpu";
@@ -163,6 +164,7 @@ struct WorkerCommandOptions {
   std::string data_dir = "data";
   std::string checkpoint_dir = "checkpoints";
   int threads = 0;  // 0: every hardware thread
+  int gpus = 1;     // --backend cuda: GPUs a trial, data parallel
 };
 void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* options);
 int RunWorkerCommand(const WorkerCommandOptions& options, std::ostream& out,

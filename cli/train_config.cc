@@ -150,6 +150,7 @@ Status Apply(const YAML::Node& root, worker::TrainOptions* t) {
        {"threads", Int(&t->threads)},
        {"backend", backend},
        {"device", Int(&t->device)},
+       {"gpus", Int(&t->gpus)},
        {"eval_every_tokens", Int64(&t->eval_every_tokens)},
        {"eval_at_tokens", eval_at},
        {"eval_tokens", Int64(&t->eval_tokens)},

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/exit_code.h"
 #include "worker/agent/agent.h"
+#include "worker/worker.h"
 
 namespace moesweep::cli {
 namespace {
@@ -80,6 +81,12 @@ void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* o) {
   worker->add_option("--threads", o->threads, "Trainer threads; 0: every core")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  worker
+      ->add_option("--gpus", o->gpus,
+                   "With --backend cuda: GPUs each trial trains on, data "
+                   "parallel (NCCL)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, worker::kMaxGpus));
 }
 
 int RunWorkerCommand(const WorkerCommandOptions& o, std::ostream& out,
@@ -88,7 +95,13 @@ int RunWorkerCommand(const WorkerCommandOptions& o, std::ostream& out,
   agent::AgentOptions options;
   options.backend =
       o.backend == "cuda" ? agent::Backend::kCuda : agent::Backend::kCpu;
-  if (Status s = agent::CheckBackend(options.backend); !s.ok()) {
+  options.gpus = o.gpus;
+  if (o.gpus > 1 && options.backend != agent::Backend::kCuda) {
+    return Fail("worker",
+                InvalidArgumentError("--gpus more than 1 needs --backend cuda"),
+                err);
+  }
+  if (Status s = agent::CheckBackend(options.backend, o.gpus); !s.ok()) {
     return Fail("worker", s, err);
   }
   StatusOr<Connection> connection =

@@ -76,7 +76,12 @@ std::unique_ptr<CudaEngine> CudaEngine::Create(int device, std::string* error) {
 
 CudaEngine::CudaEngine(std::unique_ptr<State> state) : s_(std::move(state)) {}
 
+void CudaEngine::MakeCurrent() const {
+  MOESWEEP_CUDA_CHECK(cudaSetDevice(s_->device));
+}
+
 CudaEngine::~CudaEngine() {
+  cudaSetDevice(s_->device);
   cudaStreamSynchronize(s_->stream);
   for (cudaGraphExec_t graph : s_->graphs) cudaGraphExecDestroy(graph);
   cublasLtDestroy(s_->lt);
@@ -98,6 +103,7 @@ double CudaEngine::PeakBf16Flops() const {
 }
 
 void* CudaEngine::Alloc(size_t bytes) {
+  MakeCurrent();
   void* p = nullptr;
   cudaError_t err = cudaMalloc(&p, bytes == 0 ? 1 : bytes);
   if (err != cudaSuccess) {
@@ -109,11 +115,13 @@ void* CudaEngine::Alloc(size_t bytes) {
 }
 
 void CudaEngine::Free(void* device_ptr) {
+  MakeCurrent();
   MOESWEEP_CUDA_CHECK(cudaFree(device_ptr));
 }
 
 void CudaEngine::CopyToDevice(void* device_dst, const void* host_src,
                               size_t bytes) {
+  MakeCurrent();
   MOESWEEP_CUDA_CHECK(cudaMemcpyAsync(device_dst, host_src, bytes,
                                       cudaMemcpyHostToDevice, s_->stream));
   // The host buffer may be freed as soon as we return.
@@ -122,20 +130,24 @@ void CudaEngine::CopyToDevice(void* device_dst, const void* host_src,
 
 void CudaEngine::CopyToHost(void* host_dst, const void* device_src,
                             size_t bytes) {
+  MakeCurrent();
   MOESWEEP_CUDA_CHECK(cudaMemcpyAsync(host_dst, device_src, bytes,
                                       cudaMemcpyDeviceToHost, s_->stream));
   MOESWEEP_CUDA_CHECK(cudaStreamSynchronize(s_->stream));
 }
 
 void CudaEngine::Fill(void* device_dst, int byte, size_t bytes) {
+  MakeCurrent();
   MOESWEEP_CUDA_CHECK(cudaMemsetAsync(device_dst, byte, bytes, s_->stream));
 }
 
 void CudaEngine::Synchronize() {
+  MakeCurrent();
   MOESWEEP_CUDA_CHECK(cudaStreamSynchronize(s_->stream));
 }
 
 size_t CudaEngine::Capture(const std::function<void()>& body) {
+  MakeCurrent();
   // Thread-local mode: another thread's unrelated CUDA calls (a second
   // engine's allocations) do not break this capture.
   MOESWEEP_CUDA_CHECK(
@@ -151,9 +163,11 @@ size_t CudaEngine::Capture(const std::function<void()>& body) {
 }
 
 void CudaEngine::Launch(size_t index) {
+  MakeCurrent();
   MOESWEEP_CUDA_CHECK(cudaGraphLaunch(s_->graphs.at(index), s_->stream));
 }
 
+int CudaEngine::device() const { return s_->device; }
 void* CudaEngine::stream() const { return s_->stream; }
 void* CudaEngine::lt_handle() const { return s_->lt; }
 void* CudaEngine::workspace() const { return s_->workspace; }

@@ -1,9 +1,12 @@
 // What the CUDA ops of kernels.h run on: one device, one stream, a cuBLASLt
-// handle and its workspace. The header names no CUDA type, so code that
-// never touches a GPU (the CPU trainer, CI's tests) includes it freely.
+// handle and its workspace; and NCCL across engines (CudaGroup). The header
+// names no CUDA type, so code that never touches a GPU (the CPU trainer,
+// CI's tests) includes it freely.
 //
 // Thread-safety: an engine is used by one thread at a time; ops queued on
-// its stream run in order.
+// its stream run in order. Every engine call makes the engine's device
+// current on the calling thread, so the ops a thread queues after it go to
+// that device: one thread can drive engines on several GPUs in turn.
 
 #ifndef MOESWEEP_KERNELS_CUDA_ENGINE_H_
 #define MOESWEEP_KERNELS_CUDA_ENGINE_H_
@@ -12,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace moesweep::kernels {
 
@@ -57,6 +61,7 @@ class CudaEngine {
   size_t Capture(const std::function<void()>& body);
   void Launch(size_t index);
 
+  int device() const;
   // For the ops (kernels/*.cu): the cudaStream_t, the cublasLtHandle_t and
   // the GEMM workspace.
   void* stream() const;
@@ -67,6 +72,30 @@ class CudaEngine {
  private:
   struct State;
   explicit CudaEngine(std::unique_ptr<State> state);
+  void MakeCurrent() const;
+  std::unique_ptr<State> s_;
+};
+
+// NCCL communicators over engines on distinct GPUs of this process
+// (ncclCommInitAll): the gradient all-reduce of data parallelism inside one
+// worker. One thread drives every engine (the collectives are grouped).
+class CudaGroup {
+ public:
+  // Null, with the reason in *error, where the build has no NCCL, two
+  // engines share a device, or NCCL fails. The engines must outlive it.
+  static std::unique_ptr<CudaGroup> Create(
+      const std::vector<CudaEngine*>& engines, std::string* error);
+  ~CudaGroup();
+  CudaGroup(const CudaGroup&) = delete;
+  CudaGroup& operator=(const CudaGroup&) = delete;
+
+  // buffers[r], n floats on engine r's device, all become the elementwise
+  // sum over r; queued on each engine's stream after the ops before it.
+  void AllReduceSum(const std::vector<float*>& buffers, size_t n);
+
+ private:
+  struct State;
+  explicit CudaGroup(std::unique_ptr<State> state);
   std::unique_ptr<State> s_;
 };
 

@@ -173,10 +173,14 @@ float LearningRate(const OptimizerConfig& config, int64_t step,
 // What a run trains on: the CPU (kernels::cpu) or one GPU (kernels::cuda).
 enum class TrainBackend { kCpu, kCuda };
 
-// OK when this build and machine can train on `backend`; FAILED_PRECONDITION
-// naming why not ("this build has no CUDA backend", no GPU visible, the device
-// cannot be opened). Opens and closes GPU 0 for kCuda.
-Status CheckTrainBackend(TrainBackend backend);
+// OK when this build and machine can train on `backend` with `gpus` GPUs;
+// FAILED_PRECONDITION naming why not ("this build has no CUDA backend", no
+// GPU visible, fewer than `gpus`, a device cannot be opened, no NCCL to join
+// several). Opens and closes GPUs 0 to gpus - 1 for kCuda.
+Status CheckTrainBackend(TrainBackend backend, int gpus = 1);
+
+// The most GPUs one run spans: one node's, driven from one process.
+inline constexpr int kMaxGpus = 16;
 
 struct TrainOptions {
   ModelConfig model;
@@ -192,7 +196,13 @@ struct TrainOptions {
   int64_t eval_tokens = 32768;    // held-out tokens read per eval
   int threads = 0;                // cpu: 0 for every hardware thread
   TrainBackend backend = TrainBackend::kCpu;
-  int device = 0;  // cuda: which GPU
+  int device = 0;  // cuda: which GPU (the first, with several)
+  // cuda: data parallel over GPUs device .. device + gpus - 1, each taking
+  // batch_size / gpus sequences of every batch, gradients all-reduced with
+  // NCCL (worker/trainer/replicas.h). The same run on 1 GPU differs only by
+  // rounding and by the load-balancing loss, which each GPU takes over its
+  // own share of the batch.
+  int gpus = 1;
   Status Validate() const;
 };
 
@@ -209,7 +219,7 @@ struct StepReport {
   double eval_seconds = 0;         // wall time of that eval
 };
 
-class Model;
+class Replicas;
 class BatchLoader;
 
 // One training run. Same options and data (thread count included) give
@@ -255,12 +265,12 @@ class Trainer {
   Status RestoreCheckpoint(const std::string& path);
 
  private:
-  Trainer(const TrainOptions& options, std::unique_ptr<Model> model,
+  Trainer(const TrainOptions& options, std::unique_ptr<Replicas> model,
           TokenShard train, TokenShard val);
   bool EvalDue(int64_t tokens_before, int64_t tokens_after) const;
 
   const TrainOptions options_;
-  std::unique_ptr<Model> model_;
+  std::unique_ptr<Replicas> model_;  // one copy a GPU; one on the CPU
   std::unique_ptr<BatchLoader> loader_;
   TokenShard val_;
   std::vector<int32_t> tokens_, targets_;

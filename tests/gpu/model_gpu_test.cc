@@ -1,13 +1,15 @@
 // The trainer's model on the CUDA backend against the CPU one (STYLE.md
 // H11): one step's losses, routing and gradients; steps replayed as CUDA
 // graphs against the same steps run eagerly and on the CPU; a ten-step loss
-// curve. Built with kernels/ and the model alone, so scripts/gpu-check runs
-// it on a GPU machine with no gtest.
+// curve; data parallel over two GPUs against one (where two are present). Built
+// with kernels/ and the model alone, so scripts/gpu-check runs it on a GPU
+// machine with no gtest.
 
 #include <memory>
 
 #include "tests/gpu/gpu_testing.h"
 #include "worker/trainer/model.h"
+#include "worker/trainer/replicas.h"
 
 namespace moesweep::gpu_testing {
 namespace {
@@ -160,6 +162,60 @@ void TenStepsFollowTheCpuLossCurve(Env& env) {
   }
 }
 
+// Data parallel over two GPUs (NCCL) against one GPU on the whole batch;
+// the load-balancing loss off, as each GPU takes it over its own share.
+void TwoGpusStepAsOne(Env& env) {
+  std::string why;
+  const int gpus = kernels::CudaDeviceCount(&why);
+  if (gpus < 2) {
+    std::printf("  not run: needs 2 GPUs, %d visible\n", gpus);
+    return;
+  }
+  ModelConfig c = SmallMoe(8);
+  c.aux_loss_coef = 0;
+  const int B = 8, N = B * c.seq_len;
+  auto make = [&](int copies) -> std::unique_ptr<worker::Replicas> {
+    std::vector<std::unique_ptr<Backend>> backends;
+    for (int g = 0; g < copies; ++g) {
+      auto backend = Backend::Cuda(g);
+      if (!backend.ok()) return nullptr;
+      backends.push_back(std::move(*backend));
+    }
+    auto r = worker::Replicas::Create(c, B, std::move(backends));
+    if (!r.ok()) {
+      Expect(env, false, "Replicas: " + r.status().ToString());
+      return nullptr;
+    }
+    return std::move(*r);
+  };
+  auto one = make(1), two = make(2);
+  if (one == nullptr || two == nullptr) return;
+  one->Init(3);
+  two->Init(3);
+  worker::OptimizerConfig opt;
+  opt.grad_clip = 0.5f;
+  for (int step = 1; step <= 3; ++step) {
+    auto tokens = Integers(env.rng, N, c.vocab_size);
+    auto targets = Integers(env.rng, N, c.vocab_size);
+    worker::StepResult a =
+        one->TrainStep(tokens.data(), targets.data(), B, opt, 1e-3f, step);
+    worker::StepResult b =
+        two->TrainStep(tokens.data(), targets.data(), B, opt, 1e-3f, step);
+    const std::string at = " at step " + std::to_string(step);
+    Expect(env, Near(b.losses.ce, a.losses.ce, 1e-5), "ce" + at);
+    Expect(env, Near(b.grad_norm, a.grad_norm, 1e-4), "norm" + at);
+    Expect(env, two->copy(1).SaveState() == two->copy(0).SaveState(),
+           "the two GPUs' copies differ" + at);
+  }
+  auto params = [](const worker::Replicas& r) {
+    std::vector<float> s = r.SaveState();
+    s.resize(r.num_params());
+    return s;
+  };
+  double rel = RelativeDifference(params(*two), params(*one));
+  Expect(env, rel < 1e-5, "2 GPUs vs 1, parameters " + std::to_string(rel));
+}
+
 }  // namespace
 }  // namespace moesweep::gpu_testing
 
@@ -170,5 +226,6 @@ int main() {
       {{"OneStepMatchesTheCpu", OneStepMatchesTheCpu},
        {"GraphStepsMoe", GraphStepsMoe},
        {"GraphStepsDense", GraphStepsDense},
-       {"TenStepsFollowTheCpuLossCurve", TenStepsFollowTheCpuLossCurve}});
+       {"TenStepsFollowTheCpuLossCurve", TenStepsFollowTheCpuLossCurve},
+       {"TwoGpusStepAsOne", TwoGpusStepAsOne}});
 }

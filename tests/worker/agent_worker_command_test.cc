@@ -73,6 +73,14 @@ TEST_F(WorkerCommandTest, CudaBackendWithoutAGpuIsRefusedNamingWhy) {
   EXPECT_NE(err_.str().find("CUDA"), std::string::npos) << err_.str();
 }
 
+TEST_F(WorkerCommandTest, SeveralGpusOnTheCpuBackendAreBadInput) {
+  WorkerCommandOptions o = Options("127.0.0.1:1");
+  o.gpus = 2;
+  EXPECT_EQ(Run(o), 2);
+  EXPECT_EQ(err_.str(),
+            "moesweep worker: --gpus more than 1 needs --backend cuda\n");
+}
+
 TEST_F(WorkerCommandTest, MissingTokenFileIsBadInput) {
   WorkerCommandOptions o = Options("127.0.0.1:1");
   o.connection.token_file = dir_.File("absent.token");

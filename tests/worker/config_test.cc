@@ -44,6 +44,23 @@ TEST(ConfigTest, ValidateNamesTheField) {
   EXPECT_NE(o.Validate().message().find("optimizer.beta2"), std::string::npos);
 }
 
+TEST(ConfigTest, GpusNeedTheCudaBackendAndABatchTheyCanShare) {
+  TrainOptions t;
+  t.batch_size = 8;
+  t.gpus = 2;
+  EXPECT_EQ(t.Validate().message(),
+            "gpus: more than 1 needs backend: cuda, got 2");
+  t.backend = TrainBackend::kCuda;
+  EXPECT_TRUE(t.Validate().ok());
+  t.gpus = 3;
+  EXPECT_EQ(t.Validate().message(),
+            "batch_size: must be a multiple of gpus (3), got 8");
+  t.gpus = 0;
+  EXPECT_EQ(t.Validate().message(), "gpus: must be in [1, 16], got 0");
+  t.gpus = kMaxGpus + 1;
+  EXPECT_EQ(t.Validate().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(ConfigTest, BenchModelCountsMatchBenchMd) {
   // BENCH.md: vocab 256, d_model 128, 4 layers, 8 experts top-2, expert
   // hidden 256: 3.51M total, 1.15M active parameters, ~8.1 MFLOP a token.

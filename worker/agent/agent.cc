@@ -10,9 +10,10 @@
 
 namespace moesweep::worker::agent {
 
-Status CheckBackend(Backend backend) {
-  return CheckTrainBackend(backend == Backend::kCuda ? TrainBackend::kCuda
-                                                     : TrainBackend::kCpu);
+Status CheckBackend(Backend backend, int gpus) {
+  return CheckTrainBackend(
+      backend == Backend::kCuda ? TrainBackend::kCuda : TrainBackend::kCpu,
+      gpus);
 }
 
 std::string_view EventKindName(AgentEvent::Kind kind) {
@@ -40,7 +41,15 @@ std::string_view EventKindName(AgentEvent::Kind kind) {
 }
 
 Status AgentOptions::Validate() const {
-  MOESWEEP_RETURN_IF_ERROR(CheckBackend(backend));
+  if (gpus < 1 || gpus > kMaxGpus) {
+    return InvalidArgumentError("gpus: must be in [1, " +
+                                std::to_string(kMaxGpus) + "], got " +
+                                std::to_string(gpus));
+  }
+  if (gpus > 1 && backend != Backend::kCuda) {
+    return InvalidArgumentError("gpus: more than 1 needs the cuda backend");
+  }
+  MOESWEEP_RETURN_IF_ERROR(CheckBackend(backend, gpus));
   size_t colon = coordinator.rfind(':');
   if (colon == std::string::npos || colon == 0 ||
       colon + 1 == coordinator.size()) {

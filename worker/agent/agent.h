@@ -28,9 +28,10 @@ namespace moesweep::worker::agent {
 
 enum class Backend { kCpu, kCuda };
 
-// OK for a backend this build and machine can train with; else
-// CheckTrainBackend's error naming why (no CUDA in this build, no GPU).
-Status CheckBackend(Backend backend);
+// OK for a backend this build and machine can train with on `gpus` GPUs;
+// else CheckTrainBackend's error naming why (no CUDA in this build, no GPU,
+// fewer GPUs, no NCCL to join them).
+Status CheckBackend(Backend backend, int gpus = 1);
 
 // The worker token of a token file: either the token alone on the first line
 // that is neither blank nor a `#` comment, or lines `<role> <token>` in the
@@ -74,6 +75,9 @@ struct AgentOptions {
   // which is reused for every reconnect of this agent.
   std::string worker_id;
   Backend backend = Backend::kCpu;
+  // kCuda: the GPUs each trial trains on, data parallel (TrainOptions.gpus);
+  // 1 to kMaxGpus.
+  int gpus = 1;
   // Holds one folder per dataset, each with train.bin and val.bin
   // (`moesweep data prepare --out DIR/<dataset>`); TrialSpec.dataset names
   // the folder, "default" when empty.

@@ -61,6 +61,7 @@ v1::WorkerMessage AgentImpl::MakeHello() const {
   v1::WorkerCapabilities* caps = hello->mutable_capabilities();
   caps->set_backend(options_.backend == Backend::kCuda ? v1::BACKEND_CUDA
                                                        : v1::BACKEND_CPU);
+  if (options_.backend == Backend::kCuda) caps->set_gpu_count(options_.gpus);
   caps->set_host_memory_bytes(HostMemoryBytes());
   caps->set_cpu_threads(options_.threads > 0
                             ? options_.threads
@@ -217,6 +218,7 @@ void AgentImpl::OnAssign(const v1::Assign& assign, Pass* pass) {
                         .backend = options_.backend == Backend::kCuda
                                        ? TrainBackend::kCuda
                                        : TrainBackend::kCpu,
+                        .gpus = options_.gpus,
                         .checkpoint_dir = options_.checkpoint_dir,
                         .before_step = hooks_.before_step};
   runners_[key] = std::make_unique<TrialRunner>(spec, options, this);

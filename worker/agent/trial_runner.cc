@@ -148,6 +148,7 @@ std::optional<v1::WorkerMessage> TrialRunner::TrainSteps() {
                    std::string(options.status().message()));
   }
   options->backend = options_.backend;
+  options->gpus = options_.gpus;
   StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(*options);
   if (!trainer.ok()) {
     return Failure(

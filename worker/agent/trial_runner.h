@@ -44,6 +44,7 @@ struct RunnerOptions {
   std::string data_root = "data";  // datasets' parent folder (spec_mapping.h)
   int threads = 0;                 // trainer threads; 0: every core
   TrainBackend backend = TrainBackend::kCpu;
+  int gpus = 1;  // kCuda: data parallel over this many (TrainOptions.gpus)
   // Where lineages' checkpoints live (spec_mapping.h, CheckpointPath).
   std::string checkpoint_dir = "checkpoints";
   // Test seam: called on the runner thread before each optimizer step and

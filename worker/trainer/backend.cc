@@ -8,6 +8,7 @@
 #include <cstring>
 #include <new>
 #include <type_traits>
+#include <vector>
 
 #include "worker/worker.h"
 
@@ -144,9 +145,25 @@ void Backend::Replay(int key, const std::function<void()>& body) {
   in_replay_ = false;
 }
 
-Status CheckTrainBackend(TrainBackend backend) {
+Status CheckTrainBackend(TrainBackend backend, int gpus) {
   if (backend == TrainBackend::kCpu) return OkStatus();
-  return Backend::Cuda(0).status();
+  std::vector<std::unique_ptr<Backend>> opened;
+  [[maybe_unused]] std::vector<kernels::CudaEngine*> engines;
+  for (int r = 0; r < gpus; ++r) {
+    MOESWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Backend> one, Backend::Cuda(r));
+    engines.push_back(one->ctx().cuda);
+    opened.push_back(std::move(one));
+  }
+#ifdef MOESWEEP_TRAINER_CUDA  // else Backend::Cuda has failed above
+  if (gpus > 1) {
+    std::string error;
+    if (kernels::CudaGroup::Create(engines, &error) == nullptr) {
+      return FailedPreconditionError("data parallel over " +
+                                     std::to_string(gpus) + " GPUs: " + error);
+    }
+  }
+#endif
+  return OkStatus();
 }
 
 std::unique_ptr<Backend> Backend::Cpu(int threads) {

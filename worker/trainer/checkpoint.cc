@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "worker/data/batch_loader.h"
-#include "worker/trainer/model.h"
+#include "worker/trainer/replicas.h"
 #include "worker/worker.h"
 
 namespace moesweep::worker {

@@ -141,6 +141,18 @@ Status TrainOptions::Validate() const {
   }
   if (threads < 0) return Bad("threads", "must be >= 0", threads);
   if (device < 0) return Bad("device", "must be >= 0", device);
+  if (gpus < 1 || gpus > kMaxGpus) {
+    return Bad("gpus", "must be in [1, " + std::to_string(kMaxGpus) + "]",
+               gpus);
+  }
+  if (gpus > 1 && backend != TrainBackend::kCuda) {
+    return Bad("gpus", "more than 1 needs backend: cuda", gpus);
+  }
+  if (batch_size % gpus != 0) {
+    return Bad("batch_size",
+               "must be a multiple of gpus (" + std::to_string(gpus) + ")",
+               batch_size);
+  }
   return OkStatus();
 }
 

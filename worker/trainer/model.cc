@@ -206,6 +206,12 @@ void Model::Init(uint64_t seed) {
   ZeroFloats(adam_v_, num_params_);
 }
 
+// Replay keys: one graph per batch size and kind of body.
+namespace {
+enum ReplayKind { kWholeStep, kGradients, kUpdate, kReplayKinds };
+int ReplayKey(int B, ReplayKind kind) { return B * kReplayKinds + kind; }
+}  // namespace
+
 Losses Model::Forward(const int32_t* tokens, const int32_t* targets, int B) {
   Stage(tokens, targets, B);
   ForwardOps(B);
@@ -217,12 +223,35 @@ StepResult Model::TrainStep(const int32_t* tokens, const int32_t* targets,
                             int step) {
   Stage(tokens, targets, B);
   StageUpdate(opt, lr, step);
-  backend_->Replay(B, [&] {
+  backend_->Replay(ReplayKey(B, kWholeStep), [&] {
     ForwardOps(B);
     ZeroGrad();
     Backward();
     UpdateOps();
   });
+  StepResult r;
+  r.losses = CollectLosses(B);
+  r.grad_norm = CollectNorm();
+  return r;
+}
+
+void Model::StepGradients(const int32_t* tokens, const int32_t* targets, int B,
+                          const OptimizerConfig& opt, float lr, int step) {
+  Stage(tokens, targets, B);
+  StageUpdate(opt, lr, step);
+  backend_->Replay(ReplayKey(B, kGradients), [&] {
+    ForwardOps(B);
+    ZeroGrad();
+    Backward();
+  });
+  staged_batch_ = B;
+}
+
+StepResult Model::StepUpdate() {
+  const int B = staged_batch_;
+  assert(B > 0);
+  backend_->Replay(ReplayKey(B, kUpdate), [&] { UpdateOps(); });
+  staged_batch_ = 0;
   StepResult r;
   r.losses = CollectLosses(B);
   r.grad_norm = CollectNorm();
@@ -306,7 +335,8 @@ void Model::Backward() {
   const ModelConfig& c = config_;
   Activations& a = *a_;
   const int N = a.B * c.seq_len, C = c.d_model, V = c.vocab_size;
-  k_.crossentropy_backward(ctx_, a.dlogits, a.probs, a.targets, 1.0f / N, N, V);
+  k_.crossentropy_backward(ctx_, a.dlogits, a.probs, a.targets, loss_scale_ / N,
+                           N, V);
   ZeroFloats(a.dln, size_t(N) * C);
   k_.matmul_backward(ctx_, a.dln, g_.lm_head, a.dlogits, a.lnf, p_.lm_head, N,
                      C, V);

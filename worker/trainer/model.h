@@ -1,7 +1,9 @@
 // The MoE decoder-only transformer: parameters in one contiguous buffer with
 // named views, activations in one arena allocated at creation (a step
-// allocates nothing), forward and backward in llm.c's order. Internal to
-// worker/; tests include it for the whole-model gradient check.
+// allocates nothing), forward and backward in llm.c's order. The public
+// header of moesweep_model (the model and its backends, a library of its own
+// that builds with CUDA and CMake alone): the trainer, bench/kernels and the
+// tests use it.
 
 #ifndef MOESWEEP_WORKER_TRAINER_MODEL_H_
 #define MOESWEEP_WORKER_TRAINER_MODEL_H_
@@ -80,6 +82,17 @@ class Model {
   // graph replayed every step.
   StepResult TrainStep(const int32_t* tokens, const int32_t* targets, int B,
                        const OptimizerConfig& opt, float lr, int step);
+  // TrainStep in two replayed halves, for data parallelism (Replicas): the
+  // first stages the inputs and queues forward and backward; between them
+  // the caller all-reduces grad_buffer(); the second queues the clip and
+  // AdamW and reads the losses and the norm back.
+  void StepGradients(const int32_t* tokens, const int32_t* targets, int B,
+                     const OptimizerConfig& opt, float lr, int step);
+  StepResult StepUpdate();
+  // What Backward differentiates is total * scale (default 1): with R
+  // replicas each takes 1/R, so the sum of their gradients is the mean over
+  // the whole batch. Set before the first step (a captured graph keeps it).
+  void set_loss_scale(float scale) { loss_scale_ = scale; }
 
   // The same step in parts, eagerly (evaluation and tests). Forward keeps
   // what Backward needs.
@@ -107,6 +120,9 @@ class Model {
   float* grads() { return HostOnly(grads_); }
   // The gradients copied to the host, whatever the backend.
   std::vector<float> Gradients() const;
+  // The gradients in the backend's memory, num_params() floats, for an
+  // all-reduce queued between StepGradients and StepUpdate.
+  float* grad_buffer() { return grads_; }
   size_t num_params() const { return num_params_; }
   const Backend& backend() const { return *backend_; }
   const std::vector<ParamTensor>& tensors() const { return tensors_; }
@@ -148,6 +164,8 @@ class Model {
   float* adam_v_ = nullptr;
   kernels::AdamwStep* adamw_ = nullptr;  // the step's settings and norm
   ModelViews p_, g_;
+  float loss_scale_ = 1.0f;
+  int staged_batch_ = 0;  // StepGradients' B, for StepUpdate
   std::unique_ptr<Activations> a_;
   // Host copies of the per-token losses and each layer's aux and z losses.
   std::vector<float> host_losses_;

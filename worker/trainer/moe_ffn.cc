@@ -68,7 +68,8 @@ void Model::MoeBackward(int l, int B) {
   k_.moe_permute_backward(ctx_, a.dln, a.dxp, x.slot, N, C, K);
   if (E > 1) {
     k_.router_backward(ctx_, a.drlogits, a.dgate, x.probs, x.lse, x.expert,
-                       x.counts, c.aux_loss_coef, c.z_loss_coef, N, E, K);
+                       x.counts, c.aux_loss_coef * loss_scale_,
+                       c.z_loss_coef * loss_scale_, N, E, K);
     k_.matmul_backward(ctx_, a.dln, dw.wrouter, a.drlogits, x.ln2, w.wrouter, N,
                        C, E);
   }

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "worker/data/batch_loader.h"
-#include "worker/trainer/model.h"
+#include "worker/trainer/replicas.h"
 #include "worker/worker.h"
 
 namespace moesweep::worker {
@@ -41,20 +41,25 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainOptions& options,
                                   " tokens, fewer than seq_len + 1");
     }
   }
-  std::unique_ptr<Backend> backend;
+  std::vector<std::unique_ptr<Backend>> backends;
   if (options.backend == TrainBackend::kCuda) {
-    MOESWEEP_ASSIGN_OR_RETURN(backend, Backend::Cuda(options.device));
+    for (int r = 0; r < options.gpus; ++r) {
+      MOESWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend,
+                                Backend::Cuda(options.device + r));
+      backends.push_back(std::move(backend));
+    }
   } else {
-    backend = Backend::Cpu(options.threads > 0 ? options.threads
-                                               : kernels::HardwareThreads());
+    backends.push_back(Backend::Cpu(
+        options.threads > 0 ? options.threads : kernels::HardwareThreads()));
   }
-  auto model = std::make_unique<Model>(options.model, options.batch_size,
-                                       std::move(backend));
+  MOESWEEP_ASSIGN_OR_RETURN(
+      std::unique_ptr<Replicas> model,
+      Replicas::Create(options.model, options.batch_size, std::move(backends)));
   return std::unique_ptr<Trainer>(
       new Trainer(options, std::move(model), std::move(train), std::move(val)));
 }
 
-Trainer::Trainer(const TrainOptions& options, std::unique_ptr<Model> model,
+Trainer::Trainer(const TrainOptions& options, std::unique_ptr<Replicas> model,
                  TokenShard train, TokenShard val)
     : options_(options), model_(std::move(model)), val_(std::move(val)) {
   const int B = options.batch_size, T = options.model.seq_len;
