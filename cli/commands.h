@@ -151,20 +151,21 @@ int RunTrainCommand(const TrainCommandOptions& options, std::ostream& out,
                     std::ostream& err);
 
 // moesweep worker --coordinator HOST:PORT --backend cpu|cuda --token-file F
-// [--id NAME] [--data-dir DIR] [--threads N] [--gpus N]: trains what the
-// coordinator assigns (worker/agent/agent.h) until SIGTERM or SIGINT, which
-// report the running attempt preempted and exit 0. Exits 2 for --backend
-// cuda where this build or machine cannot train on --gpus GPUs (saying why),
-// --gpus above 1 on the CPU, or a bad token file; 1 when the coordinator
-// cannot be reached or refuses the token.
+// [--id NAME] [--data-dir DIR] [--threads N] [--gpus N] [--matmul fp32|bf16]:
+// trains what the coordinator assigns (worker/agent/agent.h) until SIGTERM or
+// SIGINT, which report the running attempt preempted and exit 0. Exits 2 for
+// --backend cuda where this build or machine cannot train on --gpus GPUs
+// (saying why), --gpus above 1 or --matmul bf16 on the CPU, or a bad token
+// file; 1 when the coordinator cannot be reached or refuses the token.
 struct WorkerCommandOptions {
   ConnectionFlags connection;  // empty fields: from the environment
   std::string backend = "cpu";
   std::string id;  // empty: the coordinator assigns one
   std::string data_dir = "data";
   std::string checkpoint_dir = "checkpoints";
-  int threads = 0;  // 0: every hardware thread
-  int gpus = 1;     // --backend cuda: GPUs a trial, data parallel
+  int threads = 0;              // 0: every hardware thread
+  int gpus = 1;                 // --backend cuda: GPUs a trial, data parallel
+  std::string matmul = "fp32";  // --backend cuda: fp32 or bf16
 };
 void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* options);
 int RunWorkerCommand(const WorkerCommandOptions& options, std::ostream& out,

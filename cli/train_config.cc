@@ -141,6 +141,19 @@ Status Apply(const YAML::Node& root, worker::TrainOptions* t) {
     }
     return OkStatus();
   };
+  Setter matmul = [t](const YAML::Node& n, const std::string& path) {
+    std::string name;
+    MOESWEEP_RETURN_IF_ERROR(Read(n, path, "fp32 or bf16", &name));
+    if (name == "fp32") {
+      t->matmul = worker::MatmulMath::kFp32;
+    } else if (name == "bf16") {
+      t->matmul = worker::MatmulMath::kBf16;
+    } else {
+      return InvalidArgumentError(path + ": must be fp32 or bf16, got '" +
+                                  name + "'");
+    }
+    return OkStatus();
+  };
   return ApplyMap(
       root, "",
       {{"data_dir", Field(&t->data_dir, "a path")},
@@ -151,6 +164,7 @@ Status Apply(const YAML::Node& root, worker::TrainOptions* t) {
        {"backend", backend},
        {"device", Int(&t->device)},
        {"gpus", Int(&t->gpus)},
+       {"matmul", matmul},
        {"eval_every_tokens", Int64(&t->eval_every_tokens)},
        {"eval_at_tokens", eval_at},
        {"eval_tokens", Int64(&t->eval_tokens)},

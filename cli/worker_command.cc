@@ -87,6 +87,12 @@ void AddWorkerCommand(CLI::App* app, WorkerCommandOptions* o) {
                    "parallel (NCCL)")
       ->capture_default_str()
       ->check(CLI::Range(1, worker::kMaxGpus));
+  worker
+      ->add_option("--matmul", o->matmul,
+                   "With --backend cuda: fp32, or bf16 tensor cores with fp32 "
+                   "accumulation")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
 }
 
 int RunWorkerCommand(const WorkerCommandOptions& o, std::ostream& out,
@@ -96,9 +102,16 @@ int RunWorkerCommand(const WorkerCommandOptions& o, std::ostream& out,
   options.backend =
       o.backend == "cuda" ? agent::Backend::kCuda : agent::Backend::kCpu;
   options.gpus = o.gpus;
+  options.matmul = o.matmul == "bf16" ? worker::MatmulMath::kBf16
+                                      : worker::MatmulMath::kFp32;
   if (o.gpus > 1 && options.backend != agent::Backend::kCuda) {
     return Fail("worker",
                 InvalidArgumentError("--gpus more than 1 needs --backend cuda"),
+                err);
+  }
+  if (o.matmul == "bf16" && options.backend != agent::Backend::kCuda) {
+    return Fail("worker",
+                InvalidArgumentError("--matmul bf16 needs --backend cuda"),
                 err);
   }
   if (Status s = agent::CheckBackend(options.backend, o.gpus); !s.ok()) {

@@ -28,6 +28,7 @@ struct CudaEngine::State {
   void* workspace = nullptr;
   cudaDeviceProp props{};
   int clock_khz = 0;
+  MatmulPrecision precision = MatmulPrecision::kFp32;
   std::vector<cudaGraphExec_t> graphs;
 };
 
@@ -168,6 +169,8 @@ void CudaEngine::Launch(size_t index) {
 }
 
 int CudaEngine::device() const { return s_->device; }
+void CudaEngine::set_matmul_precision(MatmulPrecision p) { s_->precision = p; }
+MatmulPrecision CudaEngine::matmul_precision() const { return s_->precision; }
 void* CudaEngine::stream() const { return s_->stream; }
 void* CudaEngine::lt_handle() const { return s_->lt; }
 void* CudaEngine::workspace() const { return s_->workspace; }

@@ -23,6 +23,13 @@ namespace moesweep::kernels {
 // driver is missing, no GPU is visible, or the build has no CUDA.
 int CudaDeviceCount(std::string* why);
 
+// How the CUDA matmuls (cuBLASLt's and the grouped expert GEMMs) multiply
+// their fp32 operands: kFp32 in fp32 (no TF32), matching the references to
+// rounding; kBf16 rounded to bf16 on tensor cores with fp32 accumulation,
+// about 1e-2 relative (the mixed-precision recipe's matmul error) and many
+// times faster.
+enum class MatmulPrecision { kFp32, kBf16 };
+
 class CudaEngine {
  public:
   // Opens `device` and creates the stream, the cuBLASLt handle and its
@@ -51,6 +58,11 @@ class CudaEngine {
   void Fill(void* device_dst, int byte, size_t bytes);
   // Waits for everything queued so far; aborts on a kernel's error.
   void Synchronize();
+
+  // kFp32 until set. A captured graph keeps the precision it was captured
+  // with.
+  void set_matmul_precision(MatmulPrecision p);
+  MatmulPrecision matmul_precision() const;
 
   // CUDA graphs: a training step's hundreds of launches replayed as one.
   // Capture runs `body` with the stream capturing, so the ops it queues are

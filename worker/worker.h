@@ -170,8 +170,13 @@ struct OptimizerConfig {
 float LearningRate(const OptimizerConfig& config, int64_t step,
                    int64_t total_steps);
 
-// What a run trains on: the CPU (kernels::cpu) or one GPU (kernels::cuda).
+// What a run trains on: the CPU (kernels::cpu) or GPUs (kernels::cuda).
 enum class TrainBackend { kCpu, kCuda };
+// How the GPU matmuls multiply the fp32 weights and activations: in fp32
+// (matching the CPU trainer to rounding), or rounded to bf16 on tensor cores
+// with fp32 accumulation (mixed precision's matmul error, many times
+// faster). The CPU always computes in fp32.
+enum class MatmulMath { kFp32, kBf16 };
 
 // OK when this build and machine can train on `backend` with `gpus` GPUs;
 // FAILED_PRECONDITION naming why not ("this build has no CUDA backend", no
@@ -203,6 +208,7 @@ struct TrainOptions {
   // rounding and by the load-balancing loss, which each GPU takes over its
   // own share of the batch.
   int gpus = 1;
+  MatmulMath matmul = MatmulMath::kFp32;  // kBf16 needs backend kCuda
   Status Validate() const;
 };
 

@@ -15,12 +15,14 @@
 //
 // Then whole training steps (Model::TrainStep on the CUDA backend, one CUDA
 // graph a step) of three MoE models, 8 experts top-2, 8 x 1024 tokens a
-// step: model FLOP utilisation, the trainer's FLOPs a token (fitter/arch's
-// count, what the coordinator prices runs by) times tokens/s over the GPU's
-// dense bf16 peak (`train_mfu_<size> value=<MFU> ref=1 goal=0.4`), and
-// tokens/s against the same model in PyTorch eager on the same GPU
-// (bench/trainer/torch_reference.py --device cuda, run after ours has freed
-// the GPU; `train_tokens_per_s_<size>_of_torch ... goal=1.5`). PyTorch is
+// step, with bf16 tensor-core matmuls and in fp32: model FLOP utilisation,
+// the trainer's FLOPs a token (fitter/arch's count, what the coordinator
+// prices runs by) times tokens/s over the GPU's dense bf16 peak
+// (`train_mfu_<size> value=<MFU> ref=1 goal=0.4`, bf16), and tokens/s
+// against the same model in PyTorch eager on the same GPU, under
+// torch.autocast(bf16) and in fp32 (bench/trainer/torch_reference.py
+// --device cuda, run after ours has freed the GPU;
+// `train_tokens_per_s_<size>_<bf16|fp32>_of_torch ... goal=1.5`). PyTorch is
 // found as `python3` on the PATH, or $MOESWEEP_PYTHON.
 //
 // Where no GPU is present it says so and measures nothing.
@@ -138,7 +140,8 @@ moesweep::worker::ModelConfig ConfigOf(const Size& size) {
 
 // Seconds a training step takes: the median of up to 5 steps after two
 // (the first captures the graph), fewer where they pass 30 s.
-double StepSeconds(const moesweep::worker::ModelConfig& config) {
+double StepSeconds(const moesweep::worker::ModelConfig& config,
+                   k::MatmulPrecision precision) {
   namespace w = moesweep::worker;
   auto backend = w::Backend::Cuda(0);
   if (!backend.ok()) {
@@ -146,6 +149,7 @@ double StepSeconds(const moesweep::worker::ModelConfig& config) {
                  backend.status().ToString().c_str());
     std::exit(1);
   }
+  (*backend)->ctx().cuda->set_matmul_precision(precision);
   w::Model model(config, kBatch, std::move(*backend));
   model.Init(1);
   std::mt19937 rng(2);
@@ -170,13 +174,14 @@ double StepSeconds(const moesweep::worker::ModelConfig& config) {
 
 // PyTorch eager's tokens/s for the same model on the same GPU; 0, saying
 // why, where it cannot run.
-double TorchTokensPerSecond(const Size& size) {
+double TorchTokensPerSecond(const Size& size, bool bf16) {
   const char* python = std::getenv("MOESWEEP_PYTHON");
   std::string command =
       std::string(python != nullptr ? python : "python3") +
       " " MOESWEEP_SOURCE_DIR
       "/bench/trainer/torch_reference.py --device cuda --threads 4 "
-      "--warmup 2 --steps 5 --vocab " +
+      "--warmup 2 --steps 5 --autocast " +
+      std::string(bf16 ? "bf16" : "none") + " --vocab " +
       std::to_string(kVocab) + " --d_model " + std::to_string(size.d_model) +
       " --layers " + std::to_string(size.n_layers) + " --heads " +
       std::to_string(size.n_heads) + " --seq " + std::to_string(kSeq) +
@@ -206,23 +211,30 @@ void TrainingSteps(double peak) {
         Size{"l", 1024, 16, 16, 2048}}) {
     const moesweep::worker::ModelConfig config = ConfigOf(size);
     const double tokens = double(kBatch) * kSeq;
-    const double ours = tokens / StepSeconds(config);
-    const double mfu = ours * config.TrainingFlopsPerToken() / peak;
+    const double bf16 = tokens / StepSeconds(config, k::MatmulPrecision::kBf16);
+    const double fp32 = tokens / StepSeconds(config, k::MatmulPrecision::kFp32);
+    const double flops = config.TrainingFlopsPerToken();
     std::printf(
         "bench kernels: model %s, d_model %d, %d layers, %lld active "
-        "parameters, %.3g training FLOPs a token\n",
+        "parameters, %.3g training FLOPs a token; fp32 matmuls: %.0f "
+        "tokens/s, MFU %.4f\n",
         size.name, size.d_model, size.n_layers,
-        static_cast<long long>(config.ActiveParameters()),
-        config.TrainingFlopsPerToken());
+        static_cast<long long>(config.ActiveParameters()), flops, fp32,
+        fp32 * flops / peak);
+    const double mfu = bf16 * flops / peak;
     std::printf(
         "bench kernels train_mfu_%s value=%.4f ref=1 ratio=%.4f "
         "goal=0.4\n",
         size.name, mfu, mfu);
-    const double torch = TorchTokensPerSecond(size);
-    std::printf(
-        "bench kernels train_tokens_per_s_%s_of_torch value=%.0f ref=%.0f "
-        "ratio=%.3f goal=1.5\n",
-        size.name, ours, torch, torch > 0 ? ours / torch : 0.0);
+    for (bool half : {true, false}) {
+      const double ours = half ? bf16 : fp32;
+      const double torch = TorchTokensPerSecond(size, half);
+      std::printf(
+          "bench kernels train_tokens_per_s_%s_%s_of_torch value=%.0f "
+          "ref=%.0f ratio=%.3f goal=1.5\n",
+          size.name, half ? "bf16" : "fp32", ours, torch,
+          torch > 0 ? ours / torch : 0.0);
+    }
   }
 }
 

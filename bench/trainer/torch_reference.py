@@ -119,6 +119,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, required=True)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--autocast", default="none",
+                   help="none, or bf16: the forward under torch.autocast, "
+                        "fp32 weights (PyTorch's mixed precision)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--vocab", type=int, default=256)
@@ -146,7 +149,9 @@ def main():
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        loss = model(idx, targets)
+        with torch.autocast(device.type, dtype=torch.bfloat16,
+                            enabled=a.autocast == "bf16"):
+            loss = model(idx, targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

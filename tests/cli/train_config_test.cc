@@ -10,6 +10,8 @@ steps: 4
 batch_size: 2
 backend: cuda
 device: 1
+gpus: 2
+matmul: bf16
 eval_at_tokens: [32]
 model:
   d_model: 16
@@ -31,6 +33,8 @@ TEST(TrainConfigTest, ReadsEveryLevel) {
   EXPECT_EQ(o->steps, 4);
   EXPECT_EQ(o->backend, worker::TrainBackend::kCuda);
   EXPECT_EQ(o->device, 1);
+  EXPECT_EQ(o->gpus, 2);
+  EXPECT_EQ(o->matmul, worker::MatmulMath::kBf16);
   EXPECT_EQ(o->eval_at_tokens, std::vector<int64_t>{32});
   EXPECT_EQ(o->model.expert_hidden(), 16);
   EXPECT_EQ(o->model.n_shared_experts, 1);
@@ -49,6 +53,10 @@ TEST(TrainConfigTest, ErrorsNameTheFieldPath) {
       {"data_dir: d\nbackend: gpu",
        "run.yaml: backend: must be cpu or cuda, got 'gpu'"},
       {"data_dir: d\ndevice: -1", "run.yaml: device: must be >= 0, got -1"},
+      {"data_dir: d\ngpus: 2",
+       "run.yaml: gpus: more than 1 needs backend: cuda, got 2"},
+      {"data_dir: d\nmatmul: tf32",
+       "run.yaml: matmul: must be fp32 or bf16, got 'tf32'"},
       {"data_dir: d\noptimizer: {schedule: linear}",
        "run.yaml: optimizer.schedule: must be cosine or wsd, got 'linear'"},
       {"data_dir: d\nmodel: {top_k: 9}",

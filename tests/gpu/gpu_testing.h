@@ -43,6 +43,20 @@ inline std::vector<float> Uniform(std::mt19937& rng, size_t n, double lo = -1,
   return v;
 }
 
+// v with every value rounded to the nearest bf16 (ties to even), as the
+// bf16 matmuls round their operands: a reference on these inputs sees the
+// products the tensor cores see. (No NaN or infinity in test inputs.)
+inline std::vector<float> RoundedToBf16(std::vector<float> v) {
+  for (float& x : v) {
+    uint32_t u;
+    std::memcpy(&u, &x, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+    std::memcpy(&x, &u, sizeof u);
+  }
+  return v;
+}
+
 inline std::vector<int32_t> Integers(std::mt19937& rng, size_t n, int below) {
   std::vector<int32_t> v(n);
   for (int32_t& x : v) x = int32_t(rng() % unsigned(below));

@@ -1,5 +1,7 @@
 // kernels/matmul.cu against its reference: cuBLASLt's dense matmuls and our
-// grouped expert matmuls.
+// grouped expert matmuls, in fp32 and on bf16 tensor cores (where the
+// reference multiplies the inputs rounded to bf16, the products the tensor
+// cores see: a wrong fragment layout is off by O(1), rounding by 1e-6).
 
 #include "tests/gpu/gpu_testing.h"
 
@@ -8,36 +10,60 @@ namespace {
 
 namespace ref = kernels::ref;
 namespace cuda = kernels::cuda;
+using kernels::MatmulPrecision;
 
-void Dense(Env& env) {
+// Sets the engine's precision for one test and restores fp32 after; gives
+// the reference's view of an input and the tolerances.
+class Precision {
+ public:
+  Precision(Env& env, MatmulPrecision p) : env_(env), p_(p) {
+    env.engine->set_matmul_precision(p);
+  }
+  ~Precision() { env_.engine->set_matmul_precision(MatmulPrecision::kFp32); }
+  std::vector<float> Seen(const std::vector<float>& v) const {
+    return p_ == MatmulPrecision::kBf16 ? RoundedToBf16(v) : v;
+  }
+  double atol() const { return p_ == MatmulPrecision::kBf16 ? 1e-4 : 1e-5; }
+  double rtol() const { return p_ == MatmulPrecision::kBf16 ? 1e-3 : 1e-4; }
+
+ private:
+  Env& env_;
+  MatmulPrecision p_;
+};
+
+void Dense(Env& env, MatmulPrecision precision) {
+  Precision p(env, precision);
   const int N = 129, I = 67, O = 45;
   auto inp = Uniform(env.rng, size_t(N) * I),
        weight = Uniform(env.rng, size_t(O) * I);
   auto dout = Uniform(env.rng, size_t(N) * O);
+  const auto r_inp = p.Seen(inp), r_weight = p.Seen(weight),
+             r_dout = p.Seen(dout);
   std::vector<float> out(size_t(N) * O);
-  ref::matmul_forward<float>({}, out.data(), inp.data(), weight.data(), N, I,
-                             O);
+  ref::matmul_forward<float>({}, out.data(), r_inp.data(), r_weight.data(), N,
+                             I, O);
   DeviceVector<float> d_inp(env, inp), d_weight(env, weight), d_dout(env, dout),
       d_out(env, size_t(N) * O);
   cuda::matmul_forward(env.ctx, d_out.get(), d_inp.get(), d_weight.get(), N, I,
                        O);
-  ExpectClose(env, d_out.Host(), out, 1e-5, 1e-4, "out");
+  ExpectClose(env, d_out.Host(), out, p.atol(), p.rtol(), "out");
   // Both gradients accumulate.
   auto dinp = Uniform(env.rng, size_t(N) * I),
        dweight = Uniform(env.rng, size_t(O) * I);
   DeviceVector<float> d_dinp(env, dinp), d_dweight(env, dweight);
-  ref::matmul_backward<float>({}, dinp.data(), dweight.data(), dout.data(),
-                              inp.data(), weight.data(), N, I, O);
+  ref::matmul_backward<float>({}, dinp.data(), dweight.data(), r_dout.data(),
+                              r_inp.data(), r_weight.data(), N, I, O);
   cuda::matmul_backward(env.ctx, d_dinp.get(), d_dweight.get(), d_dout.get(),
                         d_inp.get(), d_weight.get(), N, I, O);
-  ExpectClose(env, d_dinp.Host(), dinp, 1e-5, 1e-4, "dinp");
-  ExpectClose(env, d_dweight.Host(), dweight, 1e-5, 1e-4, "dweight");
+  ExpectClose(env, d_dinp.Host(), dinp, p.atol(), p.rtol(), "dinp");
+  ExpectClose(env, d_dweight.Host(), dweight, p.atol(), p.rtol(), "dweight");
 }
 
 // Segments empty (first, inside, last), of one row, of exactly one 64-row
 // tile, and across several tiles with a ragged end; I and O no multiples of
 // the 64-wide tile.
-void Grouped(Env& env) {
+void Grouped(Env& env, MatmulPrecision precision) {
+  Precision p(env, precision);
   const std::vector<int32_t> offsets = {0, 0, 1, 65, 65, 129, 300, 301, 301};
   const int E = int(offsets.size()) - 1, M = offsets[E];
   for (auto [I, O] : {std::pair{40, 136}, std::pair{136, 40}}) {
@@ -52,24 +78,29 @@ void Grouped(Env& env) {
         d_dout(env, dout), d_out(env, size_t(M) * O),
         d_dinp(env, size_t(M) * I), d_dweight(env, dweight);
     DeviceVector<int32_t> d_offsets(env, offsets);
-    ref::expert_matmul_forward<float>({}, out.data(), inp.data(), weight.data(),
-                                      offsets.data(), M, E, I, O);
-    ref::expert_matmul_backward<float>({}, dinp.data(), dweight.data(),
-                                       dout.data(), inp.data(), weight.data(),
-                                       offsets.data(), M, E, I, O);
+    const auto r_inp = p.Seen(inp), r_weight = p.Seen(weight),
+               r_dout = p.Seen(dout);
+    ref::expert_matmul_forward<float>({}, out.data(), r_inp.data(),
+                                      r_weight.data(), offsets.data(), M, E, I,
+                                      O);
+    ref::expert_matmul_backward<float>(
+        {}, dinp.data(), dweight.data(), r_dout.data(), r_inp.data(),
+        r_weight.data(), offsets.data(), M, E, I, O);
     cuda::expert_matmul_forward(env.ctx, d_out.get(), d_inp.get(),
                                 d_weight.get(), d_offsets.get(), M, E, I, O);
     cuda::expert_matmul_backward(env.ctx, d_dinp.get(), d_dweight.get(),
                                  d_dout.get(), d_inp.get(), d_weight.get(),
                                  d_offsets.get(), M, E, I, O);
-    ExpectClose(env, d_out.Host(), out, 1e-5, 1e-4, "out" + tag);
-    ExpectClose(env, d_dinp.Host(), dinp, 1e-5, 1e-4, "dinp" + tag);
-    ExpectClose(env, d_dweight.Host(), dweight, 1e-5, 1e-4, "dweight" + tag);
+    ExpectClose(env, d_out.Host(), out, p.atol(), p.rtol(), "out" + tag);
+    ExpectClose(env, d_dinp.Host(), dinp, p.atol(), p.rtol(), "dinp" + tag);
+    ExpectClose(env, d_dweight.Host(), dweight, p.atol(), p.rtol(),
+                "dweight" + tag);
   }
 }
 
 // Random splits as a router makes them, including all rows on one expert.
-void GroupedRandomSplits(Env& env) {
+void GroupedRandomSplits(Env& env, MatmulPrecision precision) {
+  Precision p(env, precision);
   const int E = 16, I = 96, O = 64, M = 1000;
   for (int trial = 0; trial < 4; ++trial) {
     std::vector<int32_t> offsets(E + 1, 0);
@@ -81,25 +112,36 @@ void GroupedRandomSplits(Env& env) {
     auto inp = Uniform(env.rng, size_t(M) * I);
     auto weight = Uniform(env.rng, size_t(E) * O * I);
     std::vector<float> out(size_t(M) * O);
-    ref::expert_matmul_forward<float>({}, out.data(), inp.data(), weight.data(),
-                                      offsets.data(), M, E, I, O);
+    const auto r_inp = p.Seen(inp), r_weight = p.Seen(weight);
+    ref::expert_matmul_forward<float>({}, out.data(), r_inp.data(),
+                                      r_weight.data(), offsets.data(), M, E, I,
+                                      O);
     DeviceVector<float> d_inp(env, inp), d_weight(env, weight),
         d_out(env, size_t(M) * O);
     DeviceVector<int32_t> d_offsets(env, offsets);
     cuda::expert_matmul_forward(env.ctx, d_out.get(), d_inp.get(),
                                 d_weight.get(), d_offsets.get(), M, E, I, O);
-    ExpectClose(env, d_out.Host(), out, 1e-5, 1e-4,
+    ExpectClose(env, d_out.Host(), out, p.atol(), p.rtol(),
                 "out (split " + std::to_string(trial) + ")");
   }
 }
+
+void DenseFp32(Env& env) { Dense(env, MatmulPrecision::kFp32); }
+void DenseBf16(Env& env) { Dense(env, MatmulPrecision::kBf16); }
+void GroupedFp32(Env& env) { Grouped(env, MatmulPrecision::kFp32); }
+void GroupedBf16(Env& env) { Grouped(env, MatmulPrecision::kBf16); }
+void SplitsFp32(Env& env) { GroupedRandomSplits(env, MatmulPrecision::kFp32); }
+void SplitsBf16(Env& env) { GroupedRandomSplits(env, MatmulPrecision::kBf16); }
 
 }  // namespace
 }  // namespace moesweep::gpu_testing
 
 int main() {
   using namespace moesweep::gpu_testing;
-  return RunAll("matmul_gpu_test",
-                {{"Dense", Dense},
-                 {"Grouped", Grouped},
-                 {"GroupedRandomSplits", GroupedRandomSplits}});
+  return RunAll("matmul_gpu_test", {{"DenseFp32", DenseFp32},
+                                    {"DenseBf16", DenseBf16},
+                                    {"GroupedFp32", GroupedFp32},
+                                    {"GroupedBf16", GroupedBf16},
+                                    {"GroupedRandomSplitsFp32", SplitsFp32},
+                                    {"GroupedRandomSplitsBf16", SplitsBf16}});
 }

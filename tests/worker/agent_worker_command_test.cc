@@ -81,6 +81,14 @@ TEST_F(WorkerCommandTest, SeveralGpusOnTheCpuBackendAreBadInput) {
             "moesweep worker: --gpus more than 1 needs --backend cuda\n");
 }
 
+TEST_F(WorkerCommandTest, Bf16MatmulsOnTheCpuBackendAreBadInput) {
+  WorkerCommandOptions o = Options("127.0.0.1:1");
+  o.matmul = "bf16";
+  EXPECT_EQ(Run(o), 2);
+  EXPECT_EQ(err_.str(),
+            "moesweep worker: --matmul bf16 needs --backend cuda\n");
+}
+
 TEST_F(WorkerCommandTest, MissingTokenFileIsBadInput) {
   WorkerCommandOptions o = Options("127.0.0.1:1");
   o.connection.token_file = dir_.File("absent.token");

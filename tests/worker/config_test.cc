@@ -61,6 +61,15 @@ TEST(ConfigTest, GpusNeedTheCudaBackendAndABatchTheyCanShare) {
   EXPECT_EQ(t.Validate().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(ConfigTest, Bf16MatmulsNeedTheCudaBackend) {
+  TrainOptions t;
+  t.matmul = MatmulMath::kBf16;
+  EXPECT_EQ(t.Validate().message(),
+            "matmul: bf16 needs backend: cuda (the CPU computes in fp32)");
+  t.backend = TrainBackend::kCuda;
+  EXPECT_TRUE(t.Validate().ok());
+}
+
 TEST(ConfigTest, BenchModelCountsMatchBenchMd) {
   // BENCH.md: vocab 256, d_model 128, 4 layers, 8 experts top-2, expert
   // hidden 256: 3.51M total, 1.15M active parameters, ~8.1 MFLOP a token.

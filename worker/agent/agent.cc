@@ -49,6 +49,9 @@ Status AgentOptions::Validate() const {
   if (gpus > 1 && backend != Backend::kCuda) {
     return InvalidArgumentError("gpus: more than 1 needs the cuda backend");
   }
+  if (matmul == MatmulMath::kBf16 && backend != Backend::kCuda) {
+    return InvalidArgumentError("matmul: bf16 needs the cuda backend");
+  }
   MOESWEEP_RETURN_IF_ERROR(CheckBackend(backend, gpus));
   size_t colon = coordinator.rfind(':');
   if (colon == std::string::npos || colon == 0 ||

@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "worker/worker.h"  // MatmulMath
 
 namespace moesweep::worker::agent {
 
@@ -78,6 +79,8 @@ struct AgentOptions {
   // kCuda: the GPUs each trial trains on, data parallel (TrainOptions.gpus);
   // 1 to kMaxGpus.
   int gpus = 1;
+  // kCuda: how the matmuls multiply (TrainOptions.matmul).
+  MatmulMath matmul = MatmulMath::kFp32;
   // Holds one folder per dataset, each with train.bin and val.bin
   // (`moesweep data prepare --out DIR/<dataset>`); TrialSpec.dataset names
   // the folder, "default" when empty.

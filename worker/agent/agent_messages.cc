@@ -219,6 +219,7 @@ void AgentImpl::OnAssign(const v1::Assign& assign, Pass* pass) {
                                        ? TrainBackend::kCuda
                                        : TrainBackend::kCpu,
                         .gpus = options_.gpus,
+                        .matmul = options_.matmul,
                         .checkpoint_dir = options_.checkpoint_dir,
                         .before_step = hooks_.before_step};
   runners_[key] = std::make_unique<TrialRunner>(spec, options, this);

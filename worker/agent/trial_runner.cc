@@ -149,6 +149,7 @@ std::optional<v1::WorkerMessage> TrialRunner::TrainSteps() {
   }
   options->backend = options_.backend;
   options->gpus = options_.gpus;
+  options->matmul = options_.matmul;
   StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(*options);
   if (!trainer.ok()) {
     return Failure(

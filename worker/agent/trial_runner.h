@@ -45,6 +45,7 @@ struct RunnerOptions {
   int threads = 0;                 // trainer threads; 0: every core
   TrainBackend backend = TrainBackend::kCpu;
   int gpus = 1;  // kCuda: data parallel over this many (TrainOptions.gpus)
+  MatmulMath matmul = MatmulMath::kFp32;  // kCuda: TrainOptions.matmul
   // Where lineages' checkpoints live (spec_mapping.h, CheckpointPath).
   std::string checkpoint_dir = "checkpoints";
   // Test seam: called on the runner thread before each optimizer step and

@@ -148,6 +148,10 @@ Status TrainOptions::Validate() const {
   if (gpus > 1 && backend != TrainBackend::kCuda) {
     return Bad("gpus", "more than 1 needs backend: cuda", gpus);
   }
+  if (matmul == MatmulMath::kBf16 && backend != TrainBackend::kCuda) {
+    return InvalidArgumentError(
+        "matmul: bf16 needs backend: cuda (the CPU computes in fp32)");
+  }
   if (batch_size % gpus != 0) {
     return Bad("batch_size",
                "must be a multiple of gpus (" + std::to_string(gpus) + ")",

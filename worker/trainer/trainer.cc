@@ -46,6 +46,10 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainOptions& options,
     for (int r = 0; r < options.gpus; ++r) {
       MOESWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend,
                                 Backend::Cuda(options.device + r));
+      backend->ctx().cuda->set_matmul_precision(
+          options.matmul == MatmulMath::kBf16
+              ? kernels::MatmulPrecision::kBf16
+              : kernels::MatmulPrecision::kFp32);
       backends.push_back(std::move(backend));
     }
   } else {
