@@ -77,8 +77,12 @@ std::unique_ptr<CudaEngine> CudaEngine::Create(int device, std::string* error) {
 
 CudaEngine::CudaEngine(std::unique_ptr<State> state) : s_(std::move(state)) {}
 
+// Only where another device is current: no driver call on the common path,
+// and none that could disturb a capture in progress.
 void CudaEngine::MakeCurrent() const {
-  MOESWEEP_CUDA_CHECK(cudaSetDevice(s_->device));
+  int current = -1;
+  MOESWEEP_CUDA_CHECK(cudaGetDevice(&current));
+  if (current != s_->device) MOESWEEP_CUDA_CHECK(cudaSetDevice(s_->device));
 }
 
 CudaEngine::~CudaEngine() {

@@ -136,11 +136,16 @@ void GraphStepsMatchEagerStepsAndTheCpu(Env& env, int experts) {
 void GraphStepsMoe(Env& env) { GraphStepsMatchEagerStepsAndTheCpu(env, 8); }
 void GraphStepsDense(Env& env) { GraphStepsMatchEagerStepsAndTheCpu(env, 1); }
 
-void TenStepsFollowTheCpuLossCurve(Env& env) {
+// Ten graph-replayed steps against the CPU's curve: fp32 matmuls within
+// fp32 rounding, bf16 tensor-core matmuls within bf16's (inputs rounded to
+// 8 bits of mantissa, so about 1e-2 on the loss).
+void TenStepsFollowTheCpuLossCurve(Env& env, kernels::MatmulPrecision p,
+                                   double rtol) {
   const ModelConfig c = SmallMoe(8);
   const int B = 8, N = B * c.seq_len;
   auto gpu = GpuModel(env, c, B, true);
   if (gpu == nullptr) return;
+  gpu->backend().ctx().cuda->set_matmul_precision(p);
   Model cpu(c, B, 2);
   gpu->Init(7);
   cpu.Init(7);
@@ -156,10 +161,17 @@ void TenStepsFollowTheCpuLossCurve(Env& env) {
             .losses.ce;
     float h = cpu.TrainStep(tokens.data(), targets.data(), B, opt, lr, step + 1)
                   .losses.ce;
-    Expect(env, Near(g, h, 1e-3),
+    Expect(env, Near(g, h, rtol),
            "step " + std::to_string(step + 1) + ": gpu " + std::to_string(g) +
                ", cpu " + std::to_string(h));
   }
+}
+
+void TenStepsFp32(Env& env) {
+  TenStepsFollowTheCpuLossCurve(env, kernels::MatmulPrecision::kFp32, 1e-3);
+}
+void TenStepsBf16(Env& env) {
+  TenStepsFollowTheCpuLossCurve(env, kernels::MatmulPrecision::kBf16, 2e-2);
 }
 
 // Data parallel over two GPUs (NCCL) against one GPU on the whole batch;
@@ -221,11 +233,11 @@ void TwoGpusStepAsOne(Env& env) {
 
 int main() {
   using namespace moesweep::gpu_testing;
-  return RunAll(
-      "model_gpu_test",
-      {{"OneStepMatchesTheCpu", OneStepMatchesTheCpu},
-       {"GraphStepsMoe", GraphStepsMoe},
-       {"GraphStepsDense", GraphStepsDense},
-       {"TenStepsFollowTheCpuLossCurve", TenStepsFollowTheCpuLossCurve},
-       {"TwoGpusStepAsOne", TwoGpusStepAsOne}});
+  return RunAll("model_gpu_test",
+                {{"OneStepMatchesTheCpu", OneStepMatchesTheCpu},
+                 {"GraphStepsMoe", GraphStepsMoe},
+                 {"GraphStepsDense", GraphStepsDense},
+                 {"TenStepsFp32FollowTheCpuLossCurve", TenStepsFp32},
+                 {"TenStepsBf16FollowTheCpuLossCurve", TenStepsBf16},
+                 {"TwoGpusStepAsOne", TwoGpusStepAsOne}});
 }
