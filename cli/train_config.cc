@@ -40,6 +40,22 @@ Setter Int64(int64_t* out) { return Field(out, "an integer"); }
 Setter Float(float* out) { return Field(out, "a number"); }
 Setter Bool(bool* out) { return Field(out, "true or false"); }
 
+// A field that names one of two values, `a` or `b`.
+template <typename T>
+Setter OneOf(T* out, const char* a, T a_value, const char* b, T b_value) {
+  const std::string kind = std::string(a) + " or " + b;
+  return [=](const YAML::Node& node, const std::string& path) -> Status {
+    std::string name;
+    MOESWEEP_RETURN_IF_ERROR(Read(node, path, kind.c_str(), &name));
+    if (name != a && name != b) {
+      return InvalidArgumentError(path + ": must be " + kind + ", got '" +
+                                  name + "'");
+    }
+    *out = name == a ? a_value : b_value;
+    return OkStatus();
+  };
+}
+
 // Applies every key of `map` through `fields`; an unknown key is an error.
 Status ApplyMap(const YAML::Node& map, const std::string& prefix,
                 const std::map<std::string, Setter>& fields) {
@@ -85,30 +101,19 @@ Status ApplyModel(const YAML::Node& node, worker::ModelConfig* m) {
 }
 
 Status ApplyOptimizer(const YAML::Node& node, worker::OptimizerConfig* o) {
-  Setter schedule = [o](const YAML::Node& n, const std::string& path) {
-    std::string name;
-    MOESWEEP_RETURN_IF_ERROR(Read(n, path, "cosine or wsd", &name));
-    if (name == "cosine") {
-      o->schedule = worker::Schedule::kCosine;
-    } else if (name == "wsd") {
-      o->schedule = worker::Schedule::kWarmupStableDecay;
-    } else {
-      return InvalidArgumentError(path + ": must be cosine or wsd, got '" +
-                                  name + "'");
-    }
-    return OkStatus();
-  };
-  return ApplyMap(node, "optimizer",
-                  {{"lr", Float(&o->lr)},
-                   {"min_lr_ratio", Float(&o->min_lr_ratio)},
-                   {"warmup_steps", Int(&o->warmup_steps)},
-                   {"schedule", schedule},
-                   {"decay_fraction", Float(&o->decay_fraction)},
-                   {"weight_decay", Float(&o->weight_decay)},
-                   {"beta1", Float(&o->beta1)},
-                   {"beta2", Float(&o->beta2)},
-                   {"eps", Float(&o->eps)},
-                   {"grad_clip", Float(&o->grad_clip)}});
+  return ApplyMap(
+      node, "optimizer",
+      {{"lr", Float(&o->lr)},
+       {"min_lr_ratio", Float(&o->min_lr_ratio)},
+       {"warmup_steps", Int(&o->warmup_steps)},
+       {"schedule", OneOf(&o->schedule, "cosine", worker::Schedule::kCosine,
+                          "wsd", worker::Schedule::kWarmupStableDecay)},
+       {"decay_fraction", Float(&o->decay_fraction)},
+       {"weight_decay", Float(&o->weight_decay)},
+       {"beta1", Float(&o->beta1)},
+       {"beta2", Float(&o->beta2)},
+       {"eps", Float(&o->eps)},
+       {"grad_clip", Float(&o->grad_clip)}});
 }
 
 Status Apply(const YAML::Node& root, worker::TrainOptions* t) {
@@ -128,32 +133,6 @@ Status Apply(const YAML::Node& root, worker::TrainOptions* t) {
   Setter seed = [t](const YAML::Node& n, const std::string& path) {
     return Read(n, path, "a non-negative integer", &t->seed);
   };
-  Setter backend = [t](const YAML::Node& n, const std::string& path) {
-    std::string name;
-    MOESWEEP_RETURN_IF_ERROR(Read(n, path, "cpu or cuda", &name));
-    if (name == "cpu") {
-      t->backend = worker::TrainBackend::kCpu;
-    } else if (name == "cuda") {
-      t->backend = worker::TrainBackend::kCuda;
-    } else {
-      return InvalidArgumentError(path + ": must be cpu or cuda, got '" + name +
-                                  "'");
-    }
-    return OkStatus();
-  };
-  Setter matmul = [t](const YAML::Node& n, const std::string& path) {
-    std::string name;
-    MOESWEEP_RETURN_IF_ERROR(Read(n, path, "fp32 or bf16", &name));
-    if (name == "fp32") {
-      t->matmul = worker::MatmulMath::kFp32;
-    } else if (name == "bf16") {
-      t->matmul = worker::MatmulMath::kBf16;
-    } else {
-      return InvalidArgumentError(path + ": must be fp32 or bf16, got '" +
-                                  name + "'");
-    }
-    return OkStatus();
-  };
   return ApplyMap(
       root, "",
       {{"data_dir", Field(&t->data_dir, "a path")},
@@ -161,10 +140,12 @@ Status Apply(const YAML::Node& root, worker::TrainOptions* t) {
        {"batch_size", Int(&t->batch_size)},
        {"seed", seed},
        {"threads", Int(&t->threads)},
-       {"backend", backend},
+       {"backend", OneOf(&t->backend, "cpu", worker::TrainBackend::kCpu, "cuda",
+                         worker::TrainBackend::kCuda)},
        {"device", Int(&t->device)},
        {"gpus", Int(&t->gpus)},
-       {"matmul", matmul},
+       {"matmul", OneOf(&t->matmul, "fp32", worker::MatmulMath::kFp32, "bf16",
+                        worker::MatmulMath::kBf16)},
        {"eval_every_tokens", Int64(&t->eval_every_tokens)},
        {"eval_at_tokens", eval_at},
        {"eval_tokens", Int64(&t->eval_tokens)},

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "tests/gpu/gpu_testing.h"
+#include "tests/testing/small_models.h"
 #include "worker/trainer/model.h"
 #include "worker/trainer/replicas.h"
 
@@ -19,20 +20,7 @@ using worker::Model;
 using worker::ModelConfig;
 
 ModelConfig SmallMoe(int experts) {
-  ModelConfig c;
-  c.vocab_size = 256;
-  c.d_model = 64;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.seq_len = 32;
-  c.n_experts = experts;
-  c.top_k = experts > 1 ? 2 : 1;
-  c.ffn_hidden = 128;
-  c.granularity = experts > 1 ? 2 : 1;
-  c.n_shared_experts = experts > 1 ? 1 : 0;
-  c.aux_loss_coef = 0.01f;
-  c.z_loss_coef = 0.001f;
-  return c;
+  return moesweep::testing::SmallMoeConfig(experts);
 }
 
 std::unique_ptr<Model> GpuModel(Env& env, const ModelConfig& c, int B,

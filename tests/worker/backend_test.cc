@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "tests/testing/small_models.h"
 #include "worker/trainer/model.h"
 #include "worker/worker.h"
 
@@ -18,22 +19,7 @@ bool HaveGpu() {
   return kernels::CudaDeviceCount(&why) > 0;
 }
 
-ModelConfig SmallMoe() {
-  ModelConfig c;
-  c.vocab_size = 256;
-  c.d_model = 64;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.seq_len = 32;
-  c.n_experts = 8;
-  c.top_k = 2;
-  c.ffn_hidden = 128;
-  c.granularity = 2;
-  c.n_shared_experts = 1;
-  c.aux_loss_coef = 0.01f;
-  c.z_loss_coef = 0.001f;
-  return c;
-}
+ModelConfig SmallMoe() { return testing::SmallMoeConfig(); }
 
 TEST(BackendTest, CpuBuffersStartZeroedAndRoundTrip) {
   auto cpu = Backend::Cpu(2);
