@@ -107,6 +107,13 @@ double CudaEngine::PeakBf16Flops() const {
   return per_cycle * p.multiProcessorCount * s_->clock_khz * 1e3;
 }
 
+size_t CudaEngine::FreeBytes() const {
+  MakeCurrent();
+  size_t free = 0, total = 0;
+  MOESWEEP_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return free;
+}
+
 void* CudaEngine::Alloc(size_t bytes) {
   MakeCurrent();
   void* p = nullptr;

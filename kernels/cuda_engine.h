@@ -46,8 +46,11 @@ class CudaEngine {
   // on sm_80, 4096 on sm_90 and later; 0 on older devices.
   double PeakBf16Flops() const;
 
+  // The device's free memory now (cudaMemGetInfo).
+  size_t FreeBytes() const;
   // Device memory (cudaMalloc: never managed memory). Aborts, naming the
-  // size, when the device has none left: a training step cannot go on.
+  // size, when the device has none left: a training step cannot go on, so
+  // callers check FreeBytes first (Replicas::Create does).
   void* Alloc(size_t bytes);
   void Free(void* device_ptr);
   // Copies in stream order (after the ops queued before) and return once the

@@ -216,16 +216,37 @@ void TwoGpusStepAsOne(Env& env) {
   Expect(env, rel < 1e-5, "2 GPUs vs 1, parameters " + std::to_string(rel));
 }
 
+// A model too big for the GPU is refused, naming the sizes, before any
+// allocation (the CUDA allocator would abort the worker).
+void AModelTooBigForTheGpuIsRefused(Env& env) {
+  ModelConfig c = SmallMoe(8);
+  c.d_model = 32768;
+  c.n_heads = 32;
+  c.n_layers = 16;  // 2^32 attention parameters a layer: 1 TiB with state
+  auto backend = Backend::Cuda(0);
+  if (!backend.ok()) {
+    Expect(env, false, backend.status().ToString());
+    return;
+  }
+  std::vector<std::unique_ptr<Backend>> backends;
+  backends.push_back(std::move(*backend));
+  auto replicas = worker::Replicas::Create(c, 1, std::move(backends));
+  Expect(env, replicas.status().code() == StatusCode::kResourceExhausted,
+         "Create: " + replicas.status().ToString());
+}
+
 }  // namespace
 }  // namespace moesweep::gpu_testing
 
 int main() {
   using namespace moesweep::gpu_testing;
-  return RunAll("model_gpu_test",
-                {{"OneStepMatchesTheCpu", OneStepMatchesTheCpu},
-                 {"GraphStepsMoe", GraphStepsMoe},
-                 {"GraphStepsDense", GraphStepsDense},
-                 {"TenStepsFp32FollowTheCpuLossCurve", TenStepsFp32},
-                 {"TenStepsBf16FollowTheCpuLossCurve", TenStepsBf16},
-                 {"TwoGpusStepAsOne", TwoGpusStepAsOne}});
+  return RunAll(
+      "model_gpu_test",
+      {{"OneStepMatchesTheCpu", OneStepMatchesTheCpu},
+       {"GraphStepsMoe", GraphStepsMoe},
+       {"GraphStepsDense", GraphStepsDense},
+       {"TenStepsFp32FollowTheCpuLossCurve", TenStepsFp32},
+       {"TenStepsBf16FollowTheCpuLossCurve", TenStepsBf16},
+       {"TwoGpusStepAsOne", TwoGpusStepAsOne},
+       {"AModelTooBigForTheGpuIsRefused", AModelTooBigForTheGpuIsRefused}});
 }

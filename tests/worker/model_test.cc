@@ -189,6 +189,18 @@ TEST(ModelTest, TrainStepIsTheStepInPartsBitForBit) {
   ExpectTrainStepIsTheStepInParts(dense);
 }
 
+TEST(ModelTest, MemoryBytesIsWhatTheModelAllocates) {
+  for (int experts : {1, 4}) {
+    ModelConfig c = TinyConfig();
+    c.n_experts = experts;
+    c.top_k = experts > 1 ? 2 : 1;
+    Model model(c, 3, Backend::Cpu(1));
+    EXPECT_EQ(model.backend().allocated_bytes(), Model::MemoryBytes(c, 3))
+        << experts << " experts";
+    EXPECT_GT(Model::MemoryBytes(c, 3), Model::MemoryBytes(c, 2));
+  }
+}
+
 TEST(ModelTest, FreshModelPredictsNearUniform) {
   ModelConfig c = TinyConfig();
   c.vocab_size = 256;

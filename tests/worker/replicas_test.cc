@@ -128,6 +128,27 @@ TEST(ReplicasTest, ForwardSplitsAnyBatchAndWeighsCopiesByTheirTokens) {
   }
 }
 
+// A trial bigger than its worker's memory fails as a trial, naming the
+// sizes, before anything is allocated (here about 4 TiB of parameters,
+// gradients and moments).
+TEST(ReplicasTest, AModelBiggerThanFreeMemoryIsRefusedBeforeAllocating) {
+  ModelConfig c = Tiny(0.01f);
+  c.d_model = 65536;
+  c.n_heads = 64;
+  c.n_layers = 16;
+  c.ffn_hidden = 64;
+  auto cpu = Backend::Cpu(1);
+  ASSERT_LT(cpu->free_bytes(), Model::MemoryBytes(c, 1));
+  std::vector<std::unique_ptr<Backend>> backends;
+  backends.push_back(std::move(cpu));
+  auto replicas = Replicas::Create(c, 1, std::move(backends));
+  ASSERT_EQ(replicas.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(replicas.status().message().find("the model needs "),
+            std::string::npos);
+  EXPECT_NE(replicas.status().message().find(" free"), std::string::npos)
+      << replicas.status().message();
+}
+
 TEST(ReplicasTest, CreateRefusesABatchTheCopiesCannotShare) {
   std::vector<std::unique_ptr<Backend>> backends;
   for (int r = 0; r < 3; ++r) backends.push_back(Backend::Cpu(1));

@@ -3,9 +3,11 @@
 
 #include "worker/trainer/backend.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <new>
 #include <type_traits>
 #include <vector>
@@ -15,6 +17,19 @@
 namespace moesweep::worker {
 
 namespace {
+
+// MemAvailable of /proc/meminfo: free memory plus what the kernel can
+// reclaim without swapping. SIZE_MAX where it cannot be read.
+size_t HostAvailableBytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  size_t kib = 0;
+  while (meminfo >> key >> kib) {
+    if (key == "MemAvailable:") return kib * 1024;
+    meminfo.ignore(64, '\n');  // the unit
+  }
+  return SIZE_MAX;
+}
 
 constexpr Ops kCpuOps = {
 #define MOESWEEP_OP_POINTER(name) &kernels::cpu::name,
@@ -30,19 +45,20 @@ class CpuBackend : public Backend {
   std::string Describe() const override {
     return "cpu, " + std::to_string(pool_.threads()) + " threads";
   }
-  void* Alloc(size_t bytes) override {
+  void Free(void* buffer) override { std::free(buffer); }
+  size_t free_bytes() const override { return HostAvailableBytes(); }
+  void Zero(void* buffer, size_t bytes) override {
+    if (bytes > 0) std::memset(buffer, 0, bytes);
+  }
+
+ protected:
+  void* Allocate(size_t bytes) override {
     // calloc: zeroed, and the pages are touched by whichever thread first
     // writes them, as with the vectors before.
     void* p = std::calloc(bytes == 0 ? 1 : bytes, 1);
     if (p == nullptr) throw std::bad_alloc();
     return p;
   }
-  void Free(void* buffer) override { std::free(buffer); }
-  void Zero(void* buffer, size_t bytes) override {
-    if (bytes > 0) std::memset(buffer, 0, bytes);
-  }
-
- protected:
   void CopyIn(void* buffer, const void* host, size_t bytes) override {
     if (bytes > 0 && buffer != host) std::memcpy(buffer, host, bytes);
   }
@@ -80,17 +96,18 @@ class CudaBackend : public Backend {
   std::string Describe() const override {
     return "cuda, " + engine_->Describe();
   }
-  void* Alloc(size_t bytes) override {
-    void* p = engine_->Alloc(bytes);
-    engine_->Fill(p, 0, bytes);
-    return p;
-  }
   void Free(void* buffer) override { engine_->Free(buffer); }
+  size_t free_bytes() const override { return engine_->FreeBytes(); }
   void Zero(void* buffer, size_t bytes) override {
     if (bytes > 0) engine_->Fill(buffer, 0, bytes);
   }
 
  protected:
+  void* Allocate(size_t bytes) override {
+    void* p = engine_->Alloc(bytes);
+    engine_->Fill(p, 0, bytes);
+    return p;
+  }
   void CopyIn(void* buffer, const void* host, size_t bytes) override {
     if (bytes > 0) engine_->CopyToDevice(buffer, host, bytes);
   }
@@ -120,6 +137,11 @@ void Backend::RefuseInsideReplay(const char* what) const {
                "may only queue ops\n",
                what);
   std::abort();
+}
+
+void* Backend::Alloc(size_t bytes) {
+  allocated_bytes_ += bytes;
+  return Allocate(bytes);
 }
 
 void Backend::Upload(void* buffer, const void* host, size_t bytes) {

@@ -78,8 +78,13 @@ class Backend {
   virtual std::string Describe() const = 0;
 
   // A zeroed buffer of `bytes`, freed by Free.
-  virtual void* Alloc(size_t bytes) = 0;
+  void* Alloc(size_t bytes);
   virtual void Free(void* buffer) = 0;
+  // Bytes Alloc has handed out so far (frees not subtracted).
+  size_t allocated_bytes() const { return allocated_bytes_; }
+  // Memory Alloc can still hand out: the device's free memory for CUDA, the
+  // kernel's MemAvailable for the CPU (SIZE_MAX where it cannot be read).
+  virtual size_t free_bytes() const = 0;
   // Copies between the host and a buffer, after the ops queued before; both
   // return once the bytes are there. Never inside Replay's body.
   void Upload(void* buffer, const void* host, size_t bytes);
@@ -99,6 +104,7 @@ class Backend {
   int graphs() const { return int(graphs_.size()); }
 
  protected:
+  virtual void* Allocate(size_t bytes) = 0;
   virtual void CopyIn(void* buffer, const void* host, size_t bytes) = 0;
   virtual void CopyOut(void* host, const void* buffer, size_t bytes) = 0;
   // Whether Replay captures graphs; where not, it runs each body as it
@@ -118,6 +124,7 @@ class Backend {
   const Ops ops_;
   const bool host_memory_;
   bool in_replay_ = false;
+  size_t allocated_bytes_ = 0;
   std::map<int, size_t> graphs_;  // Replay key -> captured graph
 };
 

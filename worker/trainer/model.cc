@@ -48,6 +48,15 @@ void LayoutActivations(const ModelConfig& c, int B, Bump<float>* f,
 
 }  // namespace
 
+size_t Model::MemoryBytes(const ModelConfig& config, int max_batch) {
+  Activations sizing;
+  Bump<float> f;
+  Bump<int32_t> i;
+  LayoutActivations(config, max_batch, &f, &i, &sizing);
+  return sizeof(float) * (4 * size_t(config.TotalParameters()) + f.used) +
+         sizeof(int32_t) * i.used + sizeof(kernels::AdamwStep);
+}
+
 Model::Model(const ModelConfig& config, int max_batch, int threads)
     : Model(config, max_batch, Backend::Cpu(threads)) {}
 

@@ -67,6 +67,10 @@ class Model {
         std::unique_ptr<Backend> backend);
   // On the CPU backend with `threads` threads.
   Model(const ModelConfig& config, int max_batch, int threads);
+  // The bytes such a model allocates from its backend: parameters, their
+  // gradients, both AdamW moments, and the activations of max_batch
+  // sequences. REQUIRES: config.Validate() is OK.
+  static size_t MemoryBytes(const ModelConfig& config, int max_batch);
   ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;

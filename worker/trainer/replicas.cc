@@ -3,6 +3,8 @@
 #include "worker/trainer/replicas.h"
 
 #include <cassert>
+#include <cstdint>
+#include <cstdio>
 #include <string>
 
 namespace moesweep::worker {
@@ -44,6 +46,29 @@ StatusOr<std::unique_ptr<Replicas>> Replicas::Create(
     }
   }
 #endif
+  // Checked before anything is allocated: the CUDA allocator aborts on a
+  // device with no memory left, and the host would swap or kill us; a trial
+  // too big for its worker must fail as a trial, not take the worker down.
+  const size_t need = Model::MemoryBytes(config, max_batch / R);
+  for (int r = 0; r < R; ++r) {
+    const size_t free = backends[r]->free_bytes();
+    if (free == SIZE_MAX) continue;
+    if (need + kMemoryHeadroomBytes > free) {
+      auto gib = [](size_t bytes) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.2f GiB", double(bytes) / (1 << 30));
+        return std::string(text);
+      };
+      return ResourceExhaustedError(
+          "the model needs " + gib(need) + " on each of its " +
+          std::to_string(R) +
+          " backend(s) (parameters, gradients, AdamW "
+          "moments and the activations of " +
+          std::to_string(max_batch / R) + " sequences) plus " +
+          gib(kMemoryHeadroomBytes) + " of headroom; " +
+          backends[r]->Describe() + " has " + gib(free) + " free");
+    }
+  }
   std::vector<std::unique_ptr<Model>> models;
   for (auto& backend : backends) {
     models.push_back(

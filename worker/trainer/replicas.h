@@ -22,6 +22,11 @@
 
 namespace moesweep::worker {
 
+// Memory a copy leaves free beyond Model::MemoryBytes: CUDA graphs,
+// cuBLASLt's internal buffers and the context's growth on a GPU; the
+// process's own heap on the CPU.
+inline constexpr size_t kMemoryHeadroomBytes = size_t(256) << 20;
+
 // Not thread-safe: one thread drives every copy (the GPUs run concurrently:
 // each copy's ops are queued before the next copy's are).
 class Replicas {
@@ -30,7 +35,9 @@ class Replicas {
   // backend on its own GPU). max_batch is the whole batch.
   // INVALID_ARGUMENT where max_batch is no multiple of the copies or the
   // backends are mixed; FAILED_PRECONDITION where the GPUs cannot be joined
-  // (no NCCL in this build, two on one device).
+  // (no NCCL in this build, two on one device); RESOURCE_EXHAUSTED, naming
+  // the sizes, where a copy would not fit in its backend's free memory
+  // (Backend::free_bytes).
   static StatusOr<std::unique_ptr<Replicas>> Create(
       const ModelConfig& config, int max_batch,
       std::vector<std::unique_ptr<Backend>> backends);
