@@ -109,6 +109,15 @@ void GraphStepsMatchEagerStepsAndTheCpu(Env& env, int experts) {
   Expect(env, graph->backend().graphs() == 2,
          "two batch sizes, two graphs: captured " +
              std::to_string(graph->backend().graphs()));
+  // Evaluation forwards replay a graph of their own, on new inputs each time.
+  for (int eval = 0; eval < 2; ++eval) {
+    auto tokens = Integers(env.rng, N, c.vocab_size);
+    auto targets = Integers(env.rng, N, c.vocab_size);
+    float g = graph->Forward(tokens.data(), targets.data(), 3).ce;
+    float e = eager->Forward(tokens.data(), targets.data(), 3).ce;
+    Expect(env, Near(g, e, 1e-6), "eval forward " + std::to_string(eval));
+  }
+  Expect(env, graph->backend().graphs() == 3, "the eval forward's graph");
   Expect(env, eager->backend().graphs() == 0, "the eager backend captured");
   auto state = [](const Model& m) {
     std::vector<float> s = m.SaveState();

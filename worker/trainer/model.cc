@@ -217,13 +217,13 @@ void Model::Init(uint64_t seed) {
 
 // Replay keys: one graph per batch size and kind of body.
 namespace {
-enum ReplayKind { kWholeStep, kGradients, kUpdate, kReplayKinds };
+enum ReplayKind { kWholeStep, kGradients, kUpdate, kForward, kReplayKinds };
 int ReplayKey(int B, ReplayKind kind) { return B * kReplayKinds + kind; }
 }  // namespace
 
 Losses Model::Forward(const int32_t* tokens, const int32_t* targets, int B) {
   Stage(tokens, targets, B);
-  ForwardOps(B);
+  backend_->Replay(ReplayKey(B, kForward), [&] { ForwardOps(B); });
   return CollectLosses(B);
 }
 

@@ -98,8 +98,9 @@ class Model {
   // the whole batch. Set before the first step (a captured graph keeps it).
   void set_loss_scale(float scale) { loss_scale_ = scale; }
 
-  // The same step in parts, eagerly (evaluation and tests). Forward keeps
-  // what Backward needs.
+  // The same step in parts (evaluation and tests). Forward is replayed too,
+  // a graph per batch size on a GPU, and keeps what Backward needs; the
+  // others run eagerly.
   Losses Forward(const int32_t* tokens, const int32_t* targets, int B);
   void ZeroGrad();
   // Gradients of Forward's `total` into grads(); REQUIRES: Forward ran.
