@@ -44,6 +44,29 @@ TEST(ConfigTest, ValidateNamesTheField) {
   EXPECT_NE(o.Validate().message().find("optimizer.beta2"), std::string::npos);
 }
 
+TEST(ConfigTest, UpperBoundsNameTheField) {
+  ModelConfig m;
+  m.d_model = 65537;
+  EXPECT_EQ(m.Validate().message(),
+            "model.d_model: must be in [2, 65536], got 65537");
+  m = ModelConfig();
+  m.d_model = 4096;
+  m.n_heads = 2048;
+  EXPECT_EQ(m.Validate().message(),
+            "model.n_heads: must be in [1, 1024], got 2048");
+  m = ModelConfig();
+  m.n_experts = 128;
+  m.top_k = 65;
+  EXPECT_EQ(m.Validate().message(), "model.top_k: must be at most 64, got 65");
+  m = ModelConfig();
+  m.seq_len = (1 << 17) + 1;
+  EXPECT_EQ(m.Validate().code(), StatusCode::kInvalidArgument);
+  TrainOptions t;
+  t.batch_size = 65537;
+  EXPECT_EQ(t.Validate().message(),
+            "batch_size: must be in [1, 65536], got 65537");
+}
+
 TEST(ConfigTest, GpusNeedTheCudaBackendAndABatchTheyCanShare) {
   TrainOptions t;
   t.batch_size = 8;

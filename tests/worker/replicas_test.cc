@@ -149,6 +149,28 @@ TEST(ReplicasTest, AModelBiggerThanFreeMemoryIsRefusedBeforeAllocating) {
       << replicas.status().message();
 }
 
+// Every dimension at its bound: the sizes saturate instead of wrapping
+// round to something small, and the model is refused as too big.
+TEST(ReplicasTest, TheLargestValidModelMeasuresAsTooBigWithoutWrapping) {
+  ModelConfig c;
+  c.vocab_size = 65536;
+  c.d_model = 1 << 16;
+  c.n_layers = 1 << 10;
+  c.n_heads = 1 << 10;
+  c.seq_len = 1 << 17;
+  c.n_experts = 1 << 12;
+  c.top_k = 64;
+  c.ffn_hidden = 1 << 20;
+  c.n_shared_experts = 64;
+  ASSERT_TRUE(c.Validate().ok()) << c.Validate().ToString();
+  EXPECT_GT(c.TotalParameters(), int64_t(1) << 59);
+  EXPECT_EQ(Model::MemoryBytes(c, 1 << 16), SIZE_MAX);
+  std::vector<std::unique_ptr<Backend>> backends;
+  backends.push_back(Backend::Cpu(1));
+  auto replicas = Replicas::Create(c, 1 << 16, std::move(backends));
+  EXPECT_EQ(replicas.status().code(), StatusCode::kResourceExhausted);
+}
+
 TEST(ReplicasTest, CreateRefusesABatchTheCopiesCannotShare) {
   std::vector<std::unique_ptr<Backend>> backends;
   for (int r = 0; r < 3; ++r) backends.push_back(Backend::Cpu(1));

@@ -23,8 +23,31 @@ Status ModelConfig::Validate() const {
   if (vocab_size < 2 || vocab_size > 65536) {
     return Bad("model.vocab_size", "must be in [2, 65536]", vocab_size);
   }
-  if (d_model < 2) return Bad("model.d_model", "must be >= 2", d_model);
-  if (n_layers < 1) return Bad("model.n_layers", "must be >= 1", n_layers);
+  // The upper bounds (here, top_k's and TrainOptions' batch_size) keep each
+  // size the model computes below 2^61 (the largest, a layer's attention
+  // probabilities, B NH T^2 <= 2^16 2^10 2^34), so sums of them saturate
+  // rather than wrap and a run too big for its machine is refused by the
+  // memory check (Model::MemoryBytes); they are far beyond what any worker
+  // can hold.
+  struct Range {
+    const char* field;
+    int value, lo, hi;
+  };
+  for (const Range& r :
+       {Range{"model.d_model", d_model, 2, 1 << 16},
+        Range{"model.n_layers", n_layers, 1, 1 << 10},
+        Range{"model.n_heads", n_heads, 1, 1 << 10},
+        Range{"model.seq_len", seq_len, 1, 1 << 17},
+        Range{"model.n_experts", n_experts, 1, 1 << 12},
+        Range{"model.ffn_hidden", ffn_hidden, 1, 1 << 20},
+        Range{"model.n_shared_experts", n_shared_experts, 0, 1 << 6}}) {
+    if (r.value < r.lo || r.value > r.hi) {
+      return Bad(r.field,
+                 "must be in [" + std::to_string(r.lo) + ", " +
+                     std::to_string(r.hi) + "]",
+                 r.value);
+    }
+  }
   if (n_heads < 1 || d_model % n_heads != 0) {
     return Bad("model.n_heads", "must divide d_model", n_heads);
   }
@@ -32,18 +55,12 @@ Status ModelConfig::Validate() const {
     return Bad("model.n_heads", "head width d_model/n_heads must be even",
                n_heads);
   }
-  if (seq_len < 1) return Bad("model.seq_len", "must be >= 1", seq_len);
-  if (n_experts < 1) return Bad("model.n_experts", "must be >= 1", n_experts);
   if (top_k < 1 || top_k > n_experts) {
     return Bad("model.top_k", "must be in [1, n_experts]", top_k);
   }
-  if (ffn_hidden < 1)
-    return Bad("model.ffn_hidden", "must be >= 1", ffn_hidden);
+  if (top_k > 64) return Bad("model.top_k", "must be at most 64", top_k);
   if (granularity < 1 || ffn_hidden % granularity != 0) {
     return Bad("model.granularity", "must divide ffn_hidden", granularity);
-  }
-  if (n_shared_experts < 0) {
-    return Bad("model.n_shared_experts", "must be >= 0", n_shared_experts);
   }
   if (!(rope_theta > 1))
     return Bad("model.rope_theta", "must be > 1", rope_theta);
@@ -124,7 +141,9 @@ Status OptimizerConfig::Validate() const {
 Status TrainOptions::Validate() const {
   MOESWEEP_RETURN_IF_ERROR(model.Validate());
   MOESWEEP_RETURN_IF_ERROR(optimizer.Validate());
-  if (batch_size < 1) return Bad("batch_size", "must be >= 1", batch_size);
+  if (batch_size < 1 || batch_size > (1 << 16)) {
+    return Bad("batch_size", "must be in [1, 65536]", batch_size);
+  }
   if (steps < 1) return Bad("steps", "must be >= 1", double(steps));
   if (eval_every_tokens < 0) {
     return Bad("eval_every_tokens", "must be >= 0", double(eval_every_tokens));

@@ -5,6 +5,7 @@
 
 #include <cassert>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 
@@ -31,14 +32,15 @@ class Normal {
 };
 
 // Hands out consecutive slices of an arena being sized (base == null) or
-// filled.
+// filled. Sizing saturates at SIZE_MAX instead of wrapping, so an absurd
+// config measures as too big (ModelConfig::Validate bounds each slice).
 template <typename T>
 struct Bump {
   T* base = nullptr;
   size_t used = 0;
   T* Take(size_t n) {
     T* p = base == nullptr ? nullptr : base + used;
-    used += n;
+    used = n > SIZE_MAX - used ? SIZE_MAX : used + n;
     return p;
   }
 };
@@ -53,8 +55,12 @@ size_t Model::MemoryBytes(const ModelConfig& config, int max_batch) {
   Bump<float> f;
   Bump<int32_t> i;
   LayoutActivations(config, max_batch, &f, &i, &sizing);
-  return sizeof(float) * (4 * size_t(config.TotalParameters()) + f.used) +
-         sizeof(int32_t) * i.used + sizeof(kernels::AdamwStep);
+  // In double: the largest valid configs exceed SIZE_MAX bytes.
+  const double bytes =
+      double(sizeof(float)) *
+          (4.0 * double(config.TotalParameters()) + double(f.used)) +
+      double(sizeof(int32_t)) * double(i.used) + sizeof(kernels::AdamwStep);
+  return bytes >= 0x1p63 ? SIZE_MAX : size_t(bytes);
 }
 
 Model::Model(const ModelConfig& config, int max_batch, int threads)

@@ -53,7 +53,7 @@ StatusOr<std::unique_ptr<Replicas>> Replicas::Create(
   for (int r = 0; r < R; ++r) {
     const size_t free = backends[r]->free_bytes();
     if (free == SIZE_MAX) continue;
-    if (need + kMemoryHeadroomBytes > free) {
+    if (need > free || free - need < kMemoryHeadroomBytes) {  // no wrap
       auto gib = [](size_t bytes) {
         char text[32];
         std::snprintf(text, sizeof text, "%.2f GiB", double(bytes) / (1 << 30));
