@@ -55,9 +55,10 @@ TEST(ConfigTest, UpperBoundsNameTheField) {
   EXPECT_EQ(m.Validate().message(),
             "model.n_heads: must be in [1, 1024], got 2048");
   m = ModelConfig();
-  m.n_experts = 128;
-  m.top_k = 65;
-  EXPECT_EQ(m.Validate().message(), "model.top_k: must be at most 64, got 65");
+  m.n_experts = 1024;
+  m.top_k = 257;
+  EXPECT_EQ(m.Validate().message(),
+            "model.top_k: must be at most 256, got 257");
   m = ModelConfig();
   m.seq_len = (1 << 17) + 1;
   EXPECT_EQ(m.Validate().code(), StatusCode::kInvalidArgument);

@@ -158,8 +158,8 @@ TEST(ReplicasTest, TheLargestValidModelMeasuresAsTooBigWithoutWrapping) {
   c.n_layers = 1 << 10;
   c.n_heads = 1 << 10;
   c.seq_len = 1 << 17;
-  c.n_experts = 1 << 12;
-  c.top_k = 64;
+  c.n_experts = 1 << 14;
+  c.top_k = 256;
   c.ffn_hidden = 1 << 20;
   c.n_shared_experts = 64;
   ASSERT_TRUE(c.Validate().ok()) << c.Validate().ToString();

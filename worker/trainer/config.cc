@@ -24,11 +24,12 @@ Status ModelConfig::Validate() const {
     return Bad("model.vocab_size", "must be in [2, 65536]", vocab_size);
   }
   // The upper bounds (here, top_k's and TrainOptions' batch_size) keep each
-  // size the model computes below 2^61 (the largest, a layer's attention
-  // probabilities, B NH T^2 <= 2^16 2^10 2^34), so sums of them saturate
-  // rather than wrap and a run too big for its machine is refused by the
-  // memory check (Model::MemoryBytes); they are far beyond what any worker
-  // can hold.
+  // size the model computes below 2^63 (the largest, a layer's routed
+  // hidden activations, B T K 2H <= 2^16 2^17 2^8 2^21), so sums of them
+  // saturate rather than wrap and a run too big for its machine is refused
+  // by the memory check (Model::MemoryBytes). They leave room for the
+  // papers' sweeps (granularity 64 over 64 experts: 4096 experts, top-128)
+  // and are far beyond what any worker can hold.
   struct Range {
     const char* field;
     int value, lo, hi;
@@ -38,7 +39,7 @@ Status ModelConfig::Validate() const {
         Range{"model.n_layers", n_layers, 1, 1 << 10},
         Range{"model.n_heads", n_heads, 1, 1 << 10},
         Range{"model.seq_len", seq_len, 1, 1 << 17},
-        Range{"model.n_experts", n_experts, 1, 1 << 12},
+        Range{"model.n_experts", n_experts, 1, 1 << 14},
         Range{"model.ffn_hidden", ffn_hidden, 1, 1 << 20},
         Range{"model.n_shared_experts", n_shared_experts, 0, 1 << 6}}) {
     if (r.value < r.lo || r.value > r.hi) {
@@ -58,7 +59,7 @@ Status ModelConfig::Validate() const {
   if (top_k < 1 || top_k > n_experts) {
     return Bad("model.top_k", "must be in [1, n_experts]", top_k);
   }
-  if (top_k > 64) return Bad("model.top_k", "must be at most 64", top_k);
+  if (top_k > 256) return Bad("model.top_k", "must be at most 256", top_k);
   if (granularity < 1 || ffn_hidden % granularity != 0) {
     return Bad("model.granularity", "must divide ffn_hidden", granularity);
   }
