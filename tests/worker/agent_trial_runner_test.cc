@@ -178,6 +178,21 @@ TEST_F(TrialRunnerTest, SpecTheTrainerCannotRunFailsNamingTheField) {
   EXPECT_EQ(f.step(), 0);
 }
 
+// Refused before anything is allocated (the model needs about 4 TiB), and
+// reported as out of memory, which the coordinator does not retry here.
+TEST_F(TrialRunnerTest, AModelBiggerThanTheWorkersMemoryFailsAsOutOfMemory) {
+  v1::TrialSpec spec = TinySpec();
+  spec.mutable_architecture()->set_d_model(65536);
+  spec.mutable_architecture()->set_num_heads(64);
+  spec.mutable_architecture()->set_num_layers(16);
+  v1::Failed f = OnlyFailure(RunToEnd(spec));
+  EXPECT_EQ(f.kind(), v1::FAILURE_KIND_OUT_OF_MEMORY) << f.message();
+  EXPECT_EQ(f.message().rfind("cannot start the trainer: the model needs ", 0),
+            0u)
+      << f.message();
+  EXPECT_EQ(f.step(), 0);
+}
+
 TEST_F(TrialRunnerTest, MissingDatasetFailsNamingItsFolder) {
   v1::TrialSpec spec = TinySpec();
   spec.set_dataset("absent");

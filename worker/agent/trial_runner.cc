@@ -152,8 +152,12 @@ std::optional<v1::WorkerMessage> TrialRunner::TrainSteps() {
   options->matmul = options_.matmul;
   StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(*options);
   if (!trainer.ok()) {
+    // A model too big for this worker's memory is refused before it is
+    // allocated; the coordinator retries such a trial only elsewhere.
+    const bool memory =
+        trainer.status().code() == StatusCode::kResourceExhausted;
     return Failure(
-        v1::FAILURE_KIND_ERROR,
+        memory ? v1::FAILURE_KIND_OUT_OF_MEMORY : v1::FAILURE_KIND_ERROR,
         "cannot start the trainer: " + std::string(trainer.status().message()));
   }
   const int64_t tokens_per_step = TokensPerStep(spec_);
