@@ -30,21 +30,14 @@ __global__ void AdamW(float* params, const float* grads, float* m, float* v,
 
 // A grid-stride sum of squares in double, one atomic add per block.
 __global__ void SumSquares(double* out, const float* grads, size_t n) {
-  __shared__ double warp_sums[32];
+  __shared__ double shared[32];
   double s = 0;
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += size_t(gridDim.x) * blockDim.x) {
     s += double(grads[i]) * double(grads[i]);
   }
-  s = cuda_internal::WarpSum(s);
-  int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  if (lane == 0) warp_sums[warp] = s;
-  __syncthreads();
-  if (warp == 0) {
-    s = lane < int(blockDim.x / 32) ? warp_sums[lane] : 0.0;
-    s = cuda_internal::WarpSum(s);
-    if (lane == 0) atomicAdd(out, s);
-  }
+  s = cuda_internal::BlockSum(s, shared);
+  if (threadIdx.x == 0) atomicAdd(out, s);
 }
 
 }  // namespace

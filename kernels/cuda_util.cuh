@@ -51,44 +51,51 @@ inline unsigned Blocks(size_t n, int threads) {
 
 constexpr unsigned kFullMask = 0xffffffffu;
 
-__device__ inline float WarpSum(float v) {
-  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(kFullMask, v, o);
-  return v;
-}
-__device__ inline double WarpSum(double v) {
-  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(kFullMask, v, o);
-  return v;
-}
-__device__ inline float WarpMax(float v) {
-  for (int o = 16; o > 0; o /= 2)
-    v = fmaxf(v, __shfl_xor_sync(kFullMask, v, o));
+struct Add {
+  template <typename T>
+  __device__ T operator()(T a, T b) const {
+    return a + b;
+  }
+};
+struct Max {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// Every lane gets the warp's reduction of v by `op`.
+template <typename T, typename Op>
+__device__ inline T WarpReduce(T v, Op op) {
+  for (int o = 16; o > 0; o /= 2) v = op(v, __shfl_xor_sync(kFullMask, v, o));
   return v;
 }
 
-// Every thread of the block gets the block's sum (max). `shared` holds 32
-// floats; blockDim.x is a multiple of 32. The trailing barrier lets the
-// caller reuse `shared` at once.
-__device__ inline float BlockSum(float v, float* shared) {
+// Every thread of the block gets the block's reduction of v by `op`
+// (`identity` its neutral value). `shared` holds 32 values; blockDim.x is a
+// multiple of 32. The trailing barrier lets the caller reuse `shared` at
+// once.
+template <typename T, typename Op>
+__device__ inline T BlockReduce(T v, T identity, T* shared, Op op) {
   int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   int warps = blockDim.x / 32;
-  v = WarpSum(v);
+  v = WarpReduce(v, op);
   if (lane == 0) shared[warp] = v;
   __syncthreads();
-  v = lane < warps ? shared[lane] : 0.0f;
-  v = WarpSum(v);
+  v = lane < warps ? shared[lane] : identity;
+  v = WarpReduce(v, op);
   __syncthreads();
   return v;
 }
+
+template <typename T>
+__device__ inline T WarpSum(T v) {
+  return WarpReduce(v, Add());
+}
+__device__ inline float WarpMax(float v) { return WarpReduce(v, Max()); }
+template <typename T>
+__device__ inline T BlockSum(T v, T* shared) {
+  return BlockReduce(v, T(0), shared, Add());
+}
 __device__ inline float BlockMax(float v, float* shared) {
-  int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  int warps = blockDim.x / 32;
-  v = WarpMax(v);
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  v = lane < warps ? shared[lane] : -INFINITY;
-  v = WarpMax(v);
-  __syncthreads();
-  return v;
+  return BlockReduce(v, -INFINITY, shared, Max());
 }
 
 }  // namespace moesweep::kernels::cuda_internal
