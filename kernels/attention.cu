@@ -1,7 +1,16 @@
-// Causal multi-head self-attention with RoPE on the GPU. The probabilities
-// are kept whole (att[B,NH,T,T]), as the reference's contract asks: fine for
-// the sequence lengths of scaling-law runs; a flash-style kernel would
-// recompute them instead.
+// Causal multi-head self-attention with RoPE on the GPU, flash style (Dao
+// 2023): a block takes a tile of 32 query rows (for the key and value
+// gradients, 32 keys) of one head and streams the other side through shared
+// memory in tiles of 32, keeping each row's running max and sum, so no
+// T x T matrix exists anywhere; the backward recomputes each tile's
+// probabilities from the forward's log-sum-exp. Query and key gradients are
+// separate passes (each recomputing the tile) so that no two blocks add into
+// one element: results repeat bit for bit. fp32 on the CUDA cores, any head
+// size (the head's columns walked in slabs of 32).
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 
 #include "kernels/cuda_util.cuh"
 #include "kernels/kernels.h"
@@ -10,7 +19,10 @@ namespace moesweep::kernels::cuda {
 
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kTile = 32;  // rows and keys a tile: a lane each
+constexpr int kWarps = 8;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kRowsPerWarp = kTile / kWarps;
 
 __global__ void Copy(float* dst, const float* src, size_t n) {
   size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -41,104 +53,277 @@ __global__ void RopeInPlace(float* qkv, int BT, int T, int C, int NH,
   x[i + h2] = a * s + b * c;
 }
 
-// A block a query row (b, h, t): scores, causal softmax, zeros above.
-__global__ void Softmax(float* att, const float* qkvr, int T, int C, int NH) {
-  __shared__ float shared[32];
-  const int hs = C / NH;
-  const int t = blockIdx.x % T, h = (blockIdx.x / T) % NH,
-            b = blockIdx.x / (T * NH);
+// A [kTile][kTile] slab of shared memory, padded a column so that lanes
+// walking either a row or a column touch 32 different banks.
+using Slab = float[kTile][kTile + 1];
+
+// s[r][i] = src[(row0 + r) * ld + col0 + i], zero past row T or column hs;
+// the block's threads together, consecutive threads on consecutive columns.
+__device__ void LoadSlab(Slab& s, const float* src, size_t ld, int row0, int T,
+                         int col0, int hs) {
+  for (int e = threadIdx.x; e < kTile * kTile; e += kThreads) {
+    int r = e / kTile, i = e % kTile;
+    bool in = row0 + r < T && col0 + i < hs;
+    s[r][i] = in ? src[size_t(row0 + r) * ld + col0 + i] : 0.0f;
+  }
+}
+
+// dot[j] = a[a0 + warp + kWarps j] . b[b0 + lane] over hs columns, a slab at
+// a time through `as` and `bs`; rows past T count as zeros.
+__device__ void Dots(float (&dot)[kRowsPerWarp], Slab& as, Slab& bs,
+                     const float* a, size_t lda, int a0, const float* b,
+                     size_t ldb, int b0, int T, int hs) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  for (int j = 0; j < kRowsPerWarp; ++j) dot[j] = 0;
+  for (int i0 = 0; i0 < hs; i0 += kTile) {
+    LoadSlab(as, a, lda, a0, T, i0, hs);
+    LoadSlab(bs, b, ldb, b0, T, i0, hs);
+    __syncthreads();
+    for (int j = 0; j < kRowsPerWarp; ++j) {
+      const int r = warp + kWarps * j;
+      float acc = 0;
+      for (int i = 0; i < kTile; ++i) acc += as[r][i] * bs[lane][i];
+      dot[j] += acc;
+    }
+    __syncthreads();
+  }
+}
+
+// Zeroes rows [row0, min(row0 + kTile, T)) of x over hs columns.
+__device__ void ZeroRows(float* x, size_t ld, int row0, int T, int hs) {
+  for (int e = threadIdx.x; e < kTile * hs; e += kThreads) {
+    int r = e / hs, i = e % hs;
+    if (row0 + r < T) x[size_t(row0 + r) * ld + i] = 0.0f;
+  }
+}
+
+// Where one head of one sequence lives: q, k, v (and their gradients) a
+// position 3C apart, out and dout C apart.
+struct Head {
+  int b, h, hs, tile0;
+  size_t ld;
+  __device__ Head(int T, int C, int NH) {
+    const int tiles = (T + kTile - 1) / kTile;
+    tile0 = (blockIdx.x % tiles) * kTile;
+    const int bh = blockIdx.x / tiles;
+    h = bh % NH;
+    b = bh / NH;
+    hs = C / NH;
+    ld = size_t(3) * C;
+  }
+  __device__ size_t qkv(int T) const {
+    return size_t(b) * T * ld + size_t(h) * hs;
+  }
+  __device__ size_t row(int T, int C) const {
+    return size_t(b) * T * C + size_t(h) * hs;
+  }
+  __device__ size_t bh(int T, int NH) const { return (size_t(b) * NH + h) * T; }
+};
+
+// A block a tile of query rows: stream the keys up to the tile's last row
+// in tiles, keeping each row's running max m and sum l; out accumulates in
+// place, rescaled by exp(m_old - m_new) when the max moves.
+__global__ void __launch_bounds__(kThreads)
+    FlashForward(float* out, float* lse, const float* qkvr, int T, int C,
+                 int NH) {
+  __shared__ Slab as, bs, ps;
+  __shared__ float m_s[kTile], l_s[kTile], corr_s[kTile];
+  const Head hd(T, C, NH);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int r0 = hd.tile0, hs = hd.hs;
+  const float* q = qkvr + hd.qkv(T);
+  const float* k = q + C;
+  const float* v = q + 2 * C;
+  float* o = out + hd.row(T, C);
   const float scale = 1.0f / sqrtf(float(hs));
-  const float* q = qkvr + (size_t(b) * T + t) * 3 * C + size_t(h) * hs;
-  float* a = att + size_t(blockIdx.x) * T;
-  float max = -INFINITY;
-  for (int u = threadIdx.x; u <= t; u += blockDim.x) {
-    const float* k = qkvr + (size_t(b) * T + u) * 3 * C + C + size_t(h) * hs;
-    float s = 0;
-    for (int i = 0; i < hs; ++i) s += q[i] * k[i];
-    a[u] = s * scale;
-    max = fmaxf(max, a[u]);
+  ZeroRows(o, C, r0, T, hs);
+  if (threadIdx.x < kTile) {
+    m_s[threadIdx.x] = -INFINITY;
+    l_s[threadIdx.x] = 0.0f;
   }
-  max = cuda_internal::BlockMax(max, shared);
-  float sum = 0;
-  for (int u = threadIdx.x; u <= t; u += blockDim.x) {
-    a[u] = expf(a[u] - max);
-    sum += a[u];
+  __syncthreads();
+  const int keys = min(T, r0 + kTile);
+  for (int c0 = 0; c0 < keys; c0 += kTile) {
+    float s[kRowsPerWarp];
+    Dots(s, as, bs, q, hd.ld, r0, k, hd.ld, c0, T, hs);
+    for (int j = 0; j < kRowsPerWarp; ++j) {
+      const int r = warp + kWarps * j, t = r0 + r, u = c0 + lane;
+      const float x = t < T && u <= t ? s[j] * scale : -INFINITY;
+      const float m_old = m_s[r];
+      const float m_new = fmaxf(m_old, cuda_internal::WarpMax(x));
+      const float p = x == -INFINITY ? 0.0f : expf(x - m_new);
+      const float sum = cuda_internal::WarpSum(p);
+      ps[r][lane] = p;
+      __syncwarp();  // every lane has read m_s[r] before lane 0 moves it
+      if (lane == 0) {
+        // m_old = -inf: nothing summed yet (out and l are zero).
+        const float corr = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
+        corr_s[r] = corr;
+        m_s[r] = m_new;
+        l_s[r] = l_s[r] * corr + sum;
+      }
+    }
+    __syncthreads();
+    for (int i0 = 0; i0 < hs; i0 += kTile) {
+      LoadSlab(bs, v, hd.ld, c0, T, i0, hs);
+      __syncthreads();
+      for (int j = 0; j < kRowsPerWarp; ++j) {
+        const int r = warp + kWarps * j, t = r0 + r;
+        if (t >= T || i0 + lane >= hs) continue;
+        float acc = 0;
+        for (int c = 0; c < kTile; ++c) acc += ps[r][c] * bs[c][lane];
+        float* x = o + size_t(t) * C + i0 + lane;
+        *x = *x * corr_s[r] + acc;
+      }
+      __syncthreads();
+    }
   }
-  sum = cuda_internal::BlockSum(sum, shared);
-  for (int u = threadIdx.x; u < T; u += blockDim.x) {
-    a[u] = u <= t ? a[u] / sum : 0.0f;
+  for (int e = threadIdx.x; e < kTile * hs; e += kThreads) {
+    const int r = e / hs, i = e % hs;
+    if (r0 + r < T) o[size_t(r0 + r) * C + i] /= l_s[r];
+  }
+  if (threadIdx.x < kTile && r0 + int(threadIdx.x) < T) {
+    lse[hd.bh(T, NH) + r0 + threadIdx.x] =
+        m_s[threadIdx.x] + logf(l_s[threadIdx.x]);
   }
 }
 
-// out[b,t,h,i] = sum over u <= t of att v, a thread an element.
-__global__ void Weigh(float* out, const float* att, const float* qkvr, int B,
-                      int T, int C, int NH) {
-  const int hs = C / NH;
-  size_t id = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (id >= size_t(B) * T * C) return;
-  int c = int(id % C), h = c / hs, i = c % hs;
-  size_t bt = id / C;
-  int t = int(bt % T), b = int(bt / T);
-  const float* a = att + ((size_t(b) * NH + h) * T + t) * T;
-  float o = 0;
-  for (int u = 0; u <= t; ++u) {
-    o += a[u] * qkvr[(size_t(b) * T + u) * 3 * C + 2 * C + size_t(h) * hs + i];
-  }
-  out[id] = o;
+// A warp a row (b, h, t): delta = dout . out over the head.
+__global__ void RowDots(float* delta, const float* dout, const float* out,
+                        size_t rows, int T, int C, int NH) {
+  const size_t row = size_t(blockIdx.x) * kWarps + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32, hs = C / NH;
+  if (row >= rows) return;  // the whole warp alike
+  const int t = int(row % T);
+  const size_t bh = row / T;
+  const size_t at = (bh / NH * T + t) * C + bh % NH * hs;
+  float d = 0;
+  for (int i = lane; i < hs; i += 32) d += dout[at + i] * out[at + i];
+  d = cuda_internal::WarpSum(d);
+  if (lane == 0) delta[row] = d;
 }
 
-// A block a row (b, h, t): datt = d(scores) = a (da - sum(a da)) scale.
-__global__ void SoftmaxBackward(float* datt, const float* att,
-                                const float* dout, const float* qkvr, int T,
-                                int C, int NH) {
-  __shared__ float shared[32];
-  const int hs = C / NH;
-  const int t = blockIdx.x % T, h = (blockIdx.x / T) % NH,
-            b = blockIdx.x / (T * NH);
+// The recomputed probability p and score gradient ds of row t, key u.
+__device__ void ScoreGradient(float s, float dp, float lse, float delta,
+                              float scale, bool causal, float* p, float* ds) {
+  *p = causal ? expf(s * scale - lse) : 0.0f;
+  *ds = *p * (dp - delta) * scale;
+}
+
+// A block a tile of query rows: dq = sum over keys u <= t of ds k, the keys
+// streamed in tiles, both p and dp recomputed.
+__global__ void __launch_bounds__(kThreads)
+    FlashBackwardQuery(float* dqkv, const float* delta, const float* dout,
+                       const float* qkvr, const float* lse, int T, int C,
+                       int NH) {
+  __shared__ Slab as, bs, ds_s;
+  const Head hd(T, C, NH);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int r0 = hd.tile0, hs = hd.hs;
+  const float* q = qkvr + hd.qkv(T);
+  const float* k = q + C;
+  const float* v = q + 2 * C;
+  const float* dO = dout + hd.row(T, C);
+  float* dq = dqkv + hd.qkv(T);
   const float scale = 1.0f / sqrtf(float(hs));
-  const float* a = att + size_t(blockIdx.x) * T;
-  float* ds = datt + size_t(blockIdx.x) * T;
-  const float* dot = dout + (size_t(b) * T + t) * C + size_t(h) * hs;
-  float sum = 0;
-  for (int u = threadIdx.x; u <= t; u += blockDim.x) {
-    const float* v =
-        qkvr + (size_t(b) * T + u) * 3 * C + 2 * C + size_t(h) * hs;
-    float da = 0;
-    for (int i = 0; i < hs; ++i) da += dot[i] * v[i];
-    ds[u] = da;
-    sum += a[u] * da;
+  float row_lse[kRowsPerWarp], row_delta[kRowsPerWarp];
+  for (int j = 0; j < kRowsPerWarp; ++j) {
+    const int t = r0 + warp + kWarps * j;
+    row_lse[j] = t < T ? lse[hd.bh(T, NH) + t] : 0.0f;
+    row_delta[j] = t < T ? delta[hd.bh(T, NH) + t] : 0.0f;
   }
-  sum = cuda_internal::BlockSum(sum, shared);
-  for (int u = threadIdx.x; u < T; u += blockDim.x) {
-    ds[u] = u <= t ? a[u] * (ds[u] - sum) * scale : 0.0f;
+  ZeroRows(dq, hd.ld, r0, T, hs);
+  __syncthreads();
+  const int keys = min(T, r0 + kTile);
+  for (int c0 = 0; c0 < keys; c0 += kTile) {
+    float s[kRowsPerWarp], dp[kRowsPerWarp];
+    Dots(s, as, bs, q, hd.ld, r0, k, hd.ld, c0, T, hs);
+    Dots(dp, as, bs, dO, C, r0, v, hd.ld, c0, T, hs);
+    for (int j = 0; j < kRowsPerWarp; ++j) {
+      const int r = warp + kWarps * j, t = r0 + r, u = c0 + lane;
+      float p, ds;
+      ScoreGradient(s[j], dp[j], row_lse[j], row_delta[j], scale,
+                    t < T && u <= t, &p, &ds);
+      ds_s[r][lane] = ds;
+    }
+    __syncthreads();
+    for (int i0 = 0; i0 < hs; i0 += kTile) {
+      LoadSlab(bs, k, hd.ld, c0, T, i0, hs);
+      __syncthreads();
+      for (int j = 0; j < kRowsPerWarp; ++j) {
+        const int r = warp + kWarps * j, t = r0 + r;
+        if (t >= T || i0 + lane >= hs) continue;
+        float acc = 0;
+        for (int c = 0; c < kTile; ++c) acc += ds_s[r][c] * bs[c][lane];
+        dq[size_t(t) * hd.ld + i0 + lane] += acc;
+      }
+      __syncthreads();
+    }
   }
 }
 
-// A thread an element of position p's q, k and v gradients (written, not
-// added): dq[p] = sum_{u<=p} ds[p,u] k[u], dk[p] = sum_{t>=p} ds[t,p] q[t],
-// dv[p] = sum_{t>=p} a[t,p] dout[t].
-__global__ void InputGradients(float* dqkv, const float* datt, const float* att,
-                               const float* dout, const float* qkvr, int B,
-                               int T, int C, int NH) {
-  const int hs = C / NH;
-  size_t id = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (id >= size_t(B) * T * C) return;
-  int c = int(id % C), h = c / hs;
-  size_t bt = id / C;
-  int p = int(bt % T), b = int(bt / T);
-  const size_t head = size_t(b) * NH + h;
-  auto row = [&](int pos) { return (size_t(b) * T + pos) * 3 * C; };
-  float dq = 0, dk = 0, dv = 0;
-  for (int u = 0; u <= p; ++u) {
-    dq += datt[(head * T + p) * T + u] * qkvr[row(u) + C + c];
+// A block a tile of keys: dk = sum over rows t >= u of ds q and dv = sum of
+// p dout, the rows streamed in tiles from the key tile's own on.
+__global__ void __launch_bounds__(kThreads)
+    FlashBackwardKey(float* dqkv, const float* delta, const float* dout,
+                     const float* qkvr, const float* lse, int T, int C,
+                     int NH) {
+  __shared__ Slab as, bs, ps, ds_s;  // ps and ds_s: [key][row]
+  const Head hd(T, C, NH);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int c0 = hd.tile0, hs = hd.hs;
+  const float* q = qkvr + hd.qkv(T);
+  const float* k = q + C;
+  const float* v = q + 2 * C;
+  const float* dO = dout + hd.row(T, C);
+  float* dk = dqkv + hd.qkv(T) + C;
+  float* dv = dk + C;
+  const float scale = 1.0f / sqrtf(float(hs));
+  ZeroRows(dk, hd.ld, c0, T, hs);
+  ZeroRows(dv, hd.ld, c0, T, hs);
+  __syncthreads();
+  for (int r0 = c0; r0 < T; r0 += kTile) {
+    float s[kRowsPerWarp], dp[kRowsPerWarp];
+    Dots(s, as, bs, k, hd.ld, c0, q, hd.ld, r0, T, hs);
+    Dots(dp, as, bs, v, hd.ld, c0, dO, C, r0, T, hs);
+    const int t = r0 + lane;
+    const float row_lse = t < T ? lse[hd.bh(T, NH) + t] : 0.0f;
+    const float row_delta = t < T ? delta[hd.bh(T, NH) + t] : 0.0f;
+    for (int j = 0; j < kRowsPerWarp; ++j) {
+      const int c = warp + kWarps * j, u = c0 + c;
+      ScoreGradient(s[j], dp[j], row_lse, row_delta, scale, t < T && u <= t,
+                    &ps[c][lane], &ds_s[c][lane]);
+    }
+    __syncthreads();
+    for (int i0 = 0; i0 < hs; i0 += kTile) {
+      LoadSlab(as, dO, C, r0, T, i0, hs);
+      LoadSlab(bs, q, hd.ld, r0, T, i0, hs);
+      __syncthreads();
+      for (int j = 0; j < kRowsPerWarp; ++j) {
+        const int c = warp + kWarps * j, u = c0 + c;
+        if (u >= T || i0 + lane >= hs) continue;
+        float dv_acc = 0, dk_acc = 0;
+        for (int r = 0; r < kTile; ++r) {
+          dv_acc += ps[c][r] * as[r][lane];
+          dk_acc += ds_s[c][r] * bs[r][lane];
+        }
+        dv[size_t(u) * hd.ld + i0 + lane] += dv_acc;
+        dk[size_t(u) * hd.ld + i0 + lane] += dk_acc;
+      }
+      __syncthreads();
+    }
   }
-  for (int t = p; t < T; ++t) {
-    dk += datt[(head * T + t) * T + p] * qkvr[row(t) + c];
-    dv += att[(head * T + t) * T + p] * dout[(size_t(b) * T + t) * C + c];
+}
+
+// One block a tile of kTile positions of every (b, h); a grid past what
+// one launch holds is refused (its activations alone would be terabytes).
+unsigned TileBlocks(int B, int T, int NH) {
+  size_t n = size_t(B) * NH * ((size_t(T) + kTile - 1) / kTile);
+  if (n > size_t(INT32_MAX)) {
+    std::fprintf(stderr, "attention: %zu blocks exceed one launch\n", n);
+    std::abort();
   }
-  dqkv[row(p) + c] = dq;
-  dqkv[row(p) + C + c] = dk;
-  dqkv[row(p) + 2 * C + c] = dv;
+  return unsigned(n);
 }
 
 }  // namespace
@@ -146,7 +331,7 @@ __global__ void InputGradients(float* dqkv, const float* datt, const float* att,
 using cuda_internal::Blocks;
 using cuda_internal::Stream;
 
-void attention_forward(const Context& ctx, float* out, float* qkvr, float* att,
+void attention_forward(const Context& ctx, float* out, float* qkvr, float* lse,
                        const float* qkv, int B, int T, int C, int NH,
                        float rope_theta) {
   cudaStream_t stream = Stream(ctx);
@@ -158,23 +343,27 @@ void attention_forward(const Context& ctx, float* out, float* qkvr, float* att,
                                                       rope_theta, false);
   MOESWEEP_CUDA_LAUNCHED();
   if (B * NH * T == 0) return;
-  Softmax<<<B * NH * T, kThreads, 0, stream>>>(att, qkvr, T, C, NH);
-  MOESWEEP_CUDA_LAUNCHED();
-  Weigh<<<Blocks(size_t(B) * T * C, 256), 256, 0, stream>>>(out, att, qkvr, B,
-                                                            T, C, NH);
+  FlashForward<<<TileBlocks(B, T, NH), kThreads, 0, stream>>>(out, lse, qkvr, T,
+                                                              C, NH);
   MOESWEEP_CUDA_LAUNCHED();
 }
 
-void attention_backward(const Context& ctx, float* dqkv, float* datt,
-                        const float* dout, const float* qkvr, const float* att,
-                        int B, int T, int C, int NH, float rope_theta) {
+void attention_backward(const Context& ctx, float* dqkv, float* delta,
+                        const float* dout, const float* qkvr, const float* out,
+                        const float* lse, int B, int T, int C, int NH,
+                        float rope_theta) {
   cudaStream_t stream = Stream(ctx);
   if (B * NH * T == 0) return;
-  SoftmaxBackward<<<B * NH * T, kThreads, 0, stream>>>(datt, att, dout, qkvr, T,
-                                                       C, NH);
+  const size_t rows = size_t(B) * NH * T;
+  RowDots<<<Blocks(rows, kWarps), kThreads, 0, stream>>>(delta, dout, out, rows,
+                                                         T, C, NH);
   MOESWEEP_CUDA_LAUNCHED();
-  InputGradients<<<Blocks(size_t(B) * T * C, 256), 256, 0, stream>>>(
-      dqkv, datt, att, dout, qkvr, B, T, C, NH);
+  const unsigned blocks = TileBlocks(B, T, NH);
+  FlashBackwardQuery<<<blocks, kThreads, 0, stream>>>(dqkv, delta, dout, qkvr,
+                                                      lse, T, C, NH);
+  MOESWEEP_CUDA_LAUNCHED();
+  FlashBackwardKey<<<blocks, kThreads, 0, stream>>>(dqkv, delta, dout, qkvr,
+                                                    lse, T, C, NH);
   MOESWEEP_CUDA_LAUNCHED();
   size_t pairs = size_t(B) * T * 2 * NH * (C / NH / 2);
   RopeInPlace<<<Blocks(pairs, 256), 256, 0, stream>>>(dqkv, B * T, T, C, NH,

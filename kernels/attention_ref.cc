@@ -1,4 +1,6 @@
-// Causal multi-head self-attention with RoPE on queries and keys.
+// Causal multi-head self-attention with RoPE on queries and keys. The
+// forward keeps each row's log-sum-exp instead of its probabilities; the
+// backward recomputes them, as flash attention does (Dao 2023, alg. 2).
 
 #include <cmath>
 
@@ -8,12 +10,26 @@
 
 namespace moesweep::kernels::ref {
 
+namespace {
+
+// Row t's scaled score against key u.
 template <typename Float>
-void attention_forward(const Context&, Float* out, Float* qkvr, Float* att,
+Float Score(const Float* qkvr, int b, int t, int u, int h, int T, int C,
+            int hs) {
+  const Float* q = qkvr + (b * T + t) * 3 * C + h * hs;
+  const Float* k = qkvr + (b * T + u) * 3 * C + C + h * hs;
+  Float s = 0;
+  for (int i = 0; i < hs; ++i) s += q[i] * k[i];
+  return s / std::sqrt(Float(hs));
+}
+
+}  // namespace
+
+template <typename Float>
+void attention_forward(const Context&, Float* out, Float* qkvr, Float* lse,
                        const Float* qkv, int B, int T, int C, int NH,
                        float rope_theta) {
   int hs = C / NH;
-  Float scale = 1 / std::sqrt(Float(hs));
   for (int i = 0; i < B * T * 3 * C; ++i) qkvr[i] = qkv[i];
   for (int b = 0; b < B; ++b) {
     for (int t = 0; t < T; ++t) {
@@ -27,65 +43,59 @@ void attention_forward(const Context&, Float* out, Float* qkvr, Float* att,
   for (int b = 0; b < B; ++b) {
     for (int h = 0; h < NH; ++h) {
       for (int t = 0; t < T; ++t) {
-        const Float* q = qkvr + (b * T + t) * 3 * C + h * hs;
-        Float* a = att + ((b * NH + h) * T + t) * T;
         Float max = -INFINITY;
         for (int u = 0; u <= t; ++u) {
-          const Float* k = qkvr + (b * T + u) * 3 * C + C + h * hs;
-          Float s = 0;
-          for (int i = 0; i < hs; ++i) s += q[i] * k[i];
-          a[u] = s * scale;
-          if (a[u] > max) max = a[u];
+          max = std::fmax(max, Score(qkvr, b, t, u, h, T, C, hs));
         }
         Float sum = 0;
         for (int u = 0; u <= t; ++u) {
-          a[u] = std::exp(a[u] - max);
-          sum += a[u];
+          sum += std::exp(Score(qkvr, b, t, u, h, T, C, hs) - max);
         }
-        for (int u = 0; u < T; ++u) a[u] = u <= t ? a[u] / sum : Float(0);
         Float* o = out + (b * T + t) * C + h * hs;
         for (int i = 0; i < hs; ++i) o[i] = 0;
         for (int u = 0; u <= t; ++u) {
+          Float p = std::exp(Score(qkvr, b, t, u, h, T, C, hs) - max) / sum;
           const Float* v = qkvr + (b * T + u) * 3 * C + 2 * C + h * hs;
-          for (int i = 0; i < hs; ++i) o[i] += a[u] * v[i];
+          for (int i = 0; i < hs; ++i) o[i] += p * v[i];
         }
+        lse[(b * NH + h) * T + t] = max + std::log(sum);
       }
     }
   }
 }
 
 template <typename Float>
-void attention_backward(const Context&, Float* dqkv, Float* datt,
-                        const Float* dout, const Float* qkvr, const Float* att,
-                        int B, int T, int C, int NH, float rope_theta) {
+void attention_backward(const Context&, Float* dqkv, Float* delta,
+                        const Float* dout, const Float* qkvr, const Float* out,
+                        const Float* lse, int B, int T, int C, int NH,
+                        float rope_theta) {
   int hs = C / NH;
   Float scale = 1 / std::sqrt(Float(hs));
   for (int i = 0; i < B * T * 3 * C; ++i) dqkv[i] = 0;
   for (int b = 0; b < B; ++b) {
     for (int h = 0; h < NH; ++h) {
       for (int t = 0; t < T; ++t) {
-        const Float* a = att + ((b * NH + h) * T + t) * T;
-        Float* da = datt + ((b * NH + h) * T + t) * T;
         const Float* dot = dout + (b * T + t) * C + h * hs;
-        // Through out = att v.
-        for (int u = 0; u <= t; ++u) {
-          const Float* v = qkvr + (b * T + u) * 3 * C + 2 * C + h * hs;
-          Float* dv = dqkv + (b * T + u) * 3 * C + 2 * C + h * hs;
-          da[u] = 0;
-          for (int i = 0; i < hs; ++i) {
-            da[u] += dot[i] * v[i];
-            dv[i] += a[u] * dot[i];
-          }
-        }
-        // Through the softmax: ds = a * (da - sum(a * da)).
-        Float sum = 0;
-        for (int u = 0; u <= t; ++u) sum += a[u] * da[u];
+        const Float* o = out + (b * T + t) * C + h * hs;
+        // sum_u p (dout . v_u) = dout . out: the softmax backward's row term.
+        Float d = 0;
+        for (int i = 0; i < hs; ++i) d += dot[i] * o[i];
+        delta[(b * NH + h) * T + t] = d;
         const Float* q = qkvr + (b * T + t) * 3 * C + h * hs;
         Float* dq = dqkv + (b * T + t) * 3 * C + h * hs;
         for (int u = 0; u <= t; ++u) {
-          Float ds = a[u] * (da[u] - sum) * scale;
+          Float p = std::exp(Score(qkvr, b, t, u, h, T, C, hs) -
+                             lse[(b * NH + h) * T + t]);
           const Float* k = qkvr + (b * T + u) * 3 * C + C + h * hs;
+          const Float* v = k + C;
           Float* dk = dqkv + (b * T + u) * 3 * C + C + h * hs;
+          Float* dv = dk + C;
+          Float dp = 0;
+          for (int i = 0; i < hs; ++i) {
+            dp += dot[i] * v[i];
+            dv[i] += p * dot[i];
+          }
+          Float ds = p * (dp - d) * scale;
           for (int i = 0; i < hs; ++i) {
             dq[i] += ds * k[i];
             dk[i] += ds * q[i];

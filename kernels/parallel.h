@@ -47,19 +47,26 @@ inline void Chunk(size_t n, int part, int parts, size_t* begin, size_t* end) {
   *end = n * (part + 1) / parts;
 }
 
-// Calls f(begin, end) on each chunk of [0, n), across the pool.
+// Calls f(part, begin, end) on each chunk of [0, n), across the pool; part
+// in [0, Parts(ctx, n)) names the chunk, so it can own a slice of scratch.
 template <typename F>
-void ParallelFor(const Context& ctx, size_t n, F&& f) {
+void ParallelChunks(const Context& ctx, size_t n, F&& f) {
   int parts = Parts(ctx, n);
   if (parts == 1) {
-    f(size_t(0), n);
+    f(0, size_t(0), n);
     return;
   }
   ctx.pool->Run(parts, [&](int part) {
     size_t begin, end;
     Chunk(n, part, parts, &begin, &end);
-    if (begin < end) f(begin, end);
+    if (begin < end) f(part, begin, end);
   });
+}
+
+// Calls f(begin, end) on each chunk of [0, n), across the pool.
+template <typename F>
+void ParallelFor(const Context& ctx, size_t n, F&& f) {
+  ParallelChunks(ctx, n, [&](int, size_t begin, size_t end) { f(begin, end); });
 }
 
 // Calls f(task) for task in [0, n) across the pool.

@@ -201,6 +201,23 @@ TEST(ModelTest, MemoryBytesIsWhatTheModelAllocates) {
   }
 }
 
+// Attention keeps no T x T probabilities (the backward recomputes them), so
+// a long context costs memory in proportion to its length: every doubling of
+// T adds twice what the previous one did. Sized only, nothing allocated.
+TEST(ModelTest, MemoryGrowsLinearlyWithSequenceLength) {
+  ModelConfig c = TinyConfig();
+  c.d_model = 512;
+  c.n_heads = 8;
+  auto bytes = [&](int T) {
+    c.seq_len = T;
+    return double(Model::MemoryBytes(c, 2));
+  };
+  const double first = bytes(2048) - bytes(1024);
+  const double second = bytes(4096) - bytes(2048);
+  EXPECT_GT(first, 0);
+  EXPECT_EQ(second, 2 * first);
+}
+
 TEST(ModelTest, FreshModelPredictsNearUniform) {
   ModelConfig c = TinyConfig();
   c.vocab_size = 256;

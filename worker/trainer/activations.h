@@ -17,7 +17,7 @@ struct LayerActivations {
   float* rstd1;      // [N]
   float* qkv;        // [N, 3C]
   float* qkvr;       // [N, 3C], after RoPE
-  float* att;        // [B, NH, T, T]
+  float* att_lse;    // [B, NH, T], each attention row's log-sum-exp
   float* atty;       // [N, C]
   float* mid;        // [N, C], residual after attention
   float* ln2;        // [N, C]
@@ -54,21 +54,21 @@ struct Model::Activations {
   float* tmp;        // [N, C]
   float* scalars;    // [2L]: each layer's aux and z losses, read back
   // Backward scratch, reused by every layer.
-  float* dres;      // [N, C]
-  float* dln;       // [N, C]
-  float* datty;     // [N, C]
-  float* dqkv;      // [N, 3C]
-  float* datt;      // [B, NH, T, T]
-  float* drlogits;  // [N, E]
-  float* dgate;     // [N, K]
-  float* dyp;       // [M, C]
-  float* dact;      // [M, H]
-  float* dh13;      // [M, 2H]
-  float* dxp;       // [M, C]
-  float* dsact;     // [N, Hs]
-  float* dsh13;     // [N, 2 Hs]
-  float* dlogits;   // [N, V]
-  int B = 0;        // batch of the last Forward
+  float* dres;       // [N, C]
+  float* dln;        // [N, C]
+  float* datty;      // [N, C]
+  float* dqkv;       // [N, 3C]
+  float* att_delta;  // [B, NH, T]
+  float* drlogits;   // [N, E]
+  float* dgate;      // [N, K]
+  float* dyp;        // [M, C]
+  float* dact;       // [M, H]
+  float* dh13;       // [M, 2H]
+  float* dxp;        // [M, C]
+  float* dsact;      // [N, Hs]
+  float* dsh13;      // [N, 2 Hs]
+  float* dlogits;    // [N, V]
+  int B = 0;         // batch of the last Forward
 };
 
 }  // namespace moesweep::worker

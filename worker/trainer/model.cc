@@ -326,8 +326,8 @@ void Model::LayerForward(int l, int B) {
   const float* in = a_->resid[l];
   k_.rmsnorm_forward(ctx_, x.ln1, x.rstd1, in, w.ln1, N, C);
   k_.matmul_forward(ctx_, x.qkv, x.ln1, w.wqkv, N, C, 3 * C);
-  k_.attention_forward(ctx_, x.atty, x.qkvr, x.att, x.qkv, B, T, C, c.n_heads,
-                       c.rope_theta);
+  k_.attention_forward(ctx_, x.atty, x.qkvr, x.att_lse, x.qkv, B, T, C,
+                       c.n_heads, c.rope_theta);
   k_.matmul_forward(ctx_, a_->tmp, x.atty, w.wo, N, C, C);
   k_.add_forward(ctx_, x.mid, in, a_->tmp, size_t(N) * C);
   k_.rmsnorm_forward(ctx_, x.ln2, x.rstd2, x.mid, w.ln2, N, C);
@@ -374,8 +374,8 @@ void Model::LayerBackward(int l, int B) {
   k_.rmsnorm_backward(ctx_, a.dres, dw.ln2, a.dln, x.mid, w.ln2, x.rstd2, N, C);
   ZeroFloats(a.datty, size_t(N) * C);
   k_.matmul_backward(ctx_, a.datty, dw.wo, a.dres, x.atty, w.wo, N, C, C);
-  k_.attention_backward(ctx_, a.dqkv, a.datt, a.datty, x.qkvr, x.att, B, T, C,
-                        c.n_heads, c.rope_theta);
+  k_.attention_backward(ctx_, a.dqkv, a.att_delta, a.datty, x.qkvr, x.atty,
+                        x.att_lse, B, T, C, c.n_heads, c.rope_theta);
   ZeroFloats(a.dln, size_t(N) * C);
   k_.matmul_backward(ctx_, a.dln, dw.wqkv, a.dqkv, x.ln1, w.wqkv, N, C, 3 * C);
   k_.rmsnorm_backward(ctx_, a.dres, dw.ln1, a.dln, a.resid[l], w.ln1, x.rstd1,
@@ -432,7 +432,7 @@ void LayoutActivations(const ModelConfig& c, int B, Bump<float>* f,
     x.rstd1 = f->Take(N);
     x.qkv = f->Take(N * 3 * C);
     x.qkvr = f->Take(N * 3 * C);
-    x.att = f->Take(B * NH * T * T);
+    x.att_lse = f->Take(B * NH * T);
     x.atty = f->Take(N * C);
     x.mid = f->Take(N * C);
     x.ln2 = f->Take(N * C);
@@ -465,7 +465,7 @@ void LayoutActivations(const ModelConfig& c, int B, Bump<float>* f,
   a->dln = f->Take(N * C);
   a->datty = f->Take(N * C);
   a->dqkv = f->Take(N * 3 * C);
-  a->datt = f->Take(B * NH * T * T);
+  a->att_delta = f->Take(B * NH * T);
   a->drlogits = f->Take(N * E);
   a->dgate = f->Take(M);
   a->dyp = f->Take(M * C);
