@@ -115,6 +115,9 @@ class Scheduler {
     // Reported an attempt preempted: it is going away, so it gets no more
     // work on this stream (a new Hello clears it).
     bool draining = false;
+    // What a trial's min_memory_bytes is compared with: one GPU's memory for
+    // a CUDA worker, the host's for a CPU one; 0 unknown.
+    int64_t memory_bytes = 0;
   };
   // Work produced by a task, sent after its records are durable.
   struct Outbox {
@@ -156,6 +159,9 @@ class Scheduler {
   // moesweep_worker_silent_seconds of each connected worker.
   void PublishWorkerSilence() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Dispatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a connected, not draining worker has at least `bytes` of memory.
+  bool AnyWorkerHasMemory(int64_t bytes) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the trial's current attempt without a result: requeued as the next
   // attempt, or FAILED when `charge` uses up its attempts. `fresh`: the
   // next attempt trains from scratch (CampaignRun::ReplanFresh).

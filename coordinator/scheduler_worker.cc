@@ -90,6 +90,10 @@ void Scheduler::HandleHello(WorkerStream* stream, const v1::Hello& hello) {
   w.stream = stream;
   w.draining = false;
   w.slots = std::max(1, hello.capabilities().max_concurrent_trials());
+  const v1::WorkerCapabilities& caps = hello.capabilities();
+  w.memory_bytes = caps.backend() == v1::BACKEND_CUDA
+                       ? caps.device_memory_bytes()
+                       : caps.host_memory_bytes();
 
   v1::CoordinatorMessage reply;
   v1::Welcome* welcome = reply.mutable_welcome();
@@ -255,14 +259,40 @@ void Scheduler::ApplyEnd(CampaignRun& run, TrialEntry& t,
         return;
       }
       break;  // a fresh run needs no checkpoint: the worker erred
+    case v1::FAILURE_KIND_OUT_OF_MEMORY: {
+      // Retried only where it may fit: on a worker with more memory than
+      // this one, and at least what this one measured it needs.
+      auto w = workers_.find(trial.worker_id());
+      const int64_t had = w == workers_.end() ? 0 : w->second.memory_bytes;
+      const int64_t need = std::max({trial.min_memory_bytes(), had + 1,
+                                     fail.needed_memory_bytes(), int64_t{1}});
+      trial.set_min_memory_bytes(need);
+      if (!AnyWorkerHasMemory(need)) {
+        trial.set_charged_failures(options_.max_attempts - 1);
+        trial.set_last_failure_message(
+            fail.message() + " (no connected worker has " +
+            std::to_string(need) + " bytes of memory)");
+        Requeue(run, t, /*charge=*/true, trial.last_failure_message(),
+                fail.kind());
+        return;
+      }
+      break;
+    }
     case v1::FAILURE_KIND_DIVERGED:
-    case v1::FAILURE_KIND_OUT_OF_MEMORY:
       // Deterministic for the spec: a retry would fail the same way.
       trial.set_charged_failures(options_.max_attempts - 1);
-      [[fallthrough]];
+      break;
     default:
-      Requeue(run, t, /*charge=*/true, fail.message(), fail.kind());
+      break;
   }
+  Requeue(run, t, /*charge=*/true, fail.message(), fail.kind());
+}
+
+bool Scheduler::AnyWorkerHasMemory(int64_t bytes) const {
+  for (const auto& [id, worker] : workers_) {
+    if (!worker.draining && worker.memory_bytes >= bytes) return true;
+  }
+  return false;
 }
 
 void Scheduler::Requeue(CampaignRun& run, TrialEntry& t, bool charge,
@@ -362,6 +392,11 @@ void Scheduler::Dispatch() {
       const bool in_grace = clock_->NowMs() < holders_grace_until_ms_;
       auto pick = queue.begin();
       for (; pick != queue.end(); ++pick) {
+        // A trial that ran out of memory waits for a worker big enough.
+        if (run.trials()[*pick].trial.min_memory_bytes() >
+            worker.memory_bytes) {
+          continue;
+        }
         const std::string holder = run.CheckpointHolder(run.trials()[*pick]);
         if (holder.empty() || holder == worker_id) break;
         auto w = workers_.find(holder);

@@ -117,6 +117,8 @@ Status CheckFailed(const v1::Failed& f) {
   MOESWEEP_RETURN_IF_ERROR(CheckCount("failed.step", f.step()));
   MOESWEEP_RETURN_IF_ERROR(
       CheckCount("failed.trained_tokens", f.trained_tokens()));
+  MOESWEEP_RETURN_IF_ERROR(
+      CheckCount("failed.needed_memory_bytes", f.needed_memory_bytes()));
   return CheckReal("failed.elapsed_seconds", f.elapsed_seconds(), kMaxSeconds);
 }
 
@@ -141,6 +143,14 @@ Status CheckHello(const v1::Hello& hello) {
   if (hello.software_version().size() > kMaxWorkerIdBytes) {
     return Bad("hello.software_version", "longer than 128 bytes");
   }
+  const v1::WorkerCapabilities& caps = hello.capabilities();
+  if (caps.gpu_model().size() > kMaxWorkerIdBytes) {
+    return Bad("hello.capabilities.gpu_model", "longer than 128 bytes");
+  }
+  MOESWEEP_RETURN_IF_ERROR(CheckCount("hello.capabilities.device_memory_bytes",
+                                      caps.device_memory_bytes()));
+  MOESWEEP_RETURN_IF_ERROR(CheckCount("hello.capabilities.host_memory_bytes",
+                                      caps.host_memory_bytes()));
   const int slots = hello.capabilities().max_concurrent_trials();
   if (slots < 0 || slots > kMaxWorkerSlots) {
     return Bad("hello.capabilities.max_concurrent_trials",

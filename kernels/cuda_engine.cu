@@ -46,6 +46,21 @@ int CudaDeviceCount(std::string* why) {
   return n;
 }
 
+bool CudaDeviceInfo(int device, std::string* name, size_t* total_bytes,
+                    std::string* why) {
+  cudaDeviceProp props;
+  cudaError_t err = cudaGetDeviceProperties(&props, device);
+  if (err != cudaSuccess) {
+    *why = std::string("CUDA device ") + std::to_string(device) + ": " +
+           cudaGetErrorString(err);
+    cudaGetLastError();  // not sticky; clear it
+    return false;
+  }
+  *name = props.name;
+  *total_bytes = props.totalGlobalMem;
+  return true;
+}
+
 std::unique_ptr<CudaEngine> CudaEngine::Create(int device, std::string* error) {
   auto s = std::make_unique<State>();
   s->device = device;

@@ -23,6 +23,12 @@ namespace moesweep::kernels {
 // driver is missing, no GPU is visible, or the build has no CUDA.
 int CudaDeviceCount(std::string* why);
 
+// The driver's name and the total memory of `device`, without opening it
+// (no context, stream or library handle). False, with the reason in *why,
+// where it cannot be queried.
+bool CudaDeviceInfo(int device, std::string* name, size_t* total_bytes,
+                    std::string* why);
+
 // How the CUDA matmuls (cuBLASLt's and the grouped expert GEMMs) multiply
 // their fp32 operands: kFp32 in fp32 (no TF32), matching the references to
 // rounding; kBf16 rounded to bf16 on tensor cores with fp32 accumulation,

@@ -187,6 +187,17 @@ Status CheckTrainBackend(TrainBackend backend, int gpus = 1);
 // The most GPUs one run spans: one node's, driven from one process.
 inline constexpr int kMaxGpus = 16;
 
+// What a worker tells the coordinator of its GPUs (WorkerCapabilities): the
+// first one's name, and the smallest memory among GPUs 0 to gpus - 1, the
+// one that bounds what a trial may use on each.
+struct GpuInfo {
+  std::string model;
+  int64_t memory_bytes = 0;
+};
+// FAILED_PRECONDITION where a GPU cannot be queried or the build has no
+// CUDA backend.
+StatusOr<GpuInfo> QueryGpus(int gpus);
+
 struct TrainOptions {
   ModelConfig model;
   OptimizerConfig optimizer;
@@ -242,6 +253,11 @@ class Trainer {
   static StatusOr<std::unique_ptr<Trainer>> Create(const TrainOptions& options,
                                                    TokenShard train,
                                                    TokenShard val);
+  // The memory Create asks of each backend (each GPU, or the host) for
+  // these options: the model's parameters, gradients, AdamW moments and the
+  // activations of batch_size / gpus sequences, plus headroom. Create fails
+  // RESOURCE_EXHAUSTED where a backend has less free.
+  static size_t MemoryNeeded(const TrainOptions& options);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;

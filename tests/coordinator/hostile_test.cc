@@ -114,6 +114,13 @@ TEST_F(HostileTest, OutOfRangeReportsAreRefusedNamingTheField) {
     // A worker streaming without end would fill the disk and every curve.
     r = ProgressOf(spec.trial_id(), spec.attempt(), 1'000'001, 10);
     cases.push_back({r, "progress.seq"});
+    r = v1::WorkerMessage();
+    r.mutable_failed()->set_trial_id(spec.trial_id());
+    r.mutable_failed()->set_attempt(spec.attempt());
+    r.mutable_failed()->set_seq(1);
+    r.mutable_failed()->set_kind(v1::FAILURE_KIND_OUT_OF_MEMORY);
+    r.mutable_failed()->set_needed_memory_bytes(-1);
+    cases.push_back({r, "failed.needed_memory_bytes"});
   }
   for (const Case& bad : cases) {
     SCOPED_TRACE(bad.field);

@@ -179,7 +179,8 @@ TEST_F(TrialRunnerTest, SpecTheTrainerCannotRunFailsNamingTheField) {
 }
 
 // Refused before anything is allocated (the model needs about 4 TiB), and
-// reported as out of memory, which the coordinator does not retry here.
+// reported as out of memory with what it needs, so the coordinator retries
+// it only on a worker with at least that much.
 TEST_F(TrialRunnerTest, AModelBiggerThanTheWorkersMemoryFailsAsOutOfMemory) {
   v1::TrialSpec spec = TinySpec();
   spec.mutable_architecture()->set_d_model(65536);
@@ -191,6 +192,8 @@ TEST_F(TrialRunnerTest, AModelBiggerThanTheWorkersMemoryFailsAsOutOfMemory) {
             0u)
       << f.message();
   EXPECT_EQ(f.step(), 0);
+  EXPECT_GT(f.needed_memory_bytes(), int64_t{1} << 42) << "4 TiB and more";
+  EXPECT_LT(f.needed_memory_bytes(), int64_t{1} << 44);
 }
 
 TEST_F(TrialRunnerTest, MissingDatasetFailsNamingItsFolder) {

@@ -61,7 +61,15 @@ v1::WorkerMessage AgentImpl::MakeHello() const {
   v1::WorkerCapabilities* caps = hello->mutable_capabilities();
   caps->set_backend(options_.backend == Backend::kCuda ? v1::BACKEND_CUDA
                                                        : v1::BACKEND_CPU);
-  if (options_.backend == Backend::kCuda) caps->set_gpu_count(options_.gpus);
+  if (options_.backend == Backend::kCuda) {
+    caps->set_gpu_count(options_.gpus);
+    // What the coordinator compares an out-of-memory trial's need with.
+    StatusOr<GpuInfo> gpus = QueryGpus(options_.gpus);
+    if (gpus.ok()) {
+      caps->set_gpu_model(gpus->model.substr(0, 128));
+      caps->set_device_memory_bytes(gpus->memory_bytes);
+    }
+  }
   caps->set_host_memory_bytes(HostMemoryBytes());
   caps->set_cpu_threads(options_.threads > 0
                             ? options_.threads

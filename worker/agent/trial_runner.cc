@@ -5,7 +5,9 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -156,9 +158,15 @@ std::optional<v1::WorkerMessage> TrialRunner::TrainSteps() {
     // allocated; the coordinator retries such a trial only elsewhere.
     const bool memory =
         trainer.status().code() == StatusCode::kResourceExhausted;
-    return Failure(
+    v1::WorkerMessage failed = Failure(
         memory ? v1::FAILURE_KIND_OUT_OF_MEMORY : v1::FAILURE_KIND_ERROR,
         "cannot start the trainer: " + std::string(trainer.status().message()));
+    if (memory) {
+      const size_t need = Trainer::MemoryNeeded(*options);
+      failed.mutable_failed()->set_needed_memory_bytes(
+          int64_t(std::min<size_t>(need, INT64_MAX)));
+    }
+    return failed;
   }
   const int64_t tokens_per_step = TokensPerStep(spec_);
   const int64_t resume = spec_.resume_from_tokens();

@@ -3,6 +3,7 @@
 
 #include "worker/trainer/backend.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -186,6 +187,26 @@ Status CheckTrainBackend(TrainBackend backend, int gpus) {
   }
 #endif
   return OkStatus();
+}
+
+StatusOr<GpuInfo> QueryGpus(int gpus) {
+  GpuInfo info;
+#ifdef MOESWEEP_TRAINER_CUDA
+  for (int device = 0; device < gpus; ++device) {
+    std::string name, why;
+    size_t bytes = 0;
+    if (!kernels::CudaDeviceInfo(device, &name, &bytes, &why)) {
+      return FailedPreconditionError(why);
+    }
+    if (device == 0) info.model = name;
+    const int64_t memory = int64_t(std::min<size_t>(bytes, INT64_MAX));
+    if (device == 0 || memory < info.memory_bytes) info.memory_bytes = memory;
+  }
+  return info;
+#else
+  (void)gpus;
+  return FailedPreconditionError("this build has no CUDA backend");
+#endif
 }
 
 std::unique_ptr<Backend> Backend::Cpu(int threads) {

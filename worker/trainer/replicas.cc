@@ -17,6 +17,13 @@ struct Replicas::Group {
 #endif
 };
 
+size_t Replicas::MemoryNeeded(const ModelConfig& config, int max_batch,
+                              int copies) {
+  const size_t need = Model::MemoryBytes(config, max_batch / copies);
+  return need > SIZE_MAX - kMemoryHeadroomBytes ? SIZE_MAX
+                                                : need + kMemoryHeadroomBytes;
+}
+
 StatusOr<std::unique_ptr<Replicas>> Replicas::Create(
     const ModelConfig& config, int max_batch,
     std::vector<std::unique_ptr<Backend>> backends) {

@@ -41,6 +41,10 @@ class Replicas {
   static StatusOr<std::unique_ptr<Replicas>> Create(
       const ModelConfig& config, int max_batch,
       std::vector<std::unique_ptr<Backend>> backends);
+  // The memory Create asks of each backend: one copy's Model::MemoryBytes
+  // (max_batch / copies sequences) plus kMemoryHeadroomBytes, saturating.
+  static size_t MemoryNeeded(const ModelConfig& config, int max_batch,
+                             int copies);
   ~Replicas();
   Replicas(const Replicas&) = delete;
   Replicas& operator=(const Replicas&) = delete;

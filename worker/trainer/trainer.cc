@@ -63,6 +63,12 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainOptions& options,
       new Trainer(options, std::move(model), std::move(train), std::move(val)));
 }
 
+size_t Trainer::MemoryNeeded(const TrainOptions& options) {
+  const int copies = options.backend == TrainBackend::kCuda ? options.gpus : 1;
+  return Replicas::MemoryNeeded(options.model, options.batch_size,
+                                std::max(1, copies));
+}
+
 Trainer::Trainer(const TrainOptions& options, std::unique_ptr<Replicas> model,
                  TokenShard train, TokenShard val)
     : options_(options), model_(std::move(model)), val_(std::move(val)) {
