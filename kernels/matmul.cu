@@ -23,6 +23,18 @@ void LtCheck(cublasStatus_t st, const char* what) {
   std::abort();
 }
 
+// What cuBLASLt may assume of a matrix's alignment: the largest power of two
+// up to 256 dividing both its address and its row pitch. Its default, 256,
+// lets the heuristic pick vector loads that fault on (or refuse) the model's
+// tensors, packed one after another in one buffer at any float offset.
+uint32_t Alignment(const float* p, int ld) {
+  const uintptr_t bits =
+      reinterpret_cast<uintptr_t>(p) | (uintptr_t(ld) * sizeof(float));
+  uint32_t align = 256;
+  while (align > 1 && bits % align != 0) align /= 2;
+  return align;
+}
+
 // Column-major C[m,n] = op(A) op(B) + beta C on fp32 storage: in fp32
 // (CUBLAS_COMPUTE_32F: no TF32, so results match the reference to fp32
 // rounding), or for MatmulPrecision::kBf16 on bf16 tensor cores with fp32
@@ -73,6 +85,18 @@ void LtGemm(const Context& ctx, bool trans_a, bool trans_b, int m, int n, int k,
               pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
               sizeof(workspace)),
           "set workspace");
+  const uint32_t align[] = {Alignment(A, lda), Alignment(B, ldb),
+                            Alignment(C, ldc)};
+  const cublasLtMatmulPreferenceAttributes_t align_attr[] = {
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+  for (int i = 0; i < 4; ++i) {
+    LtCheck(cublasLtMatmulPreferenceSetAttribute(
+                pref, align_attr[i], &align[i < 3 ? i : 2], sizeof(uint32_t)),
+            "set alignment");
+  }
   cublasLtMatmulHeuristicResult_t result;
   int found = 0;
   LtCheck(cublasLtMatmulAlgoGetHeuristic(handle, desc, la, lb, lc, lc, pref, 1,
@@ -312,10 +336,11 @@ void expert_matmul_forward(const Context& ctx, float* out, const float* inp,
                            const float* weight, const int32_t* offsets, int M,
                            int E, int I, int O) {
   if (M == 0 || O == 0) return;
+  cudaStream_t stream = cuda_internal::Stream(ctx);  // checks ctx.cuda first
   dim3 grid(unsigned(RowTileBound(M, E, kTile)), TilesOf(O));
   auto kernel = Bf16(ctx) ? GroupedRows<true> : GroupedRows<false>;
-  kernel<<<grid, kThreads, 0, cuda_internal::Stream(ctx)>>>(
-      out, inp, weight, offsets, E, I, O, false);
+  kernel<<<grid, kThreads, 0, stream>>>(out, inp, weight, offsets, E, I, O,
+                                        false);
   MOESWEEP_CUDA_LAUNCHED();
 }
 

@@ -31,7 +31,10 @@ class Precision {
   MatmulPrecision p_;
 };
 
-void Dense(Env& env, MatmulPrecision precision) {
+// Each device tensor starts `pad` floats into its buffer: the model packs
+// its tensors one after another, so cuBLASLt sees pointers (and, with odd
+// widths, rows) aligned to 4 bytes only.
+void Dense(Env& env, MatmulPrecision precision, int pad) {
   Precision p(env, precision);
   const int N = 129, I = 67, O = 45;
   auto inp = Uniform(env.rng, size_t(N) * I),
@@ -39,24 +42,36 @@ void Dense(Env& env, MatmulPrecision precision) {
   auto dout = Uniform(env.rng, size_t(N) * O);
   const auto r_inp = p.Seen(inp), r_weight = p.Seen(weight),
              r_dout = p.Seen(dout);
+  auto padded = [&](const std::vector<float>& v) {
+    std::vector<float> out(size_t(pad), 7.0f);
+    out.insert(out.end(), v.begin(), v.end());
+    return out;
+  };
   std::vector<float> out(size_t(N) * O);
   ref::matmul_forward<float>({}, out.data(), r_inp.data(), r_weight.data(), N,
                              I, O);
-  DeviceVector<float> d_inp(env, inp), d_weight(env, weight), d_dout(env, dout),
-      d_out(env, size_t(N) * O);
-  cuda::matmul_forward(env.ctx, d_out.get(), d_inp.get(), d_weight.get(), N, I,
-                       O);
-  ExpectClose(env, d_out.Host(), out, p.atol(), p.rtol(), "out");
+  DeviceVector<float> d_inp(env, padded(inp)), d_weight(env, padded(weight)),
+      d_dout(env, padded(dout)),
+      d_out(env, padded(Uniform(env.rng, out.size())));  // noise
+  cuda::matmul_forward(env.ctx, d_out.get() + pad, d_inp.get() + pad,
+                       d_weight.get() + pad, N, I, O);
+  auto tail = [&](const std::vector<float>& v) {
+    return std::vector<float>(v.begin() + pad, v.end());
+  };
+  ExpectClose(env, tail(d_out.Host()), out, p.atol(), p.rtol(), "out");
   // Both gradients accumulate.
   auto dinp = Uniform(env.rng, size_t(N) * I),
        dweight = Uniform(env.rng, size_t(O) * I);
-  DeviceVector<float> d_dinp(env, dinp), d_dweight(env, dweight);
+  DeviceVector<float> d_dinp(env, padded(dinp)),
+      d_dweight(env, padded(dweight));
   ref::matmul_backward<float>({}, dinp.data(), dweight.data(), r_dout.data(),
                               r_inp.data(), r_weight.data(), N, I, O);
-  cuda::matmul_backward(env.ctx, d_dinp.get(), d_dweight.get(), d_dout.get(),
-                        d_inp.get(), d_weight.get(), N, I, O);
-  ExpectClose(env, d_dinp.Host(), dinp, p.atol(), p.rtol(), "dinp");
-  ExpectClose(env, d_dweight.Host(), dweight, p.atol(), p.rtol(), "dweight");
+  cuda::matmul_backward(env.ctx, d_dinp.get() + pad, d_dweight.get() + pad,
+                        d_dout.get() + pad, d_inp.get() + pad,
+                        d_weight.get() + pad, N, I, O);
+  ExpectClose(env, tail(d_dinp.Host()), dinp, p.atol(), p.rtol(), "dinp");
+  ExpectClose(env, tail(d_dweight.Host()), dweight, p.atol(), p.rtol(),
+              "dweight");
 }
 
 // Segments empty (first, inside, last), of one row, of exactly one 64-row
@@ -126,8 +141,14 @@ void GroupedRandomSplits(Env& env, MatmulPrecision precision) {
   }
 }
 
-void DenseFp32(Env& env) { Dense(env, MatmulPrecision::kFp32); }
-void DenseBf16(Env& env) { Dense(env, MatmulPrecision::kBf16); }
+void DenseFp32(Env& env) {
+  Dense(env, MatmulPrecision::kFp32, 0);
+  Dense(env, MatmulPrecision::kFp32, 1);
+}
+void DenseBf16(Env& env) {
+  Dense(env, MatmulPrecision::kBf16, 0);
+  Dense(env, MatmulPrecision::kBf16, 1);
+}
 void GroupedFp32(Env& env) { Grouped(env, MatmulPrecision::kFp32); }
 void GroupedBf16(Env& env) { Grouped(env, MatmulPrecision::kBf16); }
 void SplitsFp32(Env& env) { GroupedRandomSplits(env, MatmulPrecision::kFp32); }
