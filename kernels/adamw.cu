@@ -1,5 +1,9 @@
 // AdamW and the squared gradient norm on the GPU.
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
 #include "kernels/cuda_util.cuh"
 #include "kernels/kernels.h"
 
@@ -28,8 +32,8 @@ __global__ void AdamW(float* params, const float* grads, float* m, float* v,
       s->lr * (m_hat / (sqrtf(v_hat) + s->eps) + weight_decay * params[i]);
 }
 
-// A grid-stride sum of squares in double, one atomic add per block.
-__global__ void SumSquares(double* out, const float* grads, size_t n) {
+// A grid-stride sum of squares in double, each block's into partials.
+__global__ void SumSquares(double* partials, const float* grads, size_t n) {
   __shared__ double shared[32];
   double s = 0;
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
@@ -37,8 +41,22 @@ __global__ void SumSquares(double* out, const float* grads, size_t n) {
     s += double(grads[i]) * double(grads[i]);
   }
   s = cuda_internal::BlockSum(s, shared);
-  if (threadIdx.x == 0) atomicAdd(out, s);
+  if (threadIdx.x == 0) partials[blockIdx.x] = s;
 }
+
+// One block adds the partials in a fixed order (no atomics), so the norm
+// and the clip repeat bit for bit, and data-parallel copies, each taking
+// the norm of the same summed gradients, stay identical.
+__global__ void SumPartials(double* out, const double* partials, int count) {
+  __shared__ double shared[32];
+  double s = 0;
+  for (int i = threadIdx.x; i < count; i += blockDim.x) s += partials[i];
+  s = cuda_internal::BlockSum(s, shared);
+  if (threadIdx.x == 0) *out = s;
+}
+
+// Enough blocks to fill a large GPU.
+constexpr unsigned kMaxNormBlocks = 1024;
 
 }  // namespace
 
@@ -56,11 +74,17 @@ void adamw_update(const Context& ctx, float* params, const float* grads,
 void grad_norm_squared(const Context& ctx, double* norm_squared,
                        const float* grads, size_t n) {
   cudaStream_t stream = Stream(ctx);
-  MOESWEEP_CUDA_CHECK(cudaMemsetAsync(norm_squared, 0, sizeof(double), stream));
-  // Enough blocks to fill a large GPU; more only add atomics.
-  unsigned blocks = Blocks(n, 256);
-  if (blocks > 1024) blocks = 1024;
-  SumSquares<<<blocks, 256, 0, stream>>>(norm_squared, grads, n);
+  // The partials live in the engine's GEMM workspace: its ops run in stream
+  // order, so no GEMM uses it meanwhile.
+  auto* partials = static_cast<double*>(ctx.cuda->workspace());
+  const unsigned blocks = std::min(Blocks(n, 256), kMaxNormBlocks);
+  if (ctx.cuda->workspace_bytes() < blocks * sizeof(double)) {
+    std::fprintf(stderr, "grad_norm_squared: workspace too small\n");
+    std::abort();
+  }
+  SumSquares<<<blocks, 256, 0, stream>>>(partials, grads, n);
+  MOESWEEP_CUDA_LAUNCHED();
+  SumPartials<<<1, 256, 0, stream>>>(norm_squared, partials, int(blocks));
   MOESWEEP_CUDA_LAUNCHED();
 }
 

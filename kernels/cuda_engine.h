@@ -89,11 +89,14 @@ class CudaEngine {
   void* lt_handle() const;
   void* workspace() const;
   size_t workspace_bytes() const;
+  // Makes this engine's device the calling thread's current one (a no-op
+  // where it is already): ops only name the stream, and a launch into the
+  // stream of a device that is not current fails.
+  void MakeCurrent() const;
 
  private:
   struct State;
   explicit CudaEngine(std::unique_ptr<State> state);
-  void MakeCurrent() const;
   std::unique_ptr<State> s_;
 };
 

@@ -77,8 +77,9 @@ TEST(BackendTest, CudaWithoutAGpuIsRefusedNamingWhy) {
 }
 
 // Replay's contract on the CPU: the body runs (once a call: nothing is
-// captured), and a host copy inside it aborts as a CUDA capture would, so a
-// training step that could not be captured fails here, without a GPU.
+// captured), and a host copy or an allocation inside it aborts as a CUDA
+// capture would, so a training step that could not be captured fails here,
+// without a GPU.
 TEST(BackendTest, ReplayRunsItsBodyAndRefusesHostCopiesInsideIt) {
   auto cpu = Backend::Cpu(1);
   float* buffer = static_cast<float*>(cpu->Alloc(sizeof(float)));
@@ -95,6 +96,8 @@ TEST(BackendTest, ReplayRunsItsBodyAndRefusesHostCopiesInsideIt) {
   float out = 0;
   EXPECT_DEATH(cpu->Replay(0, [&] { cpu->Download(&out, buffer, sizeof out); }),
                "Download inside Backend::Replay");
+  EXPECT_DEATH(cpu->Replay(0, [&] { cpu->Alloc(sizeof(float)); }),
+               "Alloc inside Backend::Replay");
   cpu->Free(buffer);
 }
 

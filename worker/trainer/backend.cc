@@ -120,6 +120,7 @@ class CudaBackend : public Backend {
     return engine_->Capture(body);
   }
   void Launch(size_t graph) override { engine_->Launch(graph); }
+  void Activate() override { engine_->MakeCurrent(); }
 
  private:
   std::unique_ptr<kernels::CudaEngine> engine_;
@@ -141,6 +142,7 @@ void Backend::RefuseInsideReplay(const char* what) const {
 }
 
 void* Backend::Alloc(size_t bytes) {
+  RefuseInsideReplay("Alloc");  // cudaMalloc breaks a capture
   allocated_bytes_ += bytes;
   return Allocate(bytes);
 }
@@ -159,6 +161,7 @@ void Backend::Replay(int key, const std::function<void()>& body) {
   RefuseInsideReplay("Replay");
   in_replay_ = true;
   if (!captures()) {
+    Activate();
     body();
   } else {
     auto it = graphs_.find(key);

@@ -113,6 +113,9 @@ class Backend {
   // Records `body`'s ops as one graph and returns its index.
   virtual size_t Capture(const std::function<void()>& body) = 0;
   virtual void Launch(size_t graph) = 0;
+  // Readies the calling thread to queue ops eagerly (the CUDA backend makes
+  // its device current: with several GPUs, another may be).
+  virtual void Activate() {}
 
   Backend(const Ops& ops, bool host_memory)
       : ops_(ops), host_memory_(host_memory) {}
