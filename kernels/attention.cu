@@ -89,6 +89,29 @@ __device__ void Dots(float (&dot)[kRowsPerWarp], Slab& as, Slab& bs,
   }
 }
 
+// x[r0 + r][i] = x[r0 + r][i] * keep[r] + sum_c w[r][c] src[c0 + c][i] for
+// the rows r = warp + kWarps j this thread's warp owns and every column i of
+// the head, src a slab at a time through `slab`; keep null keeps x as is.
+// Rows past T are skipped, keys past T count as zeros.
+__device__ void AccumulateRows(float* x, size_t ldx, const float* keep,
+                               const Slab& w, Slab& slab, const float* src,
+                               size_t lds, int r0, int c0, int T, int hs) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  for (int i0 = 0; i0 < hs; i0 += kTile) {
+    LoadSlab(slab, src, lds, c0, T, i0, hs);
+    __syncthreads();
+    for (int j = 0; j < kRowsPerWarp; ++j) {
+      const int r = warp + kWarps * j, t = r0 + r;
+      if (t >= T || i0 + lane >= hs) continue;
+      float acc = 0;
+      for (int c = 0; c < kTile; ++c) acc += w[r][c] * slab[c][lane];
+      float* y = x + size_t(t) * ldx + i0 + lane;
+      *y = (keep == nullptr ? *y : *y * keep[r]) + acc;
+    }
+    __syncthreads();
+  }
+}
+
 // Zeroes rows [row0, min(row0 + kTile, T)) of x over hs columns.
 __device__ void ZeroRows(float* x, size_t ld, int row0, int T, int hs) {
   for (int e = threadIdx.x; e < kTile * hs; e += kThreads) {
@@ -164,19 +187,7 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
     __syncthreads();
-    for (int i0 = 0; i0 < hs; i0 += kTile) {
-      LoadSlab(bs, v, hd.ld, c0, T, i0, hs);
-      __syncthreads();
-      for (int j = 0; j < kRowsPerWarp; ++j) {
-        const int r = warp + kWarps * j, t = r0 + r;
-        if (t >= T || i0 + lane >= hs) continue;
-        float acc = 0;
-        for (int c = 0; c < kTile; ++c) acc += ps[r][c] * bs[c][lane];
-        float* x = o + size_t(t) * C + i0 + lane;
-        *x = *x * corr_s[r] + acc;
-      }
-      __syncthreads();
-    }
+    AccumulateRows(o, C, corr_s, ps, bs, v, hd.ld, r0, c0, T, hs);
   }
   for (int e = threadIdx.x; e < kTile * hs; e += kThreads) {
     const int r = e / hs, i = e % hs;
@@ -247,18 +258,7 @@ __global__ void __launch_bounds__(kThreads)
       ds_s[r][lane] = ds;
     }
     __syncthreads();
-    for (int i0 = 0; i0 < hs; i0 += kTile) {
-      LoadSlab(bs, k, hd.ld, c0, T, i0, hs);
-      __syncthreads();
-      for (int j = 0; j < kRowsPerWarp; ++j) {
-        const int r = warp + kWarps * j, t = r0 + r;
-        if (t >= T || i0 + lane >= hs) continue;
-        float acc = 0;
-        for (int c = 0; c < kTile; ++c) acc += ds_s[r][c] * bs[c][lane];
-        dq[size_t(t) * hd.ld + i0 + lane] += acc;
-      }
-      __syncthreads();
-    }
+    AccumulateRows(dq, hd.ld, nullptr, ds_s, bs, k, hd.ld, r0, c0, T, hs);
   }
 }
 
@@ -315,15 +315,20 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// One block a tile of kTile positions of every (b, h); a grid past what
+// Blocks of `per_block` items covering n (at least one); a grid past what
 // one launch holds is refused (its activations alone would be terabytes).
-unsigned TileBlocks(int B, int T, int NH) {
-  size_t n = size_t(B) * NH * ((size_t(T) + kTile - 1) / kTile);
-  if (n > size_t(INT32_MAX)) {
-    std::fprintf(stderr, "attention: %zu blocks exceed one launch\n", n);
+unsigned CheckedBlocks(size_t n, size_t per_block) {
+  const size_t blocks = (n + per_block - 1) / per_block;
+  if (blocks > size_t(INT32_MAX)) {
+    std::fprintf(stderr, "attention: %zu blocks exceed one launch\n", blocks);
     std::abort();
   }
-  return unsigned(n);
+  return unsigned(blocks == 0 ? 1 : blocks);
+}
+
+// One block a tile of kTile positions of every (b, h).
+unsigned TileBlocks(int B, int T, int NH) {
+  return CheckedBlocks(size_t(B) * NH * ((size_t(T) + kTile - 1) / kTile), 1);
 }
 
 }  // namespace
@@ -342,7 +347,7 @@ void attention_forward(const Context& ctx, float* out, float* qkvr, float* lse,
   RopeInPlace<<<Blocks(pairs, 256), 256, 0, stream>>>(qkvr, B * T, T, C, NH,
                                                       rope_theta, false);
   MOESWEEP_CUDA_LAUNCHED();
-  if (B * NH * T == 0) return;
+  if (size_t(B) * NH * T == 0) return;
   FlashForward<<<TileBlocks(B, T, NH), kThreads, 0, stream>>>(out, lse, qkvr, T,
                                                               C, NH);
   MOESWEEP_CUDA_LAUNCHED();
@@ -353,10 +358,10 @@ void attention_backward(const Context& ctx, float* dqkv, float* delta,
                         const float* lse, int B, int T, int C, int NH,
                         float rope_theta) {
   cudaStream_t stream = Stream(ctx);
-  if (B * NH * T == 0) return;
+  if (size_t(B) * NH * T == 0) return;
   const size_t rows = size_t(B) * NH * T;
-  RowDots<<<Blocks(rows, kWarps), kThreads, 0, stream>>>(delta, dout, out, rows,
-                                                         T, C, NH);
+  RowDots<<<CheckedBlocks(rows, kWarps), kThreads, 0, stream>>>(
+      delta, dout, out, rows, T, C, NH);
   MOESWEEP_CUDA_LAUNCHED();
   const unsigned blocks = TileBlocks(B, T, NH);
   FlashBackwardQuery<<<blocks, kThreads, 0, stream>>>(dqkv, delta, dout, qkvr,

@@ -6,6 +6,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -96,6 +97,66 @@ __device__ inline T BlockSum(T v, T* shared) {
 }
 __device__ inline float BlockMax(float v, float* shared) {
   return BlockReduce(v, -INFINITY, shared, Max());
+}
+
+// Column sums of an N x C grid of values g(n, c) in an order fixed by N and
+// C alone (no atomics), spread over the GPU: a block takes 32 columns and a
+// chunk of rows, 8 row lanes a column, and writes the chunk's partial sums;
+// a second pass adds each column's chunks in order and hands the total to
+// put(c, total). A thread a column walking every row would leave all but a
+// few SMs idle and take milliseconds.
+template <typename G>
+__global__ void ColumnPartials(float* partials, G g, int N, int C,
+                               int rows_per_chunk) {
+  __shared__ float part[8][33];
+  const int tx = threadIdx.x % 32, ty = threadIdx.x / 32;
+  const int c = blockIdx.x * 32 + tx, chunk = blockIdx.y;
+  const int n0 = chunk * rows_per_chunk;
+  const int n1 = min(N, n0 + rows_per_chunk);
+  float s = 0;
+  if (c < C) {
+    for (int n = n0 + ty; n < n1; n += 8) s += g(n, c);
+  }
+  part[ty][tx] = s;
+  __syncthreads();
+  if (ty == 0 && c < C) {
+    float total = 0;
+    for (int i = 0; i < 8; ++i) total += part[i][tx];
+    partials[size_t(chunk) * C + c] = total;
+  }
+}
+
+template <typename Put>
+__global__ void ColumnTotals(Put put, const float* partials, int chunks,
+                             int C) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  float total = 0;
+  for (int k = 0; k < chunks; ++k) total += partials[size_t(k) * C + c];
+  put(c, total);
+}
+
+// `scratch` holds scratch_floats floats (at least C) for the partials, used
+// in stream order.
+template <typename G, typename Put>
+void ColumnSums(cudaStream_t stream, float* scratch, size_t scratch_floats,
+                int N, int C, G g, Put put) {
+  if (C <= 0) return;
+  size_t chunks = std::min<size_t>((size_t(N) + 255) / 256, 1024);
+  chunks =
+      std::max<size_t>(1, std::min<size_t>(chunks, scratch_floats / size_t(C)));
+  if (scratch_floats < size_t(C)) {
+    std::fprintf(stderr, "ColumnSums: %zu floats of scratch for %d columns\n",
+                 scratch_floats, C);
+    std::abort();
+  }
+  const int rows = int((size_t(N) + chunks - 1) / chunks);
+  ColumnPartials<<<dim3(unsigned((C + 31) / 32), unsigned(chunks)), 256, 0,
+                   stream>>>(scratch, g, N, C, rows);
+  MOESWEEP_CUDA_LAUNCHED();
+  ColumnTotals<<<Blocks(size_t(C), 256), 256, 0, stream>>>(put, scratch,
+                                                           int(chunks), C);
+  MOESWEEP_CUDA_LAUNCHED();
 }
 
 }  // namespace moesweep::kernels::cuda_internal

@@ -1,5 +1,6 @@
 // RMSNorm on the GPU: a warp a row forward and for dinp; dweight sums over
-// rows by column, one thread a column, so no two threads add to one element.
+// rows by column in a fixed order (ColumnSums), so no two threads add to one
+// element.
 
 #include "kernels/cuda_util.cuh"
 #include "kernels/kernels.h"
@@ -43,17 +44,21 @@ __global__ void RmsnormBackwardInput(float* dinp, const float* dout,
   }
 }
 
-__global__ void RmsnormBackwardWeight(float* dweight, const float* dout,
-                                      const float* inp, const float* rstd,
-                                      int N, int C) {
-  int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= C) return;
-  float sum = 0;
-  for (int n = 0; n < N; ++n) {
-    sum += dout[size_t(n) * C + c] * inp[size_t(n) * C + c] * rstd[n];
+// dweight[c] += sum_n dout[n, c] inp[n, c] rstd[n], through ColumnSums.
+struct WeightTerm {
+  const float* dout;
+  const float* inp;
+  const float* rstd;
+  int C;
+  __device__ float operator()(int n, int c) const {
+    const size_t i = size_t(n) * C + c;
+    return dout[i] * inp[i] * rstd[n];
   }
-  dweight[c] += sum;
-}
+};
+struct AddTo {
+  float* out;
+  __device__ void operator()(int c, float total) const { out[c] += total; }
+};
 
 }  // namespace
 
@@ -74,9 +79,9 @@ void rmsnorm_backward(const Context& ctx, float* dinp, float* dweight,
   RmsnormBackwardInput<<<Blocks(N, kWarpsPerBlock), 32 * kWarpsPerBlock, 0,
                          stream>>>(dinp, dout, inp, weight, rstd, N, C);
   MOESWEEP_CUDA_LAUNCHED();
-  RmsnormBackwardWeight<<<Blocks(C, 128), 128, 0, stream>>>(dweight, dout, inp,
-                                                            rstd, N, C);
-  MOESWEEP_CUDA_LAUNCHED();
+  cuda_internal::ColumnSums(stream, static_cast<float*>(ctx.cuda->workspace()),
+                            ctx.cuda->workspace_bytes() / sizeof(float), N, C,
+                            WeightTerm{dout, inp, rstd, C}, AddTo{dweight});
 }
 
 }  // namespace moesweep::kernels::cuda

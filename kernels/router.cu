@@ -63,17 +63,28 @@ __global__ void RouterForward(float* probs, float* lse, int32_t* expert,
   }
 }
 
-// One block: E and N are small enough here (the loss is two scalars a layer)
-// that a single pass by column beats launching more.
-__global__ void RouterLoss(float* aux, float* z, const float* probs,
+// Each expert's probability summed over the tokens, through ColumnSums.
+struct ProbAt {
+  const float* probs;
+  int E;
+  __device__ float operator()(int n, int e) const {
+    return probs[size_t(n) * E + e];
+  }
+};
+struct StoreTo {
+  float* out;
+  __device__ void operator()(int e, float total) const { out[e] = total; }
+};
+
+// One block: from the per-expert sums, the loss is a pass over E and one
+// over the N log-sum-exps.
+__global__ void RouterLoss(float* aux, float* z, const float* prob_sums,
                            const float* lse, const int32_t* counts, int N,
                            int E, int K) {
   __shared__ float shared[32];
   float a = 0;
   for (int e = threadIdx.x; e < E; e += blockDim.x) {
-    float mean_prob = 0;
-    for (int n = 0; n < N; ++n) mean_prob += probs[size_t(n) * E + e];
-    a += float(counts[e]) / (N * K) * mean_prob / N;
+    a += float(counts[e]) / (N * K) * prob_sums[e] / N;
   }
   a = cuda_internal::BlockSum(a, shared);
   float zz = 0;
@@ -129,7 +140,14 @@ void router_forward(const Context& ctx, float* probs, float* lse,
 void router_loss_forward(const Context& ctx, float* aux, float* z,
                          const float* probs, const float* lse,
                          const int32_t* counts, int N, int E, int K) {
-  RouterLoss<<<1, 256, 0, Stream(ctx)>>>(aux, z, probs, lse, counts, N, E, K);
+  cudaStream_t stream = Stream(ctx);
+  // The workspace holds the partial sums, then the E totals at its end.
+  auto* scratch = static_cast<float*>(ctx.cuda->workspace());
+  const size_t floats = ctx.cuda->workspace_bytes() / sizeof(float);
+  float* prob_sums = scratch + floats - E;
+  cuda_internal::ColumnSums(stream, scratch, floats - E, N, E, ProbAt{probs, E},
+                            StoreTo{prob_sums});
+  RouterLoss<<<1, 256, 0, stream>>>(aux, z, prob_sums, lse, counts, N, E, K);
   MOESWEEP_CUDA_LAUNCHED();
 }
 
