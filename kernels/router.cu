@@ -144,6 +144,13 @@ void router_loss_forward(const Context& ctx, float* aux, float* z,
   // The workspace holds the partial sums, then the E totals at its end.
   auto* scratch = static_cast<float*>(ctx.cuda->workspace());
   const size_t floats = ctx.cuda->workspace_bytes() / sizeof(float);
+  if (size_t(E) * 2 > floats) {
+    std::fprintf(stderr,
+                 "router_loss_forward: %d experts exceed the "
+                 "workspace\n",
+                 E);
+    std::abort();
+  }
   float* prob_sums = scratch + floats - E;
   cuda_internal::ColumnSums(stream, scratch, floats - E, N, E, ProbAt{probs, E},
                             StoreTo{prob_sums});

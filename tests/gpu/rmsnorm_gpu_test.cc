@@ -23,7 +23,8 @@ void Forward(Env& env) {
   ExpectClose(env, d_rstd.Host(), rstd, 1e-6, 1e-5, "rstd");
 }
 
-void Backward(Env& env) {
+// N rows over C columns; the weight gradient sums rows in chunks of 256.
+void Backward(Env& env, int N, int C) {
   auto inp = Uniform(env.rng, size_t(N) * C), weight = Uniform(env.rng, C);
   auto dout = Uniform(env.rng, size_t(N) * C);
   std::vector<float> out(size_t(N) * C), rstd(N);
@@ -39,6 +40,14 @@ void Backward(Env& env) {
                          d_inp.get(), d_weight.get(), d_rstd.get(), N, C);
   ExpectClose(env, d_dinp.Host(), dinp, 1e-5, 1e-5, "dinp");
   ExpectClose(env, d_dweight.Host(), dweight, 1e-5, 1e-4, "dweight");
+}
+
+// One chunk of rows; four, the last ragged, over columns no multiple of
+// the 32-column block; none.
+void Backward(Env& env) {
+  Backward(env, N, C);
+  Backward(env, 777, 200);
+  Backward(env, 0, 40);
 }
 
 }  // namespace

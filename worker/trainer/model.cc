@@ -32,15 +32,22 @@ class Normal {
 };
 
 // Hands out consecutive slices of an arena being sized (base == null) or
-// filled. Sizing saturates at SIZE_MAX instead of wrapping, so an absurd
-// config measures as too big (ModelConfig::Validate bounds each slice).
+// filled, each at a multiple of 256 bytes from the arena's start (cudaMalloc's
+// are 256-byte aligned): cuBLASLt's fast kernels need operands that aligned,
+// and a slice of odd length (a [2L] scalars array, N rstd values) would
+// otherwise shift every tensor after it. Sizing saturates at SIZE_MAX instead
+// of wrapping, so an absurd config measures as too big (ModelConfig::Validate
+// bounds each slice).
 template <typename T>
 struct Bump {
+  static constexpr size_t kAlign = 256 / sizeof(T);
   T* base = nullptr;
   size_t used = 0;
   T* Take(size_t n) {
-    T* p = base == nullptr ? nullptr : base + used;
-    used = n > SIZE_MAX - used ? SIZE_MAX : used + n;
+    const size_t skip = (kAlign - used % kAlign) % kAlign;
+    const size_t start = skip > SIZE_MAX - used ? SIZE_MAX : used + skip;
+    T* p = base == nullptr ? nullptr : base + start;
+    used = n > SIZE_MAX - start ? SIZE_MAX : start + n;
     return p;
   }
 };
