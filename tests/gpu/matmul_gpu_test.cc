@@ -1,7 +1,8 @@
 // kernels/matmul.cu against its reference: cuBLASLt's dense matmuls and our
-// grouped expert matmuls, in fp32 and on bf16 tensor cores (where the
-// reference multiplies the inputs rounded to bf16, the products the tensor
-// cores see: a wrong fragment layout is off by O(1), rounding by 1e-6).
+// grouped expert matmuls, in fp32 and on bf16 tensor cores (for ours, the
+// reference multiplies the inputs rounded to bf16, the products our tile
+// feeds the tensor cores: a wrong fragment layout is off by O(1), rounding
+// by 1e-6).
 
 #include "tests/gpu/gpu_testing.h"
 
