@@ -1,5 +1,8 @@
 // Token embedding lookup and its gradient on the GPU.
 
+#include <cstdint>
+#include <cub/device/device_radix_sort.cuh>
+
 #include "kernels/cuda_util.cuh"
 #include "kernels/kernels.h"
 
@@ -15,15 +18,44 @@ __global__ void EmbeddingForward(float* out, const int32_t* tokens,
   out[i] = wte[size_t(tokens[n]) * C + c];
 }
 
-// Tokens repeat within a batch, so rows of dwte take several adds: atomics,
-// whose order varies, which fp32 sums of a handful of terms tolerate.
-__global__ void EmbeddingBackward(float* dwte, const float* dout,
-                                  const int32_t* tokens, int N, int C) {
+constexpr int kWarps = 8;
+
+__global__ void Iota(int32_t* v, int N) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < N) v[i] = i;
+}
+
+// A warp a run of one token in the sorted order (the warp at the run's first
+// place; the others return): adds the run's dout rows to the token's row in
+// ascending position (the radix sort is stable), the reference's order, so
+// the sums repeat bit for bit and no two warps touch one row.
+__global__ void AddRuns(float* dwte, const float* dout,
+                        const int32_t* sorted_tokens, const int32_t* positions,
+                        int N, int C) {
+  const int i = blockIdx.x * kWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (i >= N) return;
+  const int32_t v = sorted_tokens[i];
+  if (i > 0 && sorted_tokens[i - 1] == v) return;
+  int end = i + 1;
+  while (end < N && sorted_tokens[end] == v) ++end;
+  for (int c = lane; c < C; c += 32) {
+    float s = dwte[size_t(v) * C + c];
+    for (int j = i; j < end; ++j) s += dout[size_t(positions[j]) * C + c];
+    dwte[size_t(v) * C + c] = s;
+  }
+}
+
+// Where the sort does not fit the engine's workspace (steps of millions of
+// tokens): atomics, whose order varies in the last bits.
+__global__ void EmbeddingBackwardAtomic(float* dwte, const float* dout,
+                                        const int32_t* tokens, int N, int C) {
   size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= size_t(N) * C) return;
   size_t n = i / C, c = i % C;
   atomicAdd(&dwte[size_t(tokens[n]) * C + c], dout[i]);
 }
+
+size_t Aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 }  // namespace
 
@@ -37,10 +69,34 @@ void embedding_forward(const Context& ctx, float* out, const int32_t* tokens,
   MOESWEEP_CUDA_LAUNCHED();
 }
 
+// Tokens repeat within a batch: the positions are sorted by token (a stable
+// radix sort, in the engine's workspace), then each token's run is summed in
+// order. As PyTorch's deterministic embedding backward does.
 void embedding_backward(const Context& ctx, float* dwte, const float* dout,
                         const int32_t* tokens, int N, int C) {
-  EmbeddingBackward<<<Blocks(size_t(N) * C, 256), 256, 0, Stream(ctx)>>>(
-      dwte, dout, tokens, N, C);
+  cudaStream_t stream = Stream(ctx);
+  if (N == 0 || C == 0) return;
+  char* workspace = static_cast<char*>(ctx.cuda->workspace());
+  const size_t ints = Aligned(sizeof(int32_t) * size_t(N));
+  auto* iota = reinterpret_cast<int32_t*>(workspace);
+  auto* sorted = reinterpret_cast<int32_t*>(workspace + ints);
+  auto* positions = reinterpret_cast<int32_t*>(workspace + 2 * ints);
+  void* temp = workspace + 3 * ints;
+  size_t temp_bytes = 0;
+  MOESWEEP_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
+      nullptr, temp_bytes, tokens, sorted, iota, positions, N, 0, 32, stream));
+  if (3 * ints + temp_bytes > ctx.cuda->workspace_bytes()) {
+    EmbeddingBackwardAtomic<<<Blocks(size_t(N) * C, 256), 256, 0, stream>>>(
+        dwte, dout, tokens, N, C);
+    MOESWEEP_CUDA_LAUNCHED();
+    return;
+  }
+  Iota<<<Blocks(size_t(N), 256), 256, 0, stream>>>(iota, N);
+  MOESWEEP_CUDA_LAUNCHED();
+  MOESWEEP_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
+      temp, temp_bytes, tokens, sorted, iota, positions, N, 0, 32, stream));
+  AddRuns<<<Blocks(size_t(N), kWarps), 32 * kWarps, 0, stream>>>(
+      dwte, dout, sorted, positions, N, C);
   MOESWEEP_CUDA_LAUNCHED();
 }
 
