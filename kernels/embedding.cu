@@ -25,24 +25,27 @@ __global__ void Iota(int32_t* v, int N) {
   if (i < N) v[i] = i;
 }
 
-// A warp a run of one token in the sorted order (the warp at the run's first
-// place; the others return): adds the run's dout rows to the token's row in
-// ascending position (the radix sort is stable), the reference's order, so
-// the sums repeat bit for bit and no two warps touch one row.
+// A warp a run of one token in the sorted order and 32 of its columns (the
+// warp at the run's first place; the others return; blockIdx.y picks the
+// columns, so a frequent token's run is spread over C / 32 warps): adds the
+// run's dout rows to the token's row in ascending position (the radix sort
+// is stable), the reference's order, so the sums repeat bit for bit and no
+// two warps touch one element.
 __global__ void AddRuns(float* dwte, const float* dout,
                         const int32_t* sorted_tokens, const int32_t* positions,
                         int N, int C) {
-  const int i = blockIdx.x * kWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int i = blockIdx.x * kWarps + threadIdx.x / 32;
+  const int c = blockIdx.y * 32 + threadIdx.x % 32;
   if (i >= N) return;
   const int32_t v = sorted_tokens[i];
   if (i > 0 && sorted_tokens[i - 1] == v) return;
   int end = i + 1;
   while (end < N && sorted_tokens[end] == v) ++end;
-  for (int c = lane; c < C; c += 32) {
-    float s = dwte[size_t(v) * C + c];
-    for (int j = i; j < end; ++j) s += dout[size_t(positions[j]) * C + c];
-    dwte[size_t(v) * C + c] = s;
-  }
+  if (c >= C) return;
+  float s = dwte[size_t(v) * C + c];
+#pragma unroll 4
+  for (int j = i; j < end; ++j) s += dout[size_t(positions[j]) * C + c];
+  dwte[size_t(v) * C + c] = s;
 }
 
 // Where the sort does not fit the engine's workspace (steps of millions of
@@ -71,7 +74,7 @@ void embedding_forward(const Context& ctx, float* out, const int32_t* tokens,
 
 // Tokens repeat within a batch: the positions are sorted by token (a stable
 // radix sort, in the engine's workspace), then each token's run is summed in
-// order. As PyTorch's deterministic embedding backward does.
+// order (PyTorch's deterministic path sorts too, then sums segments).
 void embedding_backward(const Context& ctx, float* dwte, const float* dout,
                         const int32_t* tokens, int N, int C) {
   cudaStream_t stream = Stream(ctx);
@@ -95,8 +98,9 @@ void embedding_backward(const Context& ctx, float* dwte, const float* dout,
   MOESWEEP_CUDA_LAUNCHED();
   MOESWEEP_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
       temp, temp_bytes, tokens, sorted, iota, positions, N, 0, 32, stream));
-  AddRuns<<<Blocks(size_t(N), kWarps), 32 * kWarps, 0, stream>>>(
-      dwte, dout, sorted, positions, N, C);
+  const dim3 grid(Blocks(size_t(N), kWarps), unsigned((C + 31) / 32));
+  AddRuns<<<grid, 32 * kWarps, 0, stream>>>(dwte, dout, sorted, positions, N,
+                                            C);
   MOESWEEP_CUDA_LAUNCHED();
 }
 
