@@ -1,8 +1,8 @@
 // Token embedding lookup and its gradient on the GPU.
 
 #include <cstdint>
-#include <cub/device/device_radix_sort.cuh>
 
+#include "kernels/cuda_sort.cuh"
 #include "kernels/cuda_util.cuh"
 #include "kernels/kernels.h"
 
@@ -19,11 +19,6 @@ __global__ void EmbeddingForward(float* out, const int32_t* tokens,
 }
 
 constexpr int kWarps = 8;
-
-__global__ void Iota(int32_t* v, int N) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < N) v[i] = i;
-}
 
 // A warp a run of one token in the sorted order and 32 of its columns (the
 // warp at the run's first place; the others return; blockIdx.y picks the
@@ -58,8 +53,6 @@ __global__ void EmbeddingBackwardAtomic(float* dwte, const float* dout,
   atomicAdd(&dwte[size_t(tokens[n]) * C + c], dout[i]);
 }
 
-size_t Aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
-
 }  // namespace
 
 using cuda_internal::Blocks;
@@ -79,28 +72,16 @@ void embedding_backward(const Context& ctx, float* dwte, const float* dout,
                         const int32_t* tokens, int N, int C) {
   cudaStream_t stream = Stream(ctx);
   if (N == 0 || C == 0) return;
-  char* workspace = static_cast<char*>(ctx.cuda->workspace());
-  const size_t ints = Aligned(sizeof(int32_t) * size_t(N));
-  auto* iota = reinterpret_cast<int32_t*>(workspace);
-  auto* sorted = reinterpret_cast<int32_t*>(workspace + ints);
-  auto* positions = reinterpret_cast<int32_t*>(workspace + 2 * ints);
-  void* temp = workspace + 3 * ints;
-  size_t temp_bytes = 0;
-  MOESWEEP_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
-      nullptr, temp_bytes, tokens, sorted, iota, positions, N, 0, 32, stream));
-  if (3 * ints + temp_bytes > ctx.cuda->workspace_bytes()) {
+  cuda_internal::SortedKeys order;
+  if (!cuda_internal::SortByKey(ctx, tokens, N, 32, &order)) {
     EmbeddingBackwardAtomic<<<Blocks(size_t(N) * C, 256), 256, 0, stream>>>(
         dwte, dout, tokens, N, C);
     MOESWEEP_CUDA_LAUNCHED();
     return;
   }
-  Iota<<<Blocks(size_t(N), 256), 256, 0, stream>>>(iota, N);
-  MOESWEEP_CUDA_LAUNCHED();
-  MOESWEEP_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
-      temp, temp_bytes, tokens, sorted, iota, positions, N, 0, 32, stream));
   const dim3 grid(Blocks(size_t(N), kWarps), unsigned((C + 31) / 32));
-  AddRuns<<<grid, 32 * kWarps, 0, stream>>>(dwte, dout, sorted, positions, N,
-                                            C);
+  AddRuns<<<grid, 32 * kWarps, 0, stream>>>(dwte, dout, order.sorted,
+                                            order.positions, N, C);
   MOESWEEP_CUDA_LAUNCHED();
 }
 

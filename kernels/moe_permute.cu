@@ -2,6 +2,7 @@
 // on the GPU. Offsets and slots are computed on the device from the router's
 // counts and choices; the host learns neither.
 
+#include "kernels/cuda_sort.cuh"
 #include "kernels/cuda_util.cuh"
 #include "kernels/kernels.h"
 
@@ -20,8 +21,8 @@ __global__ void Offsets(int32_t* offsets, const int32_t* counts, int E) {
 // One block an expert. The block walks the (n, k) pairs in ascending order,
 // kThreads at a time, and gives the pairs that chose its expert consecutive
 // rows by a block-wide prefix count, so each expert keeps the reference's
-// order. Every block reads all N K choices (E passes in all): simple and
-// stable; a chunked two-pass count would read them once.
+// order. Every block reads all N K choices (E passes in all): for up to
+// kSlotPassExperts experts; more sort the choices instead (SlotsFromOrder).
 __global__ void Slots(int32_t* slot, const int32_t* offsets,
                       const int32_t* expert, int NK) {
   __shared__ int warp_counts[kThreads / 32];
@@ -44,6 +45,17 @@ __global__ void Slots(int32_t* slot, const int32_t* offsets,
     row += total;
     __syncthreads();  // warp_counts is rewritten next round
   }
+}
+
+constexpr int kSlotPassExperts = 64;
+
+// The choices sorted stably by expert: the i-th lands in row i (expert e's
+// run starts at offsets[e], its pairs in ascending (n, k) order), the
+// reference's slots, each choice read a constant number of times.
+__global__ void SlotsFromOrder(int32_t* slot, const int32_t* positions,
+                               int NK) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < NK) slot[positions[i]] = i;
 }
 
 __global__ void Gather(float* xp, const float* x, const int32_t* slot, int NK,
@@ -105,7 +117,16 @@ void moe_permute_forward(const Context& ctx, float* xp, int32_t* offsets,
   cudaStream_t stream = Stream(ctx);
   Offsets<<<1, 32, 0, stream>>>(offsets, counts, E);
   MOESWEEP_CUDA_LAUNCHED();
-  Slots<<<E, kThreads, 0, stream>>>(slot, offsets, expert, N * K);
+  int bits = 1;
+  while (bits < 31 && (1 << bits) < E) ++bits;
+  cuda_internal::SortedKeys order;
+  if (E > kSlotPassExperts &&
+      cuda_internal::SortByKey(ctx, expert, N * K, bits, &order)) {
+    SlotsFromOrder<<<Blocks(size_t(N) * K, 256), 256, 0, stream>>>(
+        slot, order.positions, N * K);
+  } else {
+    Slots<<<E, kThreads, 0, stream>>>(slot, offsets, expert, N * K);
+  }
   MOESWEEP_CUDA_LAUNCHED();
   Gather<<<Blocks(size_t(N) * K * C, 256), 256, 0, stream>>>(xp, x, slot, N * K,
                                                              C, K);
