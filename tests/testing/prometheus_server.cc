@@ -7,9 +7,11 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,17 +163,27 @@ Status PrometheusServer::Launch(const std::string& binary, int port,
                     " s: " + Tail(Log(), 2000));
 }
 
+// Waits on the child's exit itself (a pidfd turns readable when it exits),
+// not on a polling loop.
 bool PrometheusServer::Reap(double timeout_s) {
-  const Clock::time_point deadline = Deadline(timeout_s);
-  for (;;) {
-    const pid_t r = waitpid(pid_, nullptr, WNOHANG);
-    if (r == pid_ || (r < 0 && errno == ECHILD)) {
-      pid_ = -1;
-      return true;
-    }
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  bool exited = false;
+  const int fd = int(syscall(SYS_pidfd_open, pid_, 0));
+  if (fd >= 0) {
+    pollfd child{fd, POLLIN, 0};
+    int ready;
+    do {
+      ready = poll(&child, 1, int(timeout_s * 1000));
+    } while (ready < 0 && errno == EINTR);
+    close(fd);
+    exited = ready > 0;
   }
+  // Blocks only once the pidfd said it exited; else collects it if it did.
+  const pid_t r = waitpid(pid_, nullptr, exited ? 0 : WNOHANG);
+  if (r == pid_ || (r < 0 && errno == ECHILD)) {
+    pid_ = -1;
+    return true;
+  }
+  return false;
 }
 
 PrometheusServer::~PrometheusServer() {
