@@ -176,8 +176,11 @@ TEST_F(LineageTest, LineagesSurviveARestartAndBranchingGoesOn) {
     return o;
   };
   {
+    // One worker before the restart, so its runs end in one order and the
+    // lineages stored come out alike from run to run of this test; with two
+    // racing, an order now and then (1 run in 36 under load) left no old
+    // lineage the amendment's proposals found worth branching.
     SimWorker a(worker("sim-a", disk_a));
-    SimWorker b(worker("sim-b", disk_b));
     EXPECT_EQ(WatchToEnd(id), v1::CAMPAIGN_STATE_SUCCEEDED);
   }
   auto stub = CampaignStub();
